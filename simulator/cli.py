@@ -1,0 +1,210 @@
+"""The `wirelab` command line: argument parsing and dispatch to the modes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from simulator import __version__
+from simulator.errors import WirelabError
+
+
+def _size(text: str) -> int:
+    """`1048576`, `1MiB`, `64KiB`, `16M`... → bytes."""
+    units = {
+        "": 1,
+        "k": 1 << 10,
+        "kib": 1 << 10,
+        "m": 1 << 20,
+        "mib": 1 << 20,
+        "g": 1 << 30,
+        "gib": 1 << 30,
+        "b": 1,
+    }
+    stripped = text.strip().lower()
+    number = stripped.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = stripped[len(number) :]
+    if not number.isdigit() or unit not in units:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (try 1048576 or 1MiB)")
+    return int(number) * units[unit]
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"not a TCP port: {text!r}")
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wirelab",
+        description="Watch real bytes cross a network: WebSocket, HTTP, TCP and IP.",
+    )
+    parser.add_argument("--version", action="version", version=f"wirelab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run a WebSocket echo server on real sockets")
+    serve.add_argument("--headless", action="store_true", help="no TUI: log connections only")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=8765, help="TCP port (default 8765; 0: any)")
+    serve.add_argument(
+        "--max-size",
+        type=_size,
+        default=1 << 20,
+        metavar="N",
+        help="largest message accepted, e.g. 1MiB (default); more closes with 1009",
+    )
+    serve.add_argument(
+        "--origin",
+        action="append",
+        metavar="ORIGIN",
+        help="allow only this Origin (repeat for several); others get 403",
+    )
+    serve.set_defaults(func=_cmd_serve)
+
+    client = sub.add_parser("client", help="connect to a WebSocket server, send, print replies")
+    client.add_argument("url", help="ws://HOST:PORT/PATH")
+    client.add_argument("--send", default="hello", metavar="TEXT", help="message to send")
+    client.add_argument("--binary", action="store_true", help="send TEXT's UTF-8 as binary")
+    client.add_argument("--count", type=int, default=1, metavar="N", help="send it N times")
+    client.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds to wait for each reply (default 10)",
+    )
+    client.set_defaults(func=_cmd_client)
+
+    accept = sub.add_parser("accept", help="compute Sec-WebSocket-Accept step by step")
+    accept.add_argument("key", nargs="?", help="a Sec-WebSocket-Key (default: a fresh random one)")
+    accept.set_defaults(func=_cmd_accept)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args))
+    except WirelabError as error:
+        print(f"wirelab: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+# --- serve ------------------------------------------------------------------------------
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from simulator.live import Server, Session
+    from simulator.ws import Config
+
+    def note(session: Session, text: str) -> None:
+        print(f"{session.info}  {text}", flush=True)
+
+    config = Config(max_size=args.max_size, origins=tuple(args.origin) if args.origin else None)
+    server = Server(host=args.host, port=args.port, config=config, notify=note)
+
+    async def run() -> None:
+        try:
+            await server.start()
+        except OSError as error:
+            raise WirelabError(
+                f"cannot listen on {args.host}:{args.port}: {error.strerror}"
+            ) from None
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        if not args.headless:
+            print("(the live byte view is not available yet: serving headless)")
+        print(f"wirelab echo server on {server.url} (any path echoes); Ctrl-C stops it", flush=True)
+        if args.host not in ("127.0.0.1", "localhost", "::1"):
+            print(f"note: listening on {args.host}: other machines can connect", flush=True)
+        await stop.wait()
+        count = len(server.sessions)
+        print(f"stopping: closing {count} connection{'s' * (count != 1)} with 1001", flush=True)
+        await server.shutdown()
+
+    asyncio.run(run())
+    return 0
+
+
+# --- client -----------------------------------------------------------------------------
+
+
+def _cmd_client(args: argparse.Namespace) -> int:
+    from simulator.live import connect
+    from simulator.ws import BinaryMessage, CloseReceived, ConnectionFailed, TextMessage
+
+    async def run() -> int:
+        client = await connect(args.url)
+        print(f"connected to {args.url}", flush=True)
+        payload = args.send.encode("utf-8")
+        status = 0
+        for _ in range(args.count):
+            if args.binary:
+                client.send_binary(payload)
+            else:
+                client.send_text(args.send)
+            try:
+                event = await client.recv(timeout=args.timeout)
+            except TimeoutError:
+                print(f"no reply within {args.timeout:g} s", file=sys.stderr)
+                status = 1
+                break
+            if isinstance(event, TextMessage):
+                print(f"< {event.data}")
+            elif isinstance(event, BinaryMessage):
+                print(f"< [binary {len(event.data)} bytes] {event.data.hex(' ')}")
+            elif isinstance(event, CloseReceived | ConnectionFailed) or event is None:
+                print(f"connection ended: {event}", file=sys.stderr)
+                return 1
+        answer = await client.close()
+        print(f"closed: {answer[0]} {answer[1]}".rstrip() if answer else "closed")
+        return status
+
+    return asyncio.run(run())
+
+
+# --- accept -----------------------------------------------------------------------------
+
+
+def _cmd_accept(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from simulator.ws.handshake import GUID, accept_steps, is_valid_key
+
+    key = args.key or base64.b64encode(os.urandom(16)).decode("ascii")
+    try:
+        key.encode("ascii")
+    except UnicodeEncodeError:
+        raise WirelabError("a Sec-WebSocket-Key is ASCII (base64 of 16 bytes)") from None
+    steps = accept_steps(key)
+    console = Console(highlight=False)
+    table = Table(title="Sec-WebSocket-Accept, step by step (RFC 6455 §4.2.2)", show_lines=True)
+    table.add_column("step", style="bold")
+    table.add_column("value", overflow="fold")
+    table.add_row("1. the client's key" + ("" if args.key else " (random)"), f"[cyan]{key}[/]")
+    table.add_row("2. append the GUID", f"[cyan]{key}[/][magenta]{GUID}[/]")
+    table.add_row("3. SHA-1 of those bytes (20 bytes, hex)", steps.sha1.hex(" "))
+    table.add_row("4. base64 of the digest", f"[bold green]{steps.accept}[/]")
+    console.print(table)
+    console.print(f"Sec-WebSocket-Accept: [bold green]{steps.accept}[/]")
+    if not is_valid_key(key):
+        console.print(
+            "[yellow]note:[/] this key is not base64 of 16 bytes, so a server must refuse "
+            "the handshake with 400 instead of computing this value"
+        )
+    return 0

@@ -1,0 +1,15 @@
+"""The root of wirelab's error hierarchy.
+
+WirelabError
+├── ws.errors.WebSocketError
+│   ├── ProtocolError        the peer broke RFC 6455; carries the close code
+│   │   └── HandshakeError   the opening handshake failed; carries the HTTP status
+│   └── UsageError           the program called the engine at the wrong time
+└── (later layers add theirs: lessons, pcap, ...)
+"""
+
+from __future__ import annotations
+
+
+class WirelabError(Exception):
+    """Base class of every error wirelab raises on purpose."""

@@ -1,0 +1,641 @@
+"""The WebSocket connection state machine (RFC 6455), sans-IO.
+
+Theory of operation
+-------------------
+A `Connection` is one endpoint, client or server. It never touches a socket
+or a clock: the program feeds it the bytes that arrived (`receive_data`), reads
+what happened (`events`) and writes what it produced (`data_to_send`). Replies
+the RFC makes automatic — the pong for a ping, the close frame echoed back —
+are queued on their own.
+
+    CONNECTING ──101 sent/received──► OPEN ──close() sent──► CLOSING
+        │                               │                      │
+        │ handshake refused or invalid  │ peer's close echoed  │ peer's close
+        ▼                               ▼                      ▼
+      CLOSED ◄───────────── failure (close frame with the code) ─ CLOSED
+
+A peer that breaks the protocol never raises out of `receive_data`: the
+connection fails itself (RFC 6455 §7.1.7), queues a close frame with the code
+that names the fault, reports `ConnectionFailed` and goes to CLOSED. In
+CLOSED the transport should be closed; the server closes it first (§7.1.1).
+"""
+
+from __future__ import annotations
+
+import base64
+import codecs
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from simulator.ws import handshake as hs
+from simulator.ws.close_codes import CloseCode, is_valid_on_wire
+from simulator.ws.errors import HandshakeError, ProtocolError, UsageError
+from simulator.ws.events import (
+    Accepted,
+    BinaryMessage,
+    CloseReceived,
+    ConnectionFailed,
+    Event,
+    HandshakeFailed,
+    Headers,
+    Ping,
+    Pong,
+    Rejected,
+    Request,
+    TextMessage,
+)
+from simulator.ws.extensions import Extension, format_extension, parse_extensions
+from simulator.ws.frames import (
+    FIN,
+    KNOWN_OPCODES,
+    MAX_CONTROL_PAYLOAD,
+    OPCODE,
+    Frame,
+    FrameReader,
+    Opcode,
+    build_frame,
+    encode_header,
+)
+from simulator.ws.mask import mask_inplace
+
+RandomSource = Callable[[int], bytes]
+"""Returns n random bytes: `os.urandom`, or `random.Random(seed).randbytes` for replay."""
+
+FrameObserver = Callable[[str, Frame], None]
+"""Called with ("sent" | "received", frame) for every frame, when set."""
+
+DEFAULT_MAX_SIZE = 1 << 20
+_RSV = 0x70
+MAX_CLOSE_REASON = MAX_CONTROL_PAYLOAD - 2  # bytes of UTF-8 after the 2-byte code
+
+
+class Role(Enum):
+    CLIENT = "client"
+    SERVER = "server"
+
+
+class ConnectionState(Enum):
+    """Where an endpoint is in the life of a connection (RFC 6455 §4, §7)."""
+
+    CONNECTING = "connecting"
+    """The opening handshake is under way; no frames may be sent yet."""
+    OPEN = "open"
+    """The handshake succeeded; messages flow both ways."""
+    CLOSING = "closing"
+    """We sent a close frame and wait for the peer's; we send no more data."""
+    CLOSED = "closed"
+    """Close frames crossed, the handshake failed, or the connection was failed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """What an endpoint accepts. Defaults follow the common libraries."""
+
+    max_size: int | None = DEFAULT_MAX_SIZE
+    """Largest message (after reassembly) accepted; more fails with 1009."""
+    origins: tuple[str, ...] | None = None
+    """Server: the allowed Origin values, or None to accept any."""
+    subprotocols: tuple[str, ...] = ()
+    """Client: offered, in order of preference. Server: supported, in order of preference."""
+    extensions: tuple[Callable[[], Extension], ...] = ()
+    """Factories of the extensions to offer (client) or accept (server)."""
+
+
+class Connection:
+    """One WebSocket endpoint. See the module docstring."""
+
+    def __init__(
+        self,
+        role: Role,
+        *,
+        config: Config | None = None,
+        rng: RandomSource = os.urandom,
+        on_frame: FrameObserver | None = None,
+    ) -> None:
+        self.role = role
+        self.config = config or Config()
+        self.state = ConnectionState.CONNECTING
+        self.on_frame = on_frame
+        self._rng = rng
+        self._client = role is Role.CLIENT
+        self._events: list[Event] = []
+        self._out: list[bytes] = []
+        self._head = bytearray()  # handshake bytes not yet consumed
+        self._reader = FrameReader(check_header=self._check_header)
+        # Negotiated in the handshake.
+        self.subprotocol: str | None = None
+        self.extensions: list[Extension] = []
+        self._rsv_allowed = 0
+        self._key = ""
+        self._request: hs.ClientHandshake | None = None
+        # The incoming message being reassembled (§5.4).
+        self._msg_opcode: int | None = None
+        self._msg_rsv = 0
+        self._msg_parts: list[bytes] = []
+        self._msg_text: list[str] = []
+        self._msg_size = 0
+        self._utf8: codecs.IncrementalDecoder | None = None
+        # The outgoing fragmented message, if one is open.
+        self._sending_fragments = False
+        # How it ended.
+        self.close_received: tuple[int, str] | None = None
+        self.close_sent: tuple[int | None, str] | None = None
+        self.failure: ProtocolError | None = None
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.role.value} {self.state.value}>"
+
+    # --- I/O boundary ---------------------------------------------------------------
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        """Feed bytes that arrived from the peer; results appear in `events()`."""
+        state = self.state
+        if state is ConnectionState.OPEN or state is ConnectionState.CLOSING:
+            self._reader.feed(data)
+            self._read_frames()
+        elif state is ConnectionState.CONNECTING:
+            self._head += data
+            if self._client:
+                self._read_response()
+            elif self._request is None:
+                self._read_request()
+        # CLOSED: the peer may not send anything more; discard it.
+
+    def receive_eof(self) -> None:
+        """The transport closed. Without a close handshake that is abnormal (1006)."""
+        if self.state is not ConnectionState.CLOSED:
+            self.state = ConnectionState.CLOSED
+            self._events.append(
+                ConnectionFailed(
+                    CloseCode.ABNORMAL_CLOSURE, "connection lost without a close frame"
+                )
+            )
+
+    def events(self) -> list[Event]:
+        """Take the events produced since the last call, oldest first."""
+        events = self._events
+        self._events = []
+        return events
+
+    def data_to_send(self) -> bytes:
+        """Take the bytes to write to the transport, in order."""
+        out = self._out
+        if not out:
+            return b""
+        self._out = []
+        return out[0] if len(out) == 1 else b"".join(out)
+
+    @property
+    def closed(self) -> bool:
+        return self.state is ConnectionState.CLOSED
+
+    # --- client handshake -----------------------------------------------------------
+
+    def connect(
+        self,
+        host: str,
+        path: str = "/",
+        *,
+        origin: str | None = None,
+        extra_headers: Headers = (),
+    ) -> None:
+        """Client: queue the opening handshake request (RFC 6455 §4.1)."""
+        if not self._client or self._key:
+            raise UsageError("connect() is for a client that has not connected yet")
+        self._key = base64.b64encode(self._rng(16)).decode("ascii")
+        self._offered = [factory() for factory in self.config.extensions]
+        offers = tuple(format_extension(ext.name, ext.offer()) for ext in self._offered)
+        self._out.append(
+            hs.build_request(
+                host=host,
+                path=path,
+                key=self._key,
+                subprotocols=self.config.subprotocols,
+                extensions=offers,
+                origin=origin,
+                extra_headers=extra_headers,
+            )
+        )
+
+    def _read_response(self) -> None:
+        try:
+            parsed = hs.read_head(self._head)
+        except HandshakeError as error:
+            return self._handshake_failed(error)
+        if parsed is None:
+            return None
+        head, used = parsed
+        if head.start[1] != "101":
+            return self._rejected(head, used)
+        try:
+            self.subprotocol, accepted = hs.check_response(
+                head, key=self._key, subprotocols=self.config.subprotocols
+            )
+            self._accept_extensions(accepted)
+        except HandshakeError as error:
+            return self._handshake_failed(error)
+        rest = bytes(self._head[used:])
+        self._head.clear()
+        self.state = ConnectionState.OPEN
+        self._events.append(
+            Accepted(self.subprotocol, tuple(e.name for e in self.extensions), head.headers)
+        )
+        if rest:
+            self.receive_data(rest)
+        return None
+
+    def _accept_extensions(self, accepted_values: list[str]) -> None:
+        # RFC 6455 §9.1: the server may only accept what was offered, each at most once.
+        available = {ext.name: ext for ext in self._offered}
+        for name, params in parse_extensions(", ".join(accepted_values)):
+            ext = available.pop(name, None)
+            if ext is None:
+                raise HandshakeError(f"server accepted extension {name!r}, which was not offered")
+            ext.accept_response(params)
+            self._add_extension(ext)
+
+    def _rejected(self, head: hs.Head, used: int) -> None:
+        length = head.get_all("Content-Length")
+        wanted = int(length[0]) if len(length) == 1 and length[0].isdigit() else 0
+        body = bytes(self._head[used : used + min(wanted, 64 * 1024)])
+        if len(body) < min(wanted, 64 * 1024):
+            return  # wait for the rest of the short body
+        status = int(head.start[1]) if head.start[1].isdigit() else 0
+        self.state = ConnectionState.CLOSED
+        self._events.append(Rejected(status, head.start[2], head.headers, body))
+
+    # --- server handshake -----------------------------------------------------------
+
+    def _read_request(self) -> None:
+        try:
+            parsed = hs.read_head(self._head)
+            if parsed is None:
+                return
+            head, used = parsed
+            self._request = hs.check_request(head, origins=self.config.origins)
+        except HandshakeError as error:
+            self._handshake_failed(error)
+            return
+        del self._head[:used]  # what follows the head waits for accept()
+        req = self._request
+        self._events.append(
+            Request(req.path, req.host, req.headers, req.subprotocols, req.extensions, req.origin)
+        )
+
+    def accept(self, *, subprotocol: str | None = None, extra_headers: Headers = ()) -> None:
+        """Server: answer the `Request` with 101 Switching Protocols.
+
+        Without `subprotocol`, the first of `Config.subprotocols` the client
+        offered is chosen (or none).
+        """
+        req = self._request
+        if self._client or req is None or self.state is not ConnectionState.CONNECTING:
+            raise UsageError("accept() answers a pending Request on a server connection")
+        if subprotocol is None:
+            subprotocol = next((p for p in self.config.subprotocols if p in req.subprotocols), None)
+        elif subprotocol not in req.subprotocols:
+            raise UsageError(f"the client did not offer subprotocol {subprotocol!r}")
+        try:
+            response_ext = self._negotiate_extensions(req.extensions)
+        except HandshakeError as error:
+            self._handshake_failed(error)
+            return
+        self.subprotocol = subprotocol
+        self._out.append(
+            hs.build_response(
+                req.key,
+                subprotocol=subprotocol,
+                extensions=response_ext,
+                extra_headers=extra_headers,
+            )
+        )
+        self.state = ConnectionState.OPEN
+        rest = bytes(self._head)
+        self._head.clear()
+        if rest:
+            self.receive_data(rest)
+
+    def _negotiate_extensions(self, offer_values: tuple[str, ...]) -> str | None:
+        offers = parse_extensions(", ".join(offer_values))
+        accepted = []
+        for factory in self.config.extensions:
+            ext = factory()
+            for name, params in offers:
+                if name != ext.name:
+                    continue
+                response = ext.accept_offer(params)
+                if response is not None:
+                    self._add_extension(ext)
+                    accepted.append(format_extension(ext.name, response))
+                    break
+        return ", ".join(accepted) or None
+
+    def _add_extension(self, ext: Extension) -> None:
+        if ext.rsv_mask & self._rsv_allowed:
+            raise HandshakeError(f"extension {ext.name!r} wants RSV bits already in use")
+        self._rsv_allowed |= ext.rsv_mask
+        self.extensions.append(ext)
+
+    def reject(self, status: int, message: str, *, headers: Headers = ()) -> None:
+        """Server: refuse the `Request` with an HTTP error response."""
+        if self._client or self.state is not ConnectionState.CONNECTING:
+            raise UsageError("reject() answers a pending Request on a server connection")
+        self._out.append(hs.build_error_response(status, message, headers))
+        self.state = ConnectionState.CLOSED
+
+    def _handshake_failed(self, error: HandshakeError) -> None:
+        if not self._client:
+            self._out.append(hs.build_error_response(error.status, error.reason, error.headers))
+        self.state = ConnectionState.CLOSED
+        self.failure = error
+        self._head.clear()
+        self._events.append(HandshakeFailed(error.reason, 0 if self._client else error.status))
+
+    # --- receiving frames -----------------------------------------------------------
+
+    def _check_header(self, b0: int, masked: bool, length: int) -> None:
+        """Everything decidable from a header, before its payload is buffered."""
+        opcode = b0 & OPCODE
+        if b0 & _RSV & ~self._rsv_allowed:
+            # RFC 6455 §5.2: "MUST be 0 unless an extension is negotiated that defines" them.
+            raise ProtocolError("RSV bits set without a negotiated extension")
+        if opcode not in KNOWN_OPCODES:
+            raise ProtocolError(f"reserved opcode {opcode:#x}")  # §5.2
+        if masked == self._client:
+            # §5.1: clients MUST mask every frame; servers MUST NOT mask any.
+            raise ProtocolError(
+                "server frame is masked" if masked else "client frame is not masked"
+            )
+        if opcode >= 0x8:
+            # §5.5: control frames are at most 125 bytes and never fragmented.
+            if not b0 & FIN:
+                raise ProtocolError("fragmented control frame")
+            if length > MAX_CONTROL_PAYLOAD:
+                raise ProtocolError(f"control frame with a {length}-byte payload (max 125)")
+            if b0 & _RSV:
+                raise ProtocolError("RSV bits set on a control frame")
+            return
+        if opcode == Opcode.CONTINUATION:
+            if self._msg_opcode is None:
+                raise ProtocolError("continuation frame without a message to continue")  # §5.4
+        elif self._msg_opcode is not None:
+            raise ProtocolError("new data frame inside a fragmented message")  # §5.4
+        limit = self.config.max_size
+        if limit is not None and self._msg_size + length > limit:
+            raise ProtocolError(
+                f"message of more than {limit} bytes", close_code=CloseCode.MESSAGE_TOO_BIG
+            )
+
+    def _read_frames(self) -> None:
+        reader = self._reader
+        try:
+            while self.state is not ConnectionState.CLOSED:
+                frame = reader.next_frame()
+                if frame is None:
+                    return
+                if self.on_frame is not None:
+                    self.on_frame("received", frame)
+                opcode = frame.opcode
+                if opcode >= 0x8:
+                    self._control_frame(frame)
+                elif frame.fin and opcode != 0 and not self.extensions:
+                    # Fast path: a whole message in one frame.
+                    if opcode == Opcode.TEXT:
+                        try:
+                            text = frame.payload.decode("utf-8")
+                        except UnicodeDecodeError:
+                            raise ProtocolError(
+                                "text message is not valid UTF-8",
+                                close_code=CloseCode.INVALID_PAYLOAD,
+                            ) from None
+                        self._events.append(TextMessage(text))
+                    else:
+                        self._events.append(BinaryMessage(frame.payload))
+                else:
+                    self._data_frame(frame)
+        except ProtocolError as error:
+            self._fail(error)
+
+    def _data_frame(self, frame: Frame) -> None:
+        if frame.opcode != Opcode.CONTINUATION:
+            self._msg_opcode = frame.opcode
+            self._msg_rsv = frame.header[0] & _RSV
+            self._msg_size = 0
+            if frame.opcode == Opcode.TEXT:
+                self._utf8 = codecs.getincrementaldecoder("utf-8")()
+        payload = frame.payload
+        limit = self.config.max_size
+        for ext in reversed(self.extensions):
+            remaining = None if limit is None else limit - self._msg_size
+            payload = ext.decode(self._msg_rsv, payload, fin=frame.fin, max_size=remaining)
+        self._msg_size += len(payload)
+        if limit is not None and self._msg_size > limit:
+            raise ProtocolError(
+                f"message of more than {limit} bytes", close_code=CloseCode.MESSAGE_TOO_BIG
+            )
+        if self._utf8 is not None:
+            try:
+                # Incremental: fails as soon as the bytes so far cannot be UTF-8.
+                self._msg_text.append(self._utf8.decode(payload, final=frame.fin))
+            except UnicodeDecodeError:
+                raise ProtocolError(
+                    "text message is not valid UTF-8", close_code=CloseCode.INVALID_PAYLOAD
+                ) from None
+        else:
+            self._msg_parts.append(payload)
+        if frame.fin:
+            if self._utf8 is not None:
+                self._events.append(TextMessage("".join(self._msg_text)))
+            else:
+                self._events.append(BinaryMessage(b"".join(self._msg_parts)))
+            self._msg_opcode = None
+            self._msg_parts = []
+            self._msg_text = []
+            self._msg_size = 0
+            self._utf8 = None
+
+    def _control_frame(self, frame: Frame) -> None:
+        opcode = frame.opcode
+        if opcode == Opcode.PING:
+            if self.state is ConnectionState.OPEN:
+                self._write(Opcode.PONG, frame.payload)  # §5.5.2: same Application data
+            self._events.append(Ping(frame.payload))
+        elif opcode == Opcode.PONG:
+            self._events.append(Pong(frame.payload))  # §5.5.3: unsolicited pongs are fine
+        else:
+            self._close_frame(frame.payload)
+
+    def _close_frame(self, payload: bytes) -> None:
+        # §5.5.1: an optional 2-byte code, then an optional UTF-8 reason.
+        if not payload:
+            code, reason = int(CloseCode.NO_STATUS_RCVD), ""
+        elif len(payload) == 1:
+            raise ProtocolError("close frame with a 1-byte payload")
+        else:
+            code = int.from_bytes(payload[:2], "big")
+            if not is_valid_on_wire(code):
+                raise ProtocolError(f"invalid close code {code}")
+            try:
+                reason = payload[2:].decode("utf-8")
+            except UnicodeDecodeError:
+                raise ProtocolError(
+                    "close reason is not valid UTF-8", close_code=CloseCode.INVALID_PAYLOAD
+                ) from None
+        self.close_received = (code, reason)
+        if self.state is ConnectionState.OPEN:
+            # §5.5.1: answer with a close frame, typically echoing the code.
+            self._write_close(None if code == CloseCode.NO_STATUS_RCVD else code, "")
+        self.state = ConnectionState.CLOSED
+        self._reader.take_remaining()  # nothing after a close frame counts
+        self._events.append(CloseReceived(code, reason))
+
+    def _fail(self, error: ProtocolError) -> None:
+        """§7.1.7 Fail the WebSocket Connection: send a close with the code, then stop."""
+        if self.state is ConnectionState.OPEN:
+            self._write_close(error.close_code, error.reason)
+        self.state = ConnectionState.CLOSED
+        self.failure = error
+        self._reader.take_remaining()
+        self._events.append(ConnectionFailed(error.close_code, error.reason))
+
+    # --- sending --------------------------------------------------------------------
+
+    def send_text(self, text: str, *, fragment_size: int | None = None) -> None:
+        """Send a text message, in frames of at most `fragment_size` bytes if given."""
+        self._send_message(Opcode.TEXT, text.encode("utf-8"), fragment_size)
+
+    def send_binary(self, data: bytes, *, fragment_size: int | None = None) -> None:
+        """Send a binary message, in frames of at most `fragment_size` bytes if given."""
+        self._send_message(Opcode.BINARY, bytes(data), fragment_size)
+
+    def _send_message(self, opcode: Opcode, payload: bytes, fragment_size: int | None) -> None:
+        if self.state is not ConnectionState.OPEN or self._sending_fragments:
+            raise UsageError(
+                f"cannot send a message in state {self.state.value}"
+                + (" while a fragmented message is open" if self._sending_fragments else "")
+            )
+        rsv = 0
+        for ext in self.extensions:
+            payload, bits = ext.encode(opcode, payload)
+            rsv |= bits
+        if fragment_size is None or len(payload) <= fragment_size:
+            self._write(opcode, payload, rsv=rsv)
+            return
+        if fragment_size < 1:
+            raise UsageError("fragment_size must be at least 1")
+        last = len(payload) - fragment_size
+        for start in range(0, len(payload), fragment_size):
+            self._write(
+                opcode if start == 0 else Opcode.CONTINUATION,
+                payload[start : start + fragment_size],
+                fin=start >= last,
+                rsv=rsv if start == 0 else 0,
+            )
+
+    def send_frame(self, opcode: Opcode, payload: bytes = b"", *, fin: bool = True) -> None:
+        """Send one frame by hand, e.g. to show fragmentation step by step.
+
+        The rules still hold: a fragmented message is TEXT/BINARY with fin=False,
+        then CONTINUATION frames, the last with fin=True; control frames may go
+        in between.
+        """
+        opcode = Opcode(opcode)
+        if self.state is not ConnectionState.OPEN:
+            raise UsageError(f"cannot send a frame in state {self.state.value}")
+        if opcode.is_control:
+            if not fin or len(payload) > MAX_CONTROL_PAYLOAD:
+                raise UsageError("control frames carry at most 125 bytes and are never fragmented")
+            if opcode == Opcode.CLOSE:
+                raise UsageError("use close() to send a close frame")
+        elif opcode == Opcode.CONTINUATION:
+            if not self._sending_fragments:
+                raise UsageError("no fragmented message to continue")
+            self._sending_fragments = not fin
+        else:
+            if self._sending_fragments:
+                raise UsageError("finish the fragmented message first")
+            self._sending_fragments = not fin
+        self._write(opcode, bytes(payload), fin=fin)
+
+    def ping(self, payload: bytes = b"") -> None:
+        self.send_frame(Opcode.PING, payload)
+
+    def pong(self, payload: bytes = b"") -> None:
+        """An unsolicited pong: a one-way heartbeat (RFC 6455 §5.5.3)."""
+        self.send_frame(Opcode.PONG, payload)
+
+    def close(self, code: int | None = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        """Start the closing handshake (RFC 6455 §7.1.2). `code=None` sends no code."""
+        if self.state is not ConnectionState.OPEN:
+            raise UsageError(f"cannot close in state {self.state.value}")
+        if code is not None and not is_valid_on_wire(code):
+            raise UsageError(f"{code} may not be sent in a close frame")
+        if code is None and reason:
+            raise UsageError("a close reason needs a close code")
+        if len(reason.encode("utf-8")) > MAX_CLOSE_REASON:
+            raise UsageError(f"a close reason is at most {MAX_CLOSE_REASON} bytes of UTF-8")
+        self._write_close(code, reason)
+        self.state = ConnectionState.CLOSING
+
+    def _write_close(self, code: int | None, reason: str) -> None:
+        payload = b""
+        if code is not None:
+            data = reason.encode("utf-8")[:MAX_CLOSE_REASON]
+            payload = code.to_bytes(2, "big") + data.decode("utf-8", "ignore").encode("utf-8")
+        self.close_sent = (code, reason)
+        self._write(Opcode.CLOSE, payload)
+
+    def _write(self, opcode: int, payload: bytes, *, fin: bool = True, rsv: int = 0) -> None:
+        """Queue one frame. Clients mask with a fresh key from the random source (§5.3)."""
+        b0 = (FIN if fin else 0) | rsv | opcode
+        n = len(payload)
+        if self._client:
+            key = self._rng(4)
+            header = encode_header(
+                opcode,
+                n,
+                fin=fin,
+                rsv1=bool(rsv & 0x40),
+                rsv2=bool(rsv & 0x20),
+                rsv3=bool(rsv & 0x10),
+                masking_key=key,
+            )
+            out = bytearray(header)
+            out += payload
+            mask_inplace(out, key, len(header))
+            self._out.append(bytes(out))
+        else:
+            key = None
+            if n < 126:
+                header = bytes((b0, n))
+                self._out.append(header + payload)
+            else:
+                header = encode_header(
+                    opcode,
+                    n,
+                    fin=fin,
+                    rsv1=bool(rsv & 0x40),
+                    rsv2=bool(rsv & 0x20),
+                    rsv3=bool(rsv & 0x10),
+                )
+                self._out.append(header)
+                self._out.append(payload)
+        if self.on_frame is not None:
+            self.on_frame(
+                "sent",
+                Frame(
+                    fin,
+                    bool(rsv & 0x40),
+                    bool(rsv & 0x20),
+                    bool(rsv & 0x10),
+                    opcode,
+                    key,
+                    payload,
+                    header,
+                ),
+            )
+
+
+__all__ = ["Config", "Connection", "ConnectionState", "Role", "build_frame"]

@@ -1,0 +1,350 @@
+"""WebSocket frames (RFC 6455 §5): parse, serialize, and name every header field.
+
+      0                   1                   2                   3
+      0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+     +-+-+-+-+-------+-+-------------+-------------------------------+
+     |F|R|R|R| opcode|M| Payload len |    Extended payload length    |
+     |I|S|S|S|  (4)  |A|     (7)     |             (16/64)           |
+     |N|V|V|V|       |S|             |   (if payload len==126/127)   |
+     | |1|2|3|       |K|             |                               |
+     +-+-+-+-+-------+-+-------------+ - - - - - - - - - - - - - - - +
+     |     Extended payload length continued, if payload len == 127  |
+     + - - - - - - - - - - - - - - - +-------------------------------+
+     |                               |Masking-key, if MASK set to 1  |
+     +-------------------------------+-------------------------------+
+     | Masking-key (continued)       |          Payload Data         |
+     +-------------------------------- - - - - - - - - - - - - - - - +
+
+`FrameReader` is the one parser: the connection uses it on live bytes and the
+dissectors use it on recorded bytes. It only enforces what any frame must obey
+(the 64-bit length's high bit, a size limit); role-specific rules are checked
+by the caller through the `check_header` hook, before the payload is buffered.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import NamedTuple
+
+from simulator.ws.close_codes import CloseCode, explain
+from simulator.ws.errors import ProtocolError
+from simulator.ws.mask import apply_mask, mask_inplace
+
+# RFC 6455 §5.2: the bits of the first two header bytes.
+FIN = 0x80
+RSV1 = 0x40
+RSV2 = 0x20
+RSV3 = 0x10
+OPCODE = 0x0F
+MASK = 0x80
+LENGTH = 0x7F
+
+LENGTH_16 = 126  # "payload len" value announcing a 16-bit extended length
+LENGTH_64 = 127  # ... and a 64-bit one
+MAX_CONTROL_PAYLOAD = 125  # RFC 6455 §5.5
+
+
+class Opcode(IntEnum):
+    """Frame opcodes (RFC 6455 §5.2, §11.8)."""
+
+    CONTINUATION = 0x0
+    TEXT = 0x1
+    BINARY = 0x2
+    CLOSE = 0x8
+    PING = 0x9
+    PONG = 0xA
+
+    @property
+    def is_control(self) -> bool:
+        """Control frames have the high opcode bit set (RFC 6455 §5.5)."""
+        return self >= 0x8
+
+
+DATA_OPCODES = frozenset({Opcode.CONTINUATION, Opcode.TEXT, Opcode.BINARY})
+KNOWN_OPCODES = frozenset(int(op) for op in Opcode)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpan:
+    """Where one header field sits in a frame's bytes.
+
+    `start`/`end` are byte offsets from the frame's first byte (end exclusive).
+    `bits`, for fields narrower than their bytes, is the absolute bit range
+    (start, end), counted from the most significant bit of byte 0.
+    """
+
+    name: str
+    start: int
+    end: int
+    value: int | bool | bytes | None
+    bits: tuple[int, int] | None = None
+
+
+class Frame(NamedTuple):
+    """One frame: its header bits, its application data (unmasked) and its header bytes."""
+
+    fin: bool
+    rsv1: bool
+    rsv2: bool
+    rsv3: bool
+    opcode: int
+    masking_key: bytes | None
+    payload: bytes
+    header: bytes  # the header exactly as it is on the wire
+
+    @property
+    def masked(self) -> bool:
+        return self.masking_key is not None
+
+    @property
+    def raw(self) -> bytes:
+        """The whole frame as it crosses the wire (payload masked if it was)."""
+        if self.masking_key is None:
+            return self.header + self.payload
+        return self.header + apply_mask(self.payload, self.masking_key)
+
+    @property
+    def length_form(self) -> int:
+        """7, 16 or 64: which payload-length encoding the header used."""
+        marker = self.header[1] & LENGTH
+        return 16 if marker == LENGTH_16 else 64 if marker == LENGTH_64 else 7
+
+    def fields(self) -> list[FieldSpan]:
+        """Every header field with its byte span and, for sub-byte fields, its bit span."""
+        b0, b1 = self.header[0], self.header[1]
+        spans = [
+            FieldSpan("fin", 0, 1, self.fin, (0, 1)),
+            FieldSpan("rsv1", 0, 1, self.rsv1, (1, 2)),
+            FieldSpan("rsv2", 0, 1, self.rsv2, (2, 3)),
+            FieldSpan("rsv3", 0, 1, self.rsv3, (3, 4)),
+            FieldSpan("opcode", 0, 1, b0 & OPCODE, (4, 8)),
+            FieldSpan("mask", 1, 2, bool(b1 & MASK), (8, 9)),
+            FieldSpan("payload_length", 1, 2, b1 & LENGTH, (9, 16)),
+        ]
+        pos = 2
+        if self.length_form == 16:
+            spans.append(FieldSpan("extended_payload_length", 2, 4, len(self.payload)))
+            pos = 4
+        elif self.length_form == 64:
+            spans.append(FieldSpan("extended_payload_length", 2, 10, len(self.payload)))
+            pos = 10
+        if self.masking_key is not None:
+            spans.append(FieldSpan("masking_key", pos, pos + 4, self.masking_key))
+            pos += 4
+        spans.append(FieldSpan("payload", pos, pos + len(self.payload), self.payload))
+        return spans
+
+    def __str__(self) -> str:
+        try:
+            name = Opcode(self.opcode).name
+        except ValueError:
+            name = f"OPCODE {self.opcode:#x}"
+        notes = [f"{len(self.payload)} bytes"]
+        if self.masked:
+            notes.append("masked")
+        if not self.fin:
+            notes.append("FIN=0")
+        if self.rsv1 or self.rsv2 or self.rsv3:
+            notes.append("RSV=" + "".join("1" if b else "0" for b in self.rsv_bits))
+        return f"{name} {_describe_payload(self.opcode, self.payload)}[{', '.join(notes)}]"
+
+    @property
+    def rsv_bits(self) -> tuple[bool, bool, bool]:
+        return (self.rsv1, self.rsv2, self.rsv3)
+
+
+def _describe_payload(opcode: int, payload: bytes) -> str:
+    if opcode == Opcode.CLOSE:
+        if len(payload) >= 2:
+            code = int.from_bytes(payload[:2], "big")
+            reason = payload[2:].decode("utf-8", "replace")
+            text = f"{code} ({explain(code).split(':')[0]})"
+            return f"{text} {reason!r} " if reason else f"{text} "
+        return ""
+    if opcode == Opcode.TEXT or opcode in (Opcode.PING, Opcode.PONG):
+        text = payload[:40].decode("utf-8", "replace")
+        return f"{text!r}{'…' if len(payload) > 40 else ''} "
+    if not payload:
+        return ""
+    return payload[:16].hex(" ") + (" … " if len(payload) > 16 else " ")
+
+
+def encode_header(
+    opcode: int,
+    length: int,
+    *,
+    fin: bool = True,
+    rsv1: bool = False,
+    rsv2: bool = False,
+    rsv3: bool = False,
+    masking_key: bytes | None = None,
+) -> bytes:
+    """The header bytes for a frame, using the shortest length form (RFC 6455 §5.2)."""
+    b0 = (FIN if fin else 0) | (RSV1 if rsv1 else 0) | (RSV2 if rsv2 else 0)
+    b0 |= (RSV3 if rsv3 else 0) | opcode
+    mask_bit = MASK if masking_key is not None else 0
+    if length < LENGTH_16:
+        header = bytes((b0, mask_bit | length))
+    elif length < 0x10000:
+        header = struct.pack("!BBH", b0, mask_bit | LENGTH_16, length)
+    else:
+        header = struct.pack("!BBQ", b0, mask_bit | LENGTH_64, length)
+    return header if masking_key is None else header + masking_key
+
+
+def serialize_frame(
+    opcode: int,
+    payload: bytes = b"",
+    *,
+    fin: bool = True,
+    rsv1: bool = False,
+    rsv2: bool = False,
+    rsv3: bool = False,
+    masking_key: bytes | None = None,
+) -> bytes:
+    """A whole frame's wire bytes; `payload` is masked when a `masking_key` is given."""
+    header = encode_header(
+        opcode, len(payload), fin=fin, rsv1=rsv1, rsv2=rsv2, rsv3=rsv3, masking_key=masking_key
+    )
+    if masking_key is None:
+        return header + payload
+    out = bytearray(header)
+    out += payload
+    mask_inplace(out, masking_key, len(header))
+    return bytes(out)
+
+
+def build_frame(
+    opcode: int,
+    payload: bytes = b"",
+    *,
+    fin: bool = True,
+    rsv1: bool = False,
+    rsv2: bool = False,
+    rsv3: bool = False,
+    masking_key: bytes | None = None,
+) -> Frame:
+    """A `Frame` value for what `serialize_frame` would put on the wire."""
+    header = encode_header(
+        opcode, len(payload), fin=fin, rsv1=rsv1, rsv2=rsv2, rsv3=rsv3, masking_key=masking_key
+    )
+    return Frame(fin, rsv1, rsv2, rsv3, opcode, masking_key, payload, header)
+
+
+HeaderCheck = Callable[[int, bool, int], None]
+"""Called as check(first_byte, masked, payload_length) once per frame, before its payload."""
+
+
+class FrameReader:
+    """Incremental frame parser: feed bytes, take whole frames.
+
+    `max_payload` bounds a single frame: a header announcing more fails with
+    1009 before any of that payload is buffered.
+    """
+
+    __slots__ = ("_buf", "_checked", "_pos", "check_header", "max_payload")
+
+    def __init__(
+        self, *, max_payload: int | None = None, check_header: HeaderCheck | None = None
+    ) -> None:
+        self._buf = bytearray()
+        self._pos = 0
+        self._checked = -1  # position of the header already passed to check_header
+        self.max_payload = max_payload
+        self.check_header = check_header
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        if self._pos:
+            del self._buf[: self._pos]
+            if self._checked >= 0:
+                self._checked -= self._pos
+            self._pos = 0
+        self._buf += data
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet returned as frames."""
+        return len(self._buf) - self._pos
+
+    def take_remaining(self) -> bytes:
+        """Remove and return everything buffered (used after a handshake or a close)."""
+        rest = bytes(self._buf[self._pos :])
+        self._buf.clear()
+        self._pos = 0
+        self._checked = -1
+        return rest
+
+    def next_frame(self) -> Frame | None:
+        """The next complete frame, or None until more bytes arrive.
+
+        Raises `ProtocolError` when the bytes cannot be a valid frame.
+        """
+        buf = self._buf
+        pos = self._pos
+        avail = len(buf) - pos
+        if avail < 2:
+            return None
+        b0 = buf[pos]
+        b1 = buf[pos + 1]
+        length = b1 & LENGTH
+        hlen = 2
+        if length == LENGTH_16:
+            if avail < 4:
+                return None
+            length = (buf[pos + 2] << 8) | buf[pos + 3]
+            hlen = 4
+        elif length == LENGTH_64:
+            if avail < 10:
+                return None
+            length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
+            hlen = 10
+            if length >> 63:
+                # RFC 6455 §5.2: "the most significant bit MUST be 0".
+                raise ProtocolError("64-bit payload length has its most significant bit set")
+        masked = bool(b1 & MASK)
+        if self._checked != pos:
+            self._checked = pos
+            if self.max_payload is not None and length > self.max_payload:
+                raise ProtocolError(
+                    f"frame of {length} bytes exceeds the {self.max_payload}-byte limit",
+                    close_code=CloseCode.MESSAGE_TOO_BIG,
+                )
+            if self.check_header is not None:
+                self.check_header(b0, masked, length)
+        if masked:
+            hlen += 4
+        end = pos + hlen + length
+        if len(buf) < end:
+            return None
+        header = bytes(buf[pos : pos + hlen])
+        if masked:
+            key = header[-4:]
+            mask_inplace(buf, key, pos + hlen, end)
+        else:
+            key = None
+        with memoryview(buf) as view:
+            payload = bytes(view[pos + hlen : end])
+        self._pos = end
+        return Frame(
+            bool(b0 & FIN),
+            bool(b0 & RSV1),
+            bool(b0 & RSV2),
+            bool(b0 & RSV3),
+            b0 & OPCODE,
+            key,
+            payload,
+            header,
+        )
+
+
+def parse_frames(data: bytes) -> tuple[list[Frame], bytes]:
+    """Split recorded bytes into whole frames and the incomplete remainder."""
+    reader = FrameReader()
+    reader.feed(data)
+    frames = []
+    while (frame := reader.next_frame()) is not None:
+        frames.append(frame)
+    return frames, reader.take_remaining()
