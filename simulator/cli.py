@@ -65,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ORIGIN",
         help="allow only this Origin (repeat for several); others get 403",
     )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        default=1024,
+        metavar="N",
+        help="refuse connections beyond N with HTTP 503 (default 1024)",
+    )
     serve.set_defaults(func=_cmd_serve)
 
     client = sub.add_parser("client", help="connect to a WebSocket server, send, print replies")
@@ -113,7 +120,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print(f"{session.info}  {text}", flush=True)
 
     config = Config(max_size=args.max_size, origins=tuple(args.origin) if args.origin else None)
-    server = Server(host=args.host, port=args.port, config=config, notify=note)
+    server = Server(
+        host=args.host,
+        port=args.port,
+        config=config,
+        notify=note,
+        max_connections=args.max_connections,
+    )
 
     async def run() -> None:
         try:

@@ -390,31 +390,31 @@ class Connection:
 
     def _read_frames(self) -> None:
         reader = self._reader
+        events = self._events
         try:
             while self.state is not ConnectionState.CLOSED:
-                frame = reader.next_frame()
-                if frame is None:
+                item = reader.next_item()
+                if item is None:
                     return
                 if self.on_frame is not None:
-                    self.on_frame("received", frame)
-                opcode = frame.opcode
-                if opcode >= 0x8:
-                    self._control_frame(frame)
-                elif frame.fin and opcode != 0 and not self.extensions:
+                    self.on_frame("received", reader.frame(item))
+                b0 = item[0]
+                if b0 & FIN and 0 < b0 & OPCODE < 0x8 and not self.extensions:
                     # Fast path: a whole message in one frame.
-                    if opcode == Opcode.TEXT:
+                    if b0 & OPCODE == Opcode.TEXT:
                         try:
-                            text = frame.payload.decode("utf-8")
+                            events.append(TextMessage(item[2].decode("utf-8")))
                         except UnicodeDecodeError:
                             raise ProtocolError(
                                 "text message is not valid UTF-8",
                                 close_code=CloseCode.INVALID_PAYLOAD,
                             ) from None
-                        self._events.append(TextMessage(text))
                     else:
-                        self._events.append(BinaryMessage(frame.payload))
+                        events.append(BinaryMessage(item[2]))
+                elif b0 & OPCODE >= 0x8:
+                    self._control_frame(b0 & OPCODE, item[2])
                 else:
-                    self._data_frame(frame)
+                    self._data_frame(reader.frame(item))
         except ProtocolError as error:
             self._fail(error)
 
@@ -456,16 +456,15 @@ class Connection:
             self._msg_size = 0
             self._utf8 = None
 
-    def _control_frame(self, frame: Frame) -> None:
-        opcode = frame.opcode
+    def _control_frame(self, opcode: int, payload: bytes) -> None:
         if opcode == Opcode.PING:
             if self.state is ConnectionState.OPEN:
-                self._write(Opcode.PONG, frame.payload)  # §5.5.2: same Application data
-            self._events.append(Ping(frame.payload))
+                self._write(Opcode.PONG, payload)  # §5.5.2: same Application data
+            self._events.append(Ping(payload))
         elif opcode == Opcode.PONG:
-            self._events.append(Pong(frame.payload))  # §5.5.3: unsolicited pongs are fine
+            self._events.append(Pong(payload))  # §5.5.3: unsolicited pongs are fine
         else:
-            self._close_frame(frame.payload)
+            self._close_frame(payload)
 
     def _close_frame(self, payload: bytes) -> None:
         # §5.5.1: an optional 2-byte code, then an optional UTF-8 reason.

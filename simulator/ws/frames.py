@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 from simulator.ws.close_codes import CloseCode, explain
 from simulator.ws.errors import ProtocolError
-from simulator.ws.mask import apply_mask, mask_inplace
+from simulator.ws.mask import NUMPY_THRESHOLD, apply_mask, mask_inplace, xor_small
 
 # RFC 6455 §5.2: the bits of the first two header bytes.
 FIN = 0x80
@@ -234,6 +234,8 @@ def build_frame(
     return Frame(fin, rsv1, rsv2, rsv3, opcode, masking_key, payload, header)
 
 
+RawFrame = tuple[int, bytes | None, bytes, int, int]
+
 HeaderCheck = Callable[[int, bool, int], None]
 """Called as check(first_byte, masked, payload_length) once per frame, before its payload."""
 
@@ -282,6 +284,24 @@ class FrameReader:
 
         Raises `ProtocolError` when the bytes cannot be a valid frame.
         """
+        item = self.next_item()
+        return None if item is None else self.frame(item)
+
+    def frame(self, item: RawFrame) -> Frame:
+        """The `Frame` for an item just returned by `next_item`."""
+        b0, key, payload, start, hlen = item
+        header = bytes(self._buf[start : start + hlen])
+        return Frame(
+            bool(b0 & FIN), bool(b0 & RSV1), bool(b0 & RSV2), bool(b0 & RSV3),
+            b0 & OPCODE, key, payload, header,
+        )  # fmt: skip
+
+    def next_item(self) -> RawFrame | None:
+        """Like `next_frame`, as a bare tuple: the connection's fast path.
+
+        (first header byte, masking key or None, unmasked payload, header offset,
+        header length); valid until the next `feed`.
+        """
         buf = self._buf
         pos = self._pos
         avail = len(buf) - pos
@@ -304,7 +324,7 @@ class FrameReader:
             if length >> 63:
                 # RFC 6455 §5.2: "the most significant bit MUST be 0".
                 raise ProtocolError("64-bit payload length has its most significant bit set")
-        masked = bool(b1 & MASK)
+        masked = b1 & MASK
         if self._checked != pos:
             self._checked = pos
             if self.max_payload is not None and length > self.max_payload:
@@ -313,31 +333,24 @@ class FrameReader:
                     close_code=CloseCode.MESSAGE_TOO_BIG,
                 )
             if self.check_header is not None:
-                self.check_header(b0, masked, length)
+                self.check_header(b0, bool(masked), length)
+        start = pos + hlen
         if masked:
-            hlen += 4
-        end = pos + hlen + length
+            start += 4
+        end = start + length
         if len(buf) < end:
             return None
-        header = bytes(buf[pos : pos + hlen])
-        if masked:
-            key = header[-4:]
-            mask_inplace(buf, key, pos + hlen, end)
-        else:
-            key = None
-        with memoryview(buf) as view:
-            payload = bytes(view[pos + hlen : end])
         self._pos = end
-        return Frame(
-            bool(b0 & FIN),
-            bool(b0 & RSV1),
-            bool(b0 & RSV2),
-            bool(b0 & RSV3),
-            b0 & OPCODE,
-            key,
-            payload,
-            header,
-        )
+        if not masked:
+            return b0, None, bytes(buf[start:end]), pos, hlen
+        key = bytes(buf[start - 4 : start])
+        if length < NUMPY_THRESHOLD:
+            payload = xor_small(buf[start:end], key)
+        else:
+            mask_inplace(buf, key, start, end)
+            with memoryview(buf) as view:
+                payload = bytes(view[start:end])
+        return b0, key, payload, pos, hlen + 4
 
 
 def parse_frames(data: bytes) -> tuple[list[Frame], bytes]:

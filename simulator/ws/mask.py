@@ -23,7 +23,7 @@ def _numpy() -> Any:
     return _np
 
 
-def _xor_small(data: bytes | bytearray | memoryview, key: bytes) -> bytes:
+def xor_small(data: bytes | bytearray | memoryview, key: bytes) -> bytes:
     n = len(data)
     stream = key * (n // 4 + 1)
     value = int.from_bytes(data, "little") ^ int.from_bytes(stream[:n], "little")
@@ -38,7 +38,7 @@ def mask_inplace(buf: bytearray, key: bytes, start: int = 0, end: int | None = N
     if n <= 0:
         return
     if n < NUMPY_THRESHOLD:
-        buf[start:end] = _xor_small(memoryview(buf)[start:end], key)
+        buf[start:end] = xor_small(memoryview(buf)[start:end], key)
         return
     np = _numpy()
     arr = np.frombuffer(buf, dtype=np.uint8, count=n, offset=start)
@@ -60,7 +60,7 @@ def apply_mask(data: bytes | bytearray | memoryview, key: bytes) -> bytes:
     if len(key) != 4:
         raise ValueError("a masking key is exactly 4 bytes")
     if len(data) < NUMPY_THRESHOLD:
-        return _xor_small(data, key) if data else b""
+        return xor_small(data, key) if data else b""
     buf = bytearray(data)
     mask_inplace(buf, key)
     return bytes(buf)
