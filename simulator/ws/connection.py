@@ -58,7 +58,7 @@ from simulator.ws.frames import (
     build_frame,
     encode_header,
 )
-from simulator.ws.mask import mask_inplace
+from simulator.ws.mask import NUMPY_THRESHOLD, mask_inplace, xor_small
 
 RandomSource = Callable[[int], bytes]
 """Returns n random bytes: `os.urandom`, or `random.Random(seed).randbytes` for replay."""
@@ -601,10 +601,13 @@ class Connection:
                 rsv3=bool(rsv & 0x10),
                 masking_key=key,
             )
-            out = bytearray(header)
-            out += payload
-            mask_inplace(out, key, len(header))
-            self._out.append(bytes(out))
+            if n < NUMPY_THRESHOLD:
+                self._out.append(header + xor_small(payload, key))
+            else:
+                out = bytearray(header)
+                out += payload
+                mask_inplace(out, key, len(header))
+                self._out.append(bytes(out))
         else:
             key = None
             if n < 126:

@@ -211,6 +211,8 @@ def serialize_frame(
     )
     if masking_key is None:
         return header + payload
+    if len(payload) < NUMPY_THRESHOLD:
+        return header + xor_small(payload, masking_key)
     out = bytearray(header)
     out += payload
     mask_inplace(out, masking_key, len(header))
