@@ -484,8 +484,8 @@ class Connection:
                 ) from None
         self.close_received = (code, reason)
         if self.state is ConnectionState.OPEN:
-            # §5.5.1: answer with a close frame, typically echoing the code.
-            self._write_close(None if code == CloseCode.NO_STATUS_RCVD else code, "")
+            # §5.5.1: answer with a close frame, echoing the code (and reason).
+            self._write_close(None if code == CloseCode.NO_STATUS_RCVD else code, reason)
         self.state = ConnectionState.CLOSED
         self._reader.take_remaining()  # nothing after a close frame counts
         self._events.append(CloseReceived(code, reason))
