@@ -34,6 +34,12 @@ def _size(text: str) -> int:
     return int(number) * units[unit]
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
+    return int(text)
+
+
 def _port(text: str) -> int:
     if not text.isdigit() or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"not a TCP port: {text!r}")
@@ -67,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--max-connections",
-        type=int,
+        type=_positive,
         default=1024,
         metavar="N",
         help="refuse connections beyond N with HTTP 503 (default 1024)",
@@ -78,13 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     client.add_argument("url", help="ws://HOST:PORT/PATH")
     client.add_argument("--send", default="hello", metavar="TEXT", help="message to send")
     client.add_argument("--binary", action="store_true", help="send TEXT's UTF-8 as binary")
-    client.add_argument("--count", type=int, default=1, metavar="N", help="send it N times")
+    client.add_argument("--count", type=_positive, default=1, metavar="N", help="send it N times")
     client.add_argument(
         "--timeout",
         type=float,
         default=10.0,
         metavar="S",
-        help="seconds to wait for each reply (default 10)",
+        help="seconds to wait for the handshake and for each reply (default 10)",
     )
     client.set_defaults(func=_cmd_client)
 
@@ -161,7 +167,7 @@ def _cmd_client(args: argparse.Namespace) -> int:
     from simulator.ws import BinaryMessage, CloseReceived, ConnectionFailed, TextMessage
 
     async def run() -> int:
-        client = await connect(args.url)
+        client = await connect(args.url, timeout=args.timeout)
         print(f"connected to {args.url}", flush=True)
         payload = args.send.encode("utf-8")
         status = 0
@@ -206,6 +212,10 @@ def _cmd_accept(args: argparse.Namespace) -> int:
         raise WirelabError("a Sec-WebSocket-Key is ASCII (base64 of 16 bytes)") from None
     steps = accept_steps(key)
     console = Console(highlight=False)
+    if not console.is_terminal:
+        # Piped into a script or a document: wide enough that no value (the SHA-1 digest
+        # above all) is folded across lines.
+        console.width = max(console.width, 120)
     table = Table(title="Sec-WebSocket-Accept, step by step (RFC 6455 §4.2.2)", show_lines=True)
     table.add_column("step", style="bold")
     table.add_column("value", overflow="fold")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from urllib.parse import urlsplit
 
@@ -50,7 +51,9 @@ class WebSocketClient(asyncio.Protocol):
         self.info: ConnectionInfo | None = None
         self._tap = tap
         self._events: asyncio.Queue[Event | None] = asyncio.Queue()
-        self.opened: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+        # The handshake's outcome; None if the connection ended first. (A result, not an
+        # exception: nobody may be waiting any more, and an unread exception gets logged.)
+        self.opened: asyncio.Future[Event | None] = asyncio.get_running_loop().create_future()
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -71,7 +74,7 @@ class WebSocketClient(asyncio.Protocol):
         self._dispatch()
         self._events.put_nowait(None)
         if not self.opened.done():
-            self.opened.set_exception(ClientError("the server closed the connection"))
+            self.opened.set_result(None)
         if not self.lost.done():
             self.lost.set_result(None)
 
@@ -98,6 +101,8 @@ class WebSocketClient(asyncio.Protocol):
 
     async def recv(self, timeout: float | None = None) -> Event | None:
         """The next event (message, ping, pong, close, failure); None once the socket is gone."""
+        if self._events.empty() and self.lost.done():
+            return None
         return await asyncio.wait_for(self._events.get(), timeout)
 
     def send_text(self, text: str, *, fragment_size: int | None = None) -> None:
@@ -150,9 +155,12 @@ async def connect(
     except TimeoutError:
         raise ClientError(f"timed out connecting to {host}:{port}") from None
     except OSError as error:
-        raise ClientError(f"cannot connect to {host}:{port}: {error.strerror or error}") from None
-    default_port = port == 80
-    client.conn.connect(host if default_port else f"{host}:{port}", path, origin=origin)
+        why = os.strerror(error.errno) if error.errno else str(error)
+        raise ClientError(f"cannot connect to {host}:{port}: {why}") from None
+    authority = f"[{host}]" if ":" in host else host  # an IPv6 literal (RFC 9110 §7.2)
+    if port != 80:
+        authority += f":{port}"
+    client.conn.connect(authority, path, origin=origin)
     client.flush()
     try:
         result = await asyncio.wait_for(asyncio.shield(client.opened), timeout)
@@ -162,6 +170,8 @@ async def connect(
         raise ClientError(
             f"no handshake response from {host}:{port} within {timeout:g} s"
         ) from None
+    if result is None:
+        raise ClientError(f"{host}:{port} closed the connection during the handshake")
     if isinstance(result, Rejected):
         if client.transport is not None:
             client.transport.close()

@@ -46,7 +46,11 @@ Tap = Callable[[ConnectionInfo, str, bytes, float], None]
 """Called as tap(info, "in" | "out", data, timestamp) for every read and every write."""
 
 Handler = Callable[["Session", Event], None]
-"""Called for every event of an open connection; the default echoes messages."""
+"""Called for every event of an open connection; the default echoes messages.
+
+Events are handed over after a whole read is parsed, so a message may arrive when
+the connection is no longer OPEN (a close frame followed it): check before sending.
+"""
 
 Notify = Callable[["Session", str], None]
 """Called with a one-line note when a connection opens, is refused or ends."""
@@ -54,6 +58,10 @@ Notify = Callable[["Session", str], None]
 
 def echo(session: Session, event: Event) -> None:
     """Echo every text and binary message back to its sender."""
+    if session.conn.state is not ConnectionState.OPEN:
+        # A close frame in the same read (or our own close) ended the sending side:
+        # no data frames after a close frame (RFC 6455 §5.5.1).
+        return
     if type(event) is TextMessage:
         session.conn.send_text(event.data)
     elif type(event) is BinaryMessage:
@@ -71,6 +79,8 @@ class Session(asyncio.Protocol):
         self.closed = asyncio.get_running_loop().create_future()
         self._timer: asyncio.TimerHandle | None = None
         self._tap = server.tap
+        self._over_limit = False
+        self._lingering = False
 
     # --- asyncio.Protocol -------------------------------------------------------
 
@@ -83,19 +93,17 @@ class Session(asyncio.Protocol):
         self.server.sessions.add(self)
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(self.server.handshake_timeout, self._handshake_timeout)
-        if len(self.server.sessions) > self.server.max_connections:
-            self.conn.reject(503, "too many connections, try again later")
-            self._note("refused: connection limit reached")
-            self.flush()
+        # Over the limit, the request is still read, then answered with 503.
+        self._over_limit = len(self.server.sessions) > self.server.max_connections
 
     def data_received(self, data: bytes) -> None:
         if self._tap is not None and self.info is not None:
             self._tap(self.info, "in", data, time.time())
         conn = self.conn
         conn.receive_data(data)
-        events = conn.events()
-        if events:
-            handler = self.server.handler
+        handler = self.server.handler
+        # Loop: accept() parses the bytes that came right behind the request into new events.
+        while events := conn.events():
             for event in events:
                 if type(event) is Request:
                     self._opened()
@@ -104,7 +112,12 @@ class Session(asyncio.Protocol):
                     self._note(f"handshake refused: {event.status} {event.reason}")
                 elif type(event) is ConnectionFailed:
                     self._note(f"failed with {event.code}: {event.reason}")
-                handler(self, event)
+                try:
+                    handler(self, event)
+                except Exception as error:  # a bug in the handler must not kill the server
+                    self._note(f"handler error: {error!r}; closing with 1011")
+                    if conn.state is ConnectionState.OPEN:
+                        conn.close(CloseCode.INTERNAL_ERROR, "internal server error")
         self.flush()
 
     def eof_received(self) -> bool | None:
@@ -146,9 +159,23 @@ class Session(asyncio.Protocol):
                 self._tap(self.info, "out", data, time.time())
             transport.write(data)
         if self.conn.state is ConnectionState.CLOSED and not transport.is_closing():
-            transport.close()  # RFC 6455 §7.1.1: the server closes TCP first
+            if self.conn.close_received is None and transport.can_write_eof():
+                # We refused or failed the connection while the peer may still be
+                # sending: closing now could turn into a reset that destroys our
+                # answer. Send FIN after it, read (and discard) until the peer
+                # closes, and give up after a while.
+                if not self._lingering:
+                    self._lingering = True
+                    transport.write_eof()
+                    asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, transport.abort)
+            else:
+                transport.close()  # RFC 6455 §7.1.1: the server closes TCP first
 
     def _opened(self) -> None:
+        if self._over_limit:
+            self.conn.reject(503, "too many connections, try again later")
+            self._note("refused: connection limit reached")
+            return
         self.conn.accept()
         if self._timer is not None:
             self._timer.cancel()

@@ -68,6 +68,7 @@ FrameObserver = Callable[[str, Frame], None]
 
 DEFAULT_MAX_SIZE = 1 << 20
 _RSV = 0x70
+_MAX_ERROR_BODY = 64 * 1024  # bytes of an HTTP error body a client keeps
 MAX_CLOSE_REASON = MAX_CONTROL_PAYLOAD - 2  # bytes of UTF-8 after the 2-byte code
 
 
@@ -227,7 +228,11 @@ class Connection:
         if parsed is None:
             return None
         head, used = parsed
-        if head.start[1] != "101":
+        version, status, _ = head.start
+        if not version.startswith("HTTP/1.") or len(status) != 3 or not status.isdigit():
+            line = f"{version} {status}"[:40]
+            return self._handshake_failed(HandshakeError(f"malformed status line {line!r}"))
+        if status != "101":
             return self._rejected(head, used)
         try:
             self.subprotocol, accepted = hs.check_response(
@@ -258,11 +263,14 @@ class Connection:
 
     def _rejected(self, head: hs.Head, used: int) -> None:
         length = head.get_all("Content-Length")
-        wanted = int(length[0]) if len(length) == 1 and length[0].isdigit() else 0
-        body = bytes(self._head[used : used + min(wanted, 64 * 1024)])
-        if len(body) < min(wanted, 64 * 1024):
+        digits = length[0].lstrip("0") if len(length) == 1 and length[0].isdigit() else ""
+        # Capped before int(): a peer's 5000-digit number would make int() raise.
+        wanted = _MAX_ERROR_BODY if len(digits) > 9 else min(int(digits or 0), _MAX_ERROR_BODY)
+        body = bytes(self._head[used : used + wanted])
+        if len(body) < wanted:
             return  # wait for the rest of the short body
-        status = int(head.start[1]) if head.start[1].isdigit() else 0
+        code = head.start[1]
+        status = int(code) if len(code) == 3 and code.isdigit() else 0  # RFC 9112 §4: 3 digits
         self.state = ConnectionState.CLOSED
         self._events.append(Rejected(status, head.start[2], head.headers, body))
 
@@ -438,11 +446,17 @@ class Connection:
         if self._utf8 is not None:
             try:
                 # Incremental: fails as soon as the bytes so far cannot be UTF-8.
-                self._msg_text.append(self._utf8.decode(payload, final=frame.fin))
+                text: str | None = self._utf8.decode(payload, final=frame.fin)
             except UnicodeDecodeError:
+                text = None
+            pending = self._utf8.getstate()[0]
+            # ...except that CPython waits for a third byte after ED A0-BF, which no
+            # byte can complete: it would encode a UTF-16 surrogate (RFC 3629 §3).
+            if text is None or (pending[:1] == b"\xed" and pending[1:2] >= b"\xa0"):
                 raise ProtocolError(
                     "text message is not valid UTF-8", close_code=CloseCode.INVALID_PAYLOAD
-                ) from None
+                )
+            self._msg_text.append(text)
         else:
             self._msg_parts.append(payload)
         if frame.fin:
@@ -515,6 +529,8 @@ class Connection:
                 f"cannot send a message in state {self.state.value}"
                 + (" while a fragmented message is open" if self._sending_fragments else "")
             )
+        if fragment_size is not None and fragment_size < 1:
+            raise UsageError("fragment_size must be at least 1")
         rsv = 0
         for ext in self.extensions:
             payload, bits = ext.encode(opcode, payload)
@@ -522,8 +538,6 @@ class Connection:
         if fragment_size is None or len(payload) <= fragment_size:
             self._write(opcode, payload, rsv=rsv)
             return
-        if fragment_size < 1:
-            raise UsageError("fragment_size must be at least 1")
         last = len(payload) - fragment_size
         for start in range(0, len(payload), fragment_size):
             self._write(
@@ -540,7 +554,10 @@ class Connection:
         then CONTINUATION frames, the last with fin=True; control frames may go
         in between.
         """
-        opcode = Opcode(opcode)
+        try:
+            opcode = Opcode(opcode)
+        except ValueError:
+            raise UsageError(f"{opcode:#x} is a reserved opcode (RFC 6455 §5.2)") from None
         if self.state is not ConnectionState.OPEN:
             raise UsageError(f"cannot send a frame in state {self.state.value}")
         if opcode.is_control:

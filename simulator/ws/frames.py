@@ -328,7 +328,6 @@ class FrameReader:
                 raise ProtocolError("64-bit payload length has its most significant bit set")
         masked = b1 & MASK
         if self._checked != pos:
-            self._checked = pos
             if self.max_payload is not None and length > self.max_payload:
                 raise ProtocolError(
                     f"frame of {length} bytes exceeds the {self.max_payload}-byte limit",
@@ -336,6 +335,7 @@ class FrameReader:
                 )
             if self.check_header is not None:
                 self.check_header(b0, bool(masked), length)
+            self._checked = pos  # only once it passed: a refused header stays refused
         start = pos + hlen
         if masked:
             start += 4

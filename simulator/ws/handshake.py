@@ -233,7 +233,7 @@ def check_request(head: Head, *, origins: tuple[str, ...] | None = None) -> Clie
         raise HandshakeError(
             f"unsupported Sec-WebSocket-Version {', '.join(versions)}",
             status=426,
-            headers=(("Sec-WebSocket-Version", VERSION),),
+            headers=upgrade_required,
         )
     origin = head.get("Origin")
     if origins is not None and origin not in origins:
@@ -285,11 +285,13 @@ REASONS = {
 def build_error_response(status: int, message: str, headers: Headers = ()) -> bytes:
     """A short plain-text HTTP error that closes the connection."""
     body = (message + "\n").encode("utf-8")
+    # RFC 9110 §7.8: a message carrying Upgrade also lists "upgrade" in Connection.
+    upgrade = any(k.lower() == "upgrade" for k, _ in headers)
     lines = [
         f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}",
         *(f"{k}: {v}" for k, v in headers),
         "Content-Type: text/plain; charset=utf-8",
         f"Content-Length: {len(body)}",
-        "Connection: close",
+        "Connection: Upgrade, close" if upgrade else "Connection: close",
     ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii") + body

@@ -1,0 +1,224 @@
+"""The asyncio server on its own: many clients, the tap, shutdown, limits."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import socket
+
+import pytest
+
+from simulator.live import ClientError, Server, WebSocketClient, connect
+from simulator.ws import BinaryMessage, CloseReceived, Event, Pong, TextMessage
+from tests.live.support import (
+    STEP,
+    Raw,
+    TapRecord,
+    after_head,
+    close_of,
+    open_websocket,
+    run,
+    server_frames,
+    serving,
+)
+from tests.must_cases import close_payload, masked
+
+
+async def sessions_gone(server: Server) -> None:
+    """Wait (bounded) until the server has forgotten every connection."""
+    for _ in range(100):
+        if not server.sessions:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{len(server.sessions)} sessions still open")
+
+
+def test_many_concurrent_clients_echo() -> None:
+    count = 200
+
+    async def one(url: str, i: int) -> None:
+        client = await connect(f"{url}client/{i}")
+        client.send_text(f"message {i}")
+        client.send_binary(i.to_bytes(2, "big"))
+        assert await client.recv(STEP) == TextMessage(f"message {i}")
+        assert await client.recv(STEP) == BinaryMessage(i.to_bytes(2, "big"))
+        assert await client.close() == (1000, "")
+
+    async def scenario() -> None:
+        async with serving() as server:
+            await asyncio.gather(*(one(server.url, i) for i in range(count)))
+            await sessions_gone(server)
+
+    run(scenario(), timeout=60)
+
+
+def test_tap_sees_exactly_the_bytes_on_the_wire() -> None:
+    tap = TapRecord()
+
+    async def scenario() -> Raw:
+        async with serving(tap=tap) as server:
+            raw = await open_websocket(server.port, path="/tap?x=1")
+            try:
+                await raw.send(masked(0x1, b"hello"))
+                await raw.send(masked(0x9, b"ping!"))
+                await raw.send(masked(0x2, b"\x00" * 300))  # a 16-bit length
+                await raw.read_exactly(7 + 7 + 304)
+                await raw.send(masked(0x8, close_payload(1000, b"bye")))
+                await raw.read_to_eof()
+                return raw
+            finally:
+                await raw.close()
+
+    raw = run(scenario())
+    ids = {info.id for info, *_ in tap.chunks}
+    assert len(ids) == 1
+    assert tap.joined("in") == bytes(raw.sent)
+    out = tap.joined("out")
+    assert out == bytes(raw.received)
+    frames = server_frames(after_head(out))
+    assert [str(f) for f in frames[:3]] == [
+        "TEXT 'hello' [5 bytes]",
+        "PONG 'ping!' [5 bytes]",
+        "BINARY 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 … [300 bytes]",
+    ]
+    assert close_of(frames[3])[0] == 1000
+    assert len(frames) == 4
+    stamps = [when for *_, when in tap.chunks]
+    assert stamps == sorted(stamps)
+    assert all(direction in ("in", "out") for _, direction, _, _ in tap.chunks)
+
+
+def test_tap_agrees_with_the_client_tap() -> None:
+    """Our client taps too: what one side wrote is what the other side read, byte for byte."""
+    server_tap, client_tap = TapRecord(), TapRecord()
+
+    async def scenario() -> None:
+        async with serving(tap=server_tap) as server:
+            client = await connect(server.url + "chat", tap=client_tap)
+            client.send_text("héllo", fragment_size=2)
+            client.ping(b"p")
+            events = {await client.recv(STEP), await client.recv(STEP)}
+            assert events == {TextMessage("héllo"), Pong(b"p")}
+            answer = await client.close(4000, "later")
+            assert answer is not None
+            assert answer[0] == 4000
+
+    run(scenario())
+    assert server_tap.joined("in") == client_tap.joined("out")
+    assert server_tap.joined("out") == client_tap.joined("in")
+    assert server_tap.joined("in").startswith(b"GET /chat HTTP/1.1\r\n")
+    assert server_tap.joined("out").startswith(b"HTTP/1.1 101 Switching Protocols\r\n")
+
+
+def test_shutdown_closes_open_connections_with_1001() -> None:
+    async def scenario() -> tuple[list[Event | None], bytes, bytes]:
+        server = Server(port=0)
+        await server.start()
+        clients: list[WebSocketClient] = [await connect(server.url) for _ in range(3)]
+        raw = await open_websocket(server.port)  # answers the close by hand below
+        pending = await Raw.open(server.port)  # still in its opening handshake
+        await pending.send(b"GET / HTTP/1.1\r\n")
+        shutdown = asyncio.create_task(server.shutdown())
+        head = await raw.read_exactly(4)
+        length = head[1]
+        payload = await raw.read_exactly(length - 2)
+        await raw.send(masked(0x8, close_payload(1001)))
+        raw_bytes = head + payload + await raw.read_to_eof()
+        pending_bytes = await pending.read_to_eof()
+        await asyncio.wait_for(shutdown, STEP)
+        events = [await client.recv(STEP) for client in clients]
+        for client in clients:
+            await client.close()
+        for stream in (raw, pending):
+            await stream.close()
+        with pytest.raises(ClientError):
+            await connect(server.url)  # no longer listening
+        return events, raw_bytes, pending_bytes
+
+    events, raw_bytes, pending_bytes = run(scenario())
+    assert events == [CloseReceived(1001, "server shutting down")] * 3
+    (frame,) = server_frames(raw_bytes)
+    assert close_of(frame) == (1001, "server shutting down")
+    assert pending_bytes == b""  # a half-open handshake is simply dropped
+
+
+def test_shutdown_does_not_wait_forever_for_a_silent_peer() -> None:
+    async def scenario() -> bytes:
+        server = Server(port=0)
+        await server.start()
+        raw = await open_websocket(server.port)  # never answers the close
+        await asyncio.wait_for(server.shutdown(), STEP)
+        try:
+            return await raw.read_to_eof()
+        finally:
+            await raw.close()
+
+    (frame,) = server_frames(run(scenario()))
+    assert close_of(frame)[0] == 1001
+
+
+def test_connection_limit_answers_503() -> None:
+    async def scenario() -> None:
+        async with serving(max_connections=2) as server:
+            first = await connect(server.url)
+            second = await connect(server.url)
+            with pytest.raises(ClientError, match="503"):
+                await connect(server.url)
+            await first.close()
+            await second.close()
+            await sessions_gone(server)
+            third = await connect(server.url)  # room again
+            third.send_text("ok")
+            assert await third.recv(STEP) == TextMessage("ok")
+            await third.close()
+
+    run(scenario())
+
+
+def test_client_that_vanishes_is_forgotten() -> None:
+    async def scenario() -> None:
+        async with serving() as server:
+            raw = await open_websocket(server.port)
+            await raw.send(masked(0x1, b"x"))
+            await raw.read_exactly(3)
+            raw.writer.transport.abort()  # no close frame: the server sees 1006
+            await sessions_gone(server)
+
+    run(scenario())
+
+
+# --- our client's failure paths -----------------------------------------------------------
+
+
+def test_client_reports_a_server_that_hangs_up_during_the_handshake(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+
+    async def scenario() -> None:
+        server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            with pytest.raises(ClientError, match="closed the connection during the handshake"):
+                await connect(f"ws://127.0.0.1:{port}/")
+
+    run(scenario())
+    gc.collect()
+    assert "never retrieved" not in caplog.text
+
+
+def test_client_gives_up_on_a_silent_server(caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> None:
+        with socket.socket() as listener:  # accepts (in the kernel) and never answers
+            listener.bind(("127.0.0.1", 0))
+            listener.listen()
+            port = listener.getsockname()[1]
+            with pytest.raises(ClientError, match=r"no handshake response .* within 0\.3 s"):
+                await connect(f"ws://127.0.0.1:{port}/", timeout=0.3)
+            await asyncio.sleep(0.05)  # let the aborted transport report its loss
+
+    run(scenario())
+    gc.collect()
+    assert "never retrieved" not in caplog.text
