@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from simulator.live.client import ClientError, WebSocketClient, connect
 from simulator.live.server import ConnectionInfo, Server, Session, Tap, echo
+from simulator.live.tap import trace_tap
 
 __all__ = [
     "ClientError",
@@ -14,4 +15,5 @@ __all__ = [
     "WebSocketClient",
     "connect",
     "echo",
+    "trace_tap",
 ]

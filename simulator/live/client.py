@@ -87,11 +87,12 @@ class WebSocketClient(asyncio.Protocol):
         self.flush()
 
     def flush(self) -> None:
-        data = self.conn.data_to_send()
-        if data and self.transport is not None:
+        chunks = self.conn.output()
+        if chunks and self.transport is not None:
             if self._tap is not None and self.info is not None:
-                self._tap(self.info, "out", data, time.time())
-            self.transport.write(data)
+                self._tap(self.info, "out", b"".join(chunks), time.time())
+            for chunk in chunks:  # not writelines(): before 3.12 it joins them all
+                self.transport.write(chunk)
         failed = self.conn.state is ConnectionState.CLOSED and self.conn.failure is not None
         if failed and self.transport is not None:
             # We failed the connection: no need to wait for the server (§7.1.7).

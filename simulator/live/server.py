@@ -153,11 +153,12 @@ class Session(asyncio.Protocol):
         transport = self.transport
         if transport is None:
             return
-        data = self.conn.data_to_send()
-        if data:
+        chunks = self.conn.output()
+        if chunks:
             if self._tap is not None and self.info is not None:
-                self._tap(self.info, "out", data, time.time())
-            transport.write(data)
+                self._tap(self.info, "out", b"".join(chunks), time.time())
+            for chunk in chunks:  # not writelines(): before 3.12 it joins them all
+                transport.write(chunk)
         if self.conn.state is ConnectionState.CLOSED and not transport.is_closing():
             if self.conn.close_received is None and transport.can_write_eof():
                 # We refused or failed the connection while the peer may still be

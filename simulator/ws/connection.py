@@ -68,6 +68,7 @@ FrameObserver = Callable[[str, Frame], None]
 
 DEFAULT_MAX_SIZE = 1 << 20
 _RSV = 0x70
+_LARGE = 64 * 1024  # payloads this big are queued apart from their header, never copied
 _MAX_ERROR_BODY = 64 * 1024  # bytes of an HTTP error body a client keeps
 MAX_CLOSE_REASON = MAX_CONTROL_PAYLOAD - 2  # bytes of UTF-8 after the 2-byte code
 
@@ -187,6 +188,30 @@ class Connection:
             return b""
         self._out = []
         return out[0] if len(out) == 1 else b"".join(out)
+
+    def output(self) -> list[bytes]:
+        """Like `data_to_send`, as pieces: small ones joined, large payloads not copied.
+
+        Write the pieces in order; for big messages this saves a full copy.
+        """
+        out = self._out
+        if len(out) <= 1:
+            self._out = []
+            return out
+        self._out = []
+        pieces: list[bytes] = []
+        run: list[bytes] = []
+        for chunk in out:
+            if len(chunk) < _LARGE:
+                run.append(chunk)
+                continue
+            if run:
+                pieces.append(b"".join(run))
+                run = []
+            pieces.append(chunk)
+        if run:
+            pieces.append(b"".join(run))
+        return pieces
 
     @property
     def closed(self) -> bool:
@@ -627,8 +652,19 @@ class Connection:
                 self._out.append(bytes(out))
         else:
             key = None
-            if n < 126:
-                header = bytes((b0, n))
+            if n < _LARGE:
+                header = (
+                    bytes((b0, n))
+                    if n < 126
+                    else encode_header(
+                        opcode,
+                        n,
+                        fin=fin,
+                        rsv1=bool(rsv & 0x40),
+                        rsv2=bool(rsv & 0x20),
+                        rsv3=bool(rsv & 0x10),
+                    )
+                )
                 self._out.append(header + payload)
             else:
                 header = encode_header(

@@ -558,3 +558,27 @@ def test_events_read_as_lines():
         "FAILED 1002 (protocol error: the peer broke a rule of RFC 6455): "
         "client frame is not masked"
     )
+
+
+def test_output_hands_over_large_payloads_without_copying_and_joins_small_pieces():
+    server = open_server()
+    big = bytes(100_000)
+    server.send_text("a")
+    server.send_binary(big)
+    server.send_text("b")
+    server.ping(b"p")
+    pieces = server.output()
+    assert len(pieces) == 3
+    assert pieces[0] == b"\x81\x01a" + b"\x82\x7f" + (100_000).to_bytes(8, "big")
+    assert pieces[1] is big, "the payload object itself, not a copy"
+    assert pieces[2] == b"\x81\x01b\x89\x01p"
+    assert server.output() == []
+    assert server.data_to_send() == b""
+
+
+def test_output_and_data_to_send_carry_the_same_bytes():
+    first, second = open_server(), open_server()
+    for server in (first, second):
+        server.send_binary(bytes(70_000), fragment_size=65_536)
+        server.send_text("x" * 300)
+    assert b"".join(first.output()) == second.data_to_send()

@@ -1,0 +1,135 @@
+"""Wire records and the append-only trace every view reads.
+
+A `WireRecord` is one unit of traffic exactly as it was seen:
+
+- `Layer.LINK`: a whole captured frame (from a pcap, or a simulated link), with
+  its pcap link type (Ethernet, loopback, raw IP);
+- `Layer.STREAM`: bytes one side of a TCP connection wrote or read, tapped at a
+  socket: no IP/TCP headers of their own.
+
+Records are immutable; a `Trace` only grows. Views subscribe and are told of
+each new record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from enum import Enum, IntEnum
+from typing import Protocol, overload
+
+
+class Layer(Enum):
+    LINK = "link"
+    STREAM = "stream"
+
+
+class LinkType(IntEnum):
+    """pcap LINKTYPE_* values wirelab reads and writes."""
+
+    NULL = 0  # BSD loopback: 4-byte address family in host byte order
+    ETHERNET = 1
+    RAW = 101  # raw IPv4/IPv6, no link header
+    LINUX_SLL = 113
+    LOOP = 108  # OpenBSD loopback: address family in network byte order
+    IPV4 = 228
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Endpoint:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class WireRecord:
+    """One unit of traffic: a captured frame, or a chunk of a TCP byte stream."""
+
+    index: int  # position in its trace or capture, from 0 (shown to people from 1)
+    time: float  # seconds since the epoch (real) or since the start (simulated)
+    layer: Layer
+    data: bytes
+    link_type: int = LinkType.RAW  # for Layer.LINK
+    src: Endpoint | None = None  # for Layer.STREAM: who wrote the bytes
+    dst: Endpoint | None = None
+    connection: int | None = None  # for Layer.STREAM: which connection
+    original_length: int | None = None  # on the wire, when a capture cut the frame short
+
+    @property
+    def number(self) -> int:
+        """The 1-based number people use ("packet 3")."""
+        return self.index + 1
+
+    @property
+    def truncated(self) -> bool:
+        return self.original_length is not None and self.original_length > len(self.data)
+
+
+class RecordSource(Protocol):
+    """What views read: a growing, indexable sequence of records (a trace or a capture)."""
+
+    def __len__(self) -> int: ...
+
+    def record(self, index: int) -> WireRecord: ...
+
+
+Subscriber = Callable[[WireRecord], None]
+
+
+class Trace(Sequence[WireRecord]):
+    """An append-only sequence of wire records that tells its subscribers as it grows."""
+
+    def __init__(self, records: Sequence[WireRecord] = ()) -> None:
+        self._records: list[WireRecord] = []
+        self._subscribers: list[Subscriber] = []
+        for record in records:
+            self.append(record.time, record.layer, record.data, link_type=record.link_type,
+                        src=record.src, dst=record.dst, connection=record.connection,
+                        original_length=record.original_length)  # fmt: skip
+
+    def append(
+        self,
+        time: float,
+        layer: Layer,
+        data: bytes,
+        *,
+        link_type: int = LinkType.RAW,
+        src: Endpoint | None = None,
+        dst: Endpoint | None = None,
+        connection: int | None = None,
+        original_length: int | None = None,
+    ) -> WireRecord:
+        record = WireRecord(
+            len(self._records), time, layer, bytes(data), link_type, src, dst, connection,
+            original_length,
+        )  # fmt: skip
+        self._records.append(record)
+        for subscriber in list(self._subscribers):
+            subscriber(record)
+        return record
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Call `subscriber` with every record appended from now on; returns an unsubscribe."""
+        self._subscribers.append(subscriber)
+        return lambda: self._subscribers.remove(subscriber)
+
+    def record(self, index: int) -> WireRecord:
+        return self._records[index]
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    @overload
+    def __getitem__(self, index: int) -> WireRecord: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[WireRecord]: ...
+    def __getitem__(self, index: int | slice) -> WireRecord | Sequence[WireRecord]:
+        if isinstance(index, slice):
+            return tuple(self._records[index])
+        return self._records[index]
+
+    def __iter__(self) -> Iterator[WireRecord]:
+        return iter(self._records)
