@@ -56,7 +56,7 @@ from simulator.ws.frames import (
     FrameReader,
     Opcode,
     build_frame,
-    encode_header,
+    pack_header,
 )
 from simulator.ws.mask import NUMPY_THRESHOLD, mask_inplace, xor_small
 
@@ -632,51 +632,26 @@ class Connection:
         """Queue one frame. Clients mask with a fresh key from the random source (§5.3)."""
         b0 = (FIN if fin else 0) | rsv | opcode
         n = len(payload)
+        out = self._out
         if self._client:
-            key = self._rng(4)
-            header = encode_header(
-                opcode,
-                n,
-                fin=fin,
-                rsv1=bool(rsv & 0x40),
-                rsv2=bool(rsv & 0x20),
-                rsv3=bool(rsv & 0x10),
-                masking_key=key,
-            )
+            mask = self._rng(4)
+            header = pack_header(b0, n, mask)
             if n < NUMPY_THRESHOLD:
-                self._out.append(header + xor_small(payload, key))
+                out.append(header + xor_small(payload, mask))
             else:
-                out = bytearray(header)
-                out += payload
-                mask_inplace(out, key, len(header))
-                self._out.append(bytes(out))
+                frame = bytearray(header)
+                frame += payload
+                mask_inplace(frame, mask, len(header))
+                out.append(bytes(frame))
+            key: bytes | None = mask
         else:
             key = None
+            header = bytes((b0, n)) if n < 126 else pack_header(b0, n, None)
             if n < _LARGE:
-                header = (
-                    bytes((b0, n))
-                    if n < 126
-                    else encode_header(
-                        opcode,
-                        n,
-                        fin=fin,
-                        rsv1=bool(rsv & 0x40),
-                        rsv2=bool(rsv & 0x20),
-                        rsv3=bool(rsv & 0x10),
-                    )
-                )
-                self._out.append(header + payload)
+                out.append(header + payload)
             else:
-                header = encode_header(
-                    opcode,
-                    n,
-                    fin=fin,
-                    rsv1=bool(rsv & 0x40),
-                    rsv2=bool(rsv & 0x20),
-                    rsv3=bool(rsv & 0x10),
-                )
-                self._out.append(header)
-                self._out.append(payload)
+                out.append(header)
+                out.append(payload)
         if self.on_frame is not None:
             self.on_frame(
                 "sent",

@@ -185,6 +185,11 @@ def encode_header(
     """The header bytes for a frame, using the shortest length form (RFC 6455 §5.2)."""
     b0 = (FIN if fin else 0) | (RSV1 if rsv1 else 0) | (RSV2 if rsv2 else 0)
     b0 |= (RSV3 if rsv3 else 0) | opcode
+    return pack_header(b0, length, masking_key)
+
+
+def pack_header(b0: int, length: int, masking_key: bytes | None) -> bytes:
+    """The header for first byte `b0` (FIN, RSV, opcode) and a payload of `length` bytes."""
     mask_bit = MASK if masking_key is not None else 0
     if length < LENGTH_16:
         header = bytes((b0, mask_bit | length))
