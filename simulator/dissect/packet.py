@@ -1,0 +1,302 @@
+"""One wire record → one `Dissection`: the layers, outermost first, and a one-line summary.
+
+A captured frame (`Layer.LINK`) is peeled link → IPv4/IPv6 → TCP/UDP/ICMP, its
+application bytes left as a `tcp.payload` (or `udp.payload`) field: which
+protocol they carry is only known from the stream they belong to, and the
+reassembly that knows it adds those dissections with `combine`. A chunk tapped
+at a socket (`Layer.STREAM`) has no headers of its own: it is one `stream`
+field around its bytes.
+
+Nothing here raises on bad bytes. Every layer marks what is wrong in a field's
+`problem`, and `Dissection.problems` lists them all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+
+from simulator.dissect.fields import Buffer, Dissection, Field
+from simulator.dissect.http import looks_like_http, problems_of, start_line
+from simulator.dissect.ipv4 import NetworkLayer, dissect_ipv4, dissect_ipv6, protocol_name
+from simulator.dissect.link import LinkLayer, Network, dissect_link
+from simulator.dissect.tcp import (
+    ICMP_PROTO,
+    ICMPV6_PROTO,
+    TCP_PROTO,
+    UDP_PROTO,
+    TransportLayer,
+    dissect_icmp,
+    dissect_tcp,
+    dissect_udp,
+)
+from simulator.trace.records import Endpoint, Layer, LinkType, WireRecord
+
+LINK_TYPE_NAMES = {int(t): t.name for t in LinkType}
+
+
+def dissect_record(record: WireRecord) -> Dissection:
+    """Dissect one trace record or captured frame."""
+    try:
+        if record.layer is Layer.STREAM:
+            return _stream(record)
+        return _frame(record)
+    except Exception as error:  # a dissector bug must not take a view down with it
+        return _undissected(record, f"internal dissector error: {type(error).__name__}: {error}")
+
+
+def combine(base: Dissection, extra: Sequence[Dissection]) -> Dissection:
+    """`base` followed by the fields and buffers of `extra` (e.g. reassembled messages).
+
+    Each extra's buffer indexes are shifted past the buffers before it. The
+    protocol becomes the last extra's; the summary lists the extras' summaries,
+    after `base`'s "source → destination" if it starts with one.
+    """
+    if not extra:
+        return base
+    fields = list(base.fields)
+    buffers = list(base.buffers)
+    problems = list(base.problems)
+    for dissection in extra:
+        shift = len(buffers)
+        fields.extend(_rebase(f, shift) for f in dissection.fields)
+        buffers.extend(dissection.buffers)
+        problems.extend(dissection.problems)
+    summary = " · ".join(d.summary for d in extra)
+    if match := _ADDRESSES.match(base.summary):
+        summary = f"{match.group(1)} {summary}"
+    return Dissection(summary, extra[-1].protocol, tuple(fields), tuple(buffers), tuple(problems))
+
+
+_ADDRESSES = re.compile(r"^(\S+ → \S+) ")
+
+
+def _rebase(field: Field, shift: int) -> Field:
+    return dataclasses.replace(
+        field,
+        buffer=field.buffer + shift,
+        children=tuple(_rebase(child, shift) for child in field.children),
+    )
+
+
+# --- captured frames -------------------------------------------------------------------
+
+
+def _frame(record: WireRecord) -> Dissection:
+    data = record.data
+    n = len(data)
+    link = dissect_link(data, record.link_type)
+    layers: list[Field] = [_frame_field(record)]
+    if link.field is not None:
+        layers.append(link.field)
+    protocol = link.protocol
+    summary = _link_summary(link, n)
+    start = link.network_offset
+    if link.network is Network.OTHER:
+        if start < n:
+            layers.append(_data(data, start, n, f"{link.carries} data"))
+        return _finish(record, layers, protocol, summary)
+    net = dissect_ipv4(data, start) if link.network is Network.IPV4 else dissect_ipv6(data, start)
+    layers.append(net.field)
+    protocol = link.network.value
+    summary = _ip_summary(net)
+    transport = _transport(data, net)
+    if transport is not None:
+        layers.append(transport.field)
+        protocol = transport.protocol
+        summary = _transport_summary(net, transport)
+        payload = data[transport.payload_start : transport.payload_end]
+        if transport.protocol == "TCP" and payload and looks_like_http(payload):
+            protocol = "HTTP"
+            summary = f"{_endpoints(net, transport)} {start_line(payload)}"
+    elif net.payload_end > net.payload_start:
+        name = protocol_name(net.proto) if net.proto is not None else "IP"
+        if not net.first_fragment:
+            name += " fragment"
+        layers.append(_data(data, net.payload_start, net.payload_end, f"{name} data"))
+    if net.end < n and net.complete:
+        layers = _with_trailer(layers, link, data, net.end)
+    return _finish(record, layers, protocol, summary)
+
+
+def _frame_field(record: WireRecord) -> Field:
+    n = len(record.data)
+    link_name = LINK_TYPE_NAMES.get(record.link_type, str(record.link_type))
+    label = f"Frame {record.number}: {n} bytes captured"
+    problem = None
+    if record.truncated and record.original_length is not None:
+        label += f" of {record.original_length} on the wire"
+        problem = (
+            f"the capture kept only {n} of {record.original_length} bytes (its snapshot "
+            "length): the end of the packet is missing"
+        )
+    return Field(
+        "frame",
+        label,
+        0,
+        n,
+        value=n,
+        display=f"link type {link_name}",
+        explanation="One packet as the capture saw it, from its link-layer header on; the "
+        "link type says what that header is.",
+        problem=problem,
+    )
+
+
+def _data(data: bytes, start: int, end: int, what: str) -> Field:
+    return Field(
+        "data",
+        f"Data ({what}, {end - start} bytes)",
+        start,
+        end,
+        value=data[start:end],
+        explanation="Bytes wirelab does not dissect further.",
+    )
+
+
+def _transport(data: bytes, net: NetworkLayer) -> TransportLayer | None:
+    if net.proto is None or not net.first_fragment or net.payload_end <= net.payload_start:
+        return None
+    start, length = net.payload_start, net.payload_length
+    if net.proto == TCP_PROTO:
+        return dissect_tcp(data, start, length=length, network=net)
+    if net.proto == UDP_PROTO:
+        return dissect_udp(data, start, length=length, network=net)
+    if (net.proto == ICMP_PROTO and net.version == 4) or (
+        net.proto == ICMPV6_PROTO and net.version == 6
+    ):
+        return dissect_icmp(data, start, length=length, network=net)
+    return None
+
+
+def _with_trailer(layers: list[Field], link: LinkLayer, data: bytes, end: int) -> list[Field]:
+    """Bytes after the IP packet: Ethernet pads short frames to 60 bytes."""
+    rest = data[end:]
+    if link.field is not None and link.field.name == "eth":
+        padding = Field(
+            "eth.padding",
+            f"Padding ({len(rest)} bytes)",
+            end,
+            len(data),
+            value=rest,
+            explanation="Ethernet frames are at least 64 bytes with the CRC (60 without), "
+            "so a short packet is padded, usually with zeros. Not part of the IP packet.",
+        )
+        eth = dataclasses.replace(link.field, children=(*link.field.children, padding))
+        return [eth if f is link.field else f for f in layers]
+    return [
+        *layers,
+        Field(
+            "data",
+            f"Trailer ({len(rest)} bytes)",
+            end,
+            len(data),
+            value=rest,
+            explanation="Bytes after the end the IP header announces: not part of the packet.",
+        ),
+    ]
+
+
+def _finish(record: WireRecord, layers: list[Field], protocol: str, summary: str) -> Dissection:
+    n = len(record.data)
+    return Dissection(
+        summary=summary,
+        protocol=protocol,
+        fields=tuple(layers),
+        buffers=(Buffer(f"Frame {record.number} ({n} bytes)", record.data),),
+        problems=problems_of(layers),
+    )
+
+
+def _undissected(record: WireRecord, problem: str) -> Dissection:
+    n = len(record.data)
+    field = Field(
+        "data",
+        f"Data ({n} bytes)",
+        0,
+        n,
+        value=record.data,
+        explanation="Bytes wirelab could not dissect.",
+        problem=problem,
+    )
+    return Dissection(
+        summary=f"{n} bytes (not dissected)",
+        protocol="Data",
+        fields=(field,),
+        buffers=(Buffer(f"Frame {record.number} ({n} bytes)", record.data),),
+        problems=(problem,),
+    )
+
+
+# --- summaries -------------------------------------------------------------------------
+
+
+def _link_summary(link: LinkLayer, n: int) -> str:
+    if link.src and link.dst:
+        return f"{link.src} → {link.dst} {link.carries}"
+    return f"{link.protocol}: {link.carries}, {n} bytes"
+
+
+def _ip_summary(net: NetworkLayer) -> str:
+    what = protocol_name(net.proto) if net.proto is not None else "IP"
+    if not net.whole:
+        what += " fragment"
+    if net.src is None or net.dst is None:
+        return f"IPv{net.version} ({net.field.problem or 'incomplete'})"
+    return f"{net.src} → {net.dst} {what}"
+
+
+def _endpoints(net: NetworkLayer, transport: TransportLayer) -> str:
+    src, dst = net.src or "?", net.dst or "?"
+    if transport.srcport is None or transport.dstport is None:
+        return f"{src} → {dst}"
+    return f"{Endpoint(src, transport.srcport)} → {Endpoint(dst, transport.dstport)}"
+
+
+def _transport_summary(net: NetworkLayer, transport: TransportLayer) -> str:
+    return f"{_endpoints(net, transport)} {transport.info}"
+
+
+# --- chunks of a TCP stream ------------------------------------------------------------
+
+
+def _stream(record: WireRecord) -> Dissection:
+    data = record.data
+    n = len(data)
+    src = str(record.src) if record.src is not None else "?"
+    dst = str(record.dst) if record.dst is not None else "?"
+    where = f"{src} → {dst}"
+    if record.connection is not None:
+        where += f", connection {record.connection}"
+    children: tuple[Field, ...] = ()
+    if n:
+        children = (
+            Field(
+                "tcp.payload",
+                f"Data ({n} bytes)",
+                0,
+                n,
+                value=data,
+                explanation="The application's bytes, exactly as written to the socket.",
+            ),
+        )
+    stream = Field(
+        "stream",
+        f"TCP stream data, {where}, {n} bytes",
+        0,
+        n,
+        value=n,
+        display=f"{n} bytes written by {src}",
+        explanation="Bytes one side wrote into its TCP connection, recorded at the socket: "
+        "TCP's headers are not here, and a chunk's edges need not match message edges.",
+        children=children,
+    )
+    http = n > 0 and looks_like_http(data)
+    return Dissection(
+        summary=f"{src} → {dst} {start_line(data) if http else f'{n} bytes'}",
+        protocol="HTTP" if http else "TCP",
+        fields=(stream,),
+        buffers=(Buffer(f"Chunk {record.number} ({n} bytes)", data),),
+        problems=(),
+    )
