@@ -9,9 +9,14 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from simulator import __version__
 from simulator.errors import WirelabError
+
+if TYPE_CHECKING:
+    from simulator.trace import RecordSource
+    from simulator.tui.model import SourceModel
 
 
 def _size(text: str) -> int:
@@ -78,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="refuse connections beyond N with HTTP 503 (default 1024)",
     )
+    serve.add_argument(
+        "--record",
+        metavar="FILE",
+        help="record every byte; on exit write it as packets to FILE (.pcap, or .pcapng)",
+    )
     serve.set_defaults(func=_cmd_serve)
 
     client = sub.add_parser("client", help="connect to a WebSocket server, send, print replies")
@@ -97,6 +107,20 @@ def build_parser() -> argparse.ArgumentParser:
     accept = sub.add_parser("accept", help="compute Sec-WebSocket-Accept step by step")
     accept.add_argument("key", nargs="?", help="a Sec-WebSocket-Key (default: a fresh random one)")
     accept.set_defaults(func=_cmd_accept)
+
+    inspect = sub.add_parser(
+        "inspect", help="browse a capture: packet list, field tree and hex pane, linked"
+    )
+    inspect.add_argument("file", help="a pcap or pcapng file")
+    inspect.set_defaults(func=_cmd_inspect)
+
+    dissect = sub.add_parser(
+        "dissect", help="print a capture's annotated dissection and hex dump (or --json)"
+    )
+    dissect.add_argument("file", help="a pcap or pcapng file")
+    dissect.add_argument("--packet", type=_positive, metavar="N", help="only packet number N")
+    dissect.add_argument("--json", action="store_true", help="field trees as JSON, for scripts")
+    dissect.set_defaults(func=_cmd_dissect)
     return parser
 
 
@@ -118,12 +142,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 # --- serve ------------------------------------------------------------------------------
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' * (count != 1)}"
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from simulator.live import Server, Session
+    if not args.headless:
+        return _serve_inspector(args)
+    from simulator.live import Server, Session, trace_tap
+    from simulator.trace import Trace, check_writable
     from simulator.ws import Config
 
     def note(session: Session, text: str) -> None:
         print(f"{session.info}  {text}", flush=True)
+
+    trace: Trace | None = None
+    if args.record is not None:
+        check_writable(args.record)  # fail now, not after a session's worth of traffic
+        trace = Trace()
 
     config = Config(max_size=args.max_size, origins=tuple(args.origin) if args.origin else None)
     server = Server(
@@ -132,6 +168,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         config=config,
         notify=note,
         max_connections=args.max_connections,
+        tap=trace_tap(trace) if trace is not None else None,
     )
 
     async def run() -> None:
@@ -156,7 +193,116 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         await server.shutdown()
 
     asyncio.run(run())
+    if trace is not None:
+        from simulator.trace import export_pcap
+
+        done = export_pcap(trace, args.record)
+        print(
+            f"wrote {_plural(done.packets, 'packet')} "
+            f"({_plural(done.connections, 'connection')}) to {args.record}",
+            flush=True,
+        )
     return 0
+
+
+def _serve_inspector(args: argparse.Namespace) -> int:
+    """`wirelab serve`: the echo server and the inspector following its bytes, one event loop."""
+    from simulator.live import Server, Session, trace_tap
+    from simulator.trace import Trace
+    from simulator.tui import InspectorApp
+    from simulator.ws import Config
+
+    record = getattr(args, "record", None)
+    if record is not None:
+        from simulator.trace import check_writable
+
+        check_writable(record)  # fail now, not after a session's worth of traffic
+    trace = Trace()
+    apps: list[InspectorApp] = []
+
+    def note(session: Session, text: str) -> None:
+        for app in apps:
+            app.notify(f"{session.info}  {text}", timeout=4)
+
+    config = Config(max_size=args.max_size, origins=tuple(args.origin) if args.origin else None)
+    server = Server(
+        host=args.host,
+        port=args.port,
+        config=config,
+        notify=note,
+        max_connections=args.max_connections,
+        tap=trace_tap(trace),
+    )
+
+    async def run() -> None:
+        try:
+            await server.start()
+        except OSError as error:
+            raise WirelabError(
+                f"cannot listen on {args.host}:{args.port}: {error.strerror}"
+            ) from None
+        url = server.url
+        app = InspectorApp(
+            _model(trace),
+            source=f"live · {url} (any path echoes)",
+            empty_text=f"Waiting for traffic: try  wirelab client {url} --send hi",
+            live=True,
+        )
+        apps.append(app)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, app.exit)
+        if args.host not in ("127.0.0.1", "localhost", "::1"):
+            app.call_later(
+                app.notify,
+                f"listening on {args.host}: other machines can connect",
+                severity="warning",
+            )
+        try:
+            await app.run_async()
+        finally:
+            await server.shutdown()
+
+    asyncio.run(run())
+    print(f"wirelab serve: {len(trace)} records seen", flush=True)
+    if record is not None:
+        from simulator.trace import export_pcap
+
+        done = export_pcap(trace, record)
+        print(f"wrote {done.packets} packets ({done.connections} connections) to {record}")
+    return 0
+
+
+def _model(source: RecordSource) -> SourceModel:
+    """The inspector's model: records dissected with the messages their streams carry."""
+    from simulator.dissect.stream_view import StreamDissector
+    from simulator.tui.model import SourceModel, message_conversation
+
+    stream = StreamDissector(source)
+    return SourceModel(source, stream, conversation=message_conversation(stream))
+
+
+# --- inspect ----------------------------------------------------------------------------
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from simulator.trace.pcap import open_capture
+    from simulator.tui import InspectorApp
+
+    path = os.fspath(args.file)
+    if not os.path.isfile(path):
+        raise WirelabError(f"no such file: {path}")
+    capture = open_capture(path)  # CaptureError is a WirelabError: one clear line
+    InspectorApp(_model(capture), source=os.path.basename(path)).run()
+    return 0
+
+
+def _cmd_dissect(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from simulator.handout import dissect_file
+
+    if not os.path.isfile(args.file):
+        raise WirelabError(f"no such file: {args.file}")
+    return dissect_file(args.file, packet=args.packet, as_json=args.json, console=Console())
 
 
 # --- client -----------------------------------------------------------------------------

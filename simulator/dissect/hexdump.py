@@ -1,0 +1,128 @@
+"""A hex dump as pure data: bytes and spans → lines of (text, kind, state) pieces.
+
+Used by the inspector's hex pane and by `wirelab dissect`; rendering reads only
+the rows it shows, so a 16 MiB buffer costs what is on screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Span = tuple[int, int]  # [start, end) in bytes, or in bits for bit spans
+
+BYTES_PER_ROW = 16
+
+
+def offset_digits(size: int) -> int:
+    """How many hex digits the offset column needs for a buffer of `size` bytes (at least 4)."""
+    return max(4, len(f"{max(size - 1, 0):x}"))
+
+
+def hex_width(digits: int) -> int:
+    """Cells in one hex-dump line: offset, 16 bytes in two groups of 8, ASCII."""
+    return digits + 2 + BYTES_PER_ROW * 3 + 2 + BYTES_PER_ROW
+
+
+def row_count(size: int) -> int:
+    return (size + BYTES_PER_ROW - 1) // BYTES_PER_ROW
+
+
+def _hex_column(digits: int, column: int) -> int:
+    return digits + 2 + 3 * column + (1 if column >= BYTES_PER_ROW // 2 else 0)
+
+
+def _ascii_column(digits: int) -> int:
+    return digits + 2 + BYTES_PER_ROW * 3 + 2
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """A run of text in a rendered line; `kind` picks the style, `state` adds to it."""
+
+    text: str
+    kind: str  # "offset", "hex", "ascii", "dot" (an unprintable byte in the ASCII column), "gap"
+    state: str = ""  # "", "highlight" (the selected field's bytes), "cursor" or "highlight cursor"
+
+
+def hex_line(
+    data: bytes,
+    row: int,
+    *,
+    digits: int,
+    highlight: Span | None = None,
+    cursor: int | None = None,
+) -> list[Piece]:
+    """Line `row` of a hex dump of `data`: reads only the 16 bytes it shows."""
+    start = row * BYTES_PER_ROW
+    chunk = data[start : start + BYTES_PER_ROW]
+    lo, hi = highlight if highlight is not None else (0, 0)
+
+    def state(offset: int) -> str:
+        marked = "highlight" if lo <= offset < hi else ""
+        if offset == cursor:
+            return f"{marked} cursor".lstrip()
+        return marked
+
+    pieces = [Piece(f"{start:0{digits}x}", "offset"), Piece("  ", "gap")]
+    for column in range(BYTES_PER_ROW):
+        offset = start + column
+        if column < len(chunk):
+            pieces.append(Piece(f"{chunk[column]:02x}", "hex", state(offset)))
+        else:
+            pieces.append(Piece("  ", "gap"))
+        if column == BYTES_PER_ROW - 1:
+            break
+        joined = lo <= offset and offset + 1 < hi and column + 1 < len(chunk)
+        gap = "  " if column == BYTES_PER_ROW // 2 - 1 else " "
+        pieces.append(Piece(gap, "gap", "highlight" if joined else ""))
+    pieces.append(Piece("  ", "gap"))
+    for column, byte in enumerate(chunk):
+        char = chr(byte) if 0x20 <= byte < 0x7F else "."
+        kind = "ascii" if 0x20 <= byte < 0x7F else "dot"
+        pieces.append(Piece(char, kind, state(start + column)))
+    return _merge(pieces)
+
+
+def _merge(pieces: list[Piece]) -> list[Piece]:
+    merged: list[Piece] = []
+    for piece in pieces:
+        if merged and merged[-1].kind == piece.kind and merged[-1].state == piece.state:
+            merged[-1] = Piece(merged[-1].text + piece.text, piece.kind, piece.state)
+        else:
+            merged.append(piece)
+    return merged
+
+
+def byte_at(x: int, *, digits: int) -> int | None:
+    """Which byte of a row (0-15) cell `x` of a hex-dump line shows, or None."""
+    for column in range(BYTES_PER_ROW):
+        left = _hex_column(digits, column)
+        if left <= x < left + 2:
+            return column
+    ascii_left = _ascii_column(digits)
+    if ascii_left <= x < ascii_left + BYTES_PER_ROW:
+        return x - ascii_left
+    return None
+
+
+def where(start: int, end: int, bits: Span | None = None) -> str:
+    """Where a field is, in words: "bytes 2–5", or for header bits "byte 0, bits 4–7".
+
+    Bits are counted from the top bit of the first byte they touch, as RFC
+    diagrams draw them: "bytes 12–13, bits 4–15" for TCP's data offset and flags.
+    """
+    if bits is not None:
+        first, last = bits
+        low_byte, high_byte = first // 8, (max(last, first + 1) - 1) // 8
+        place = f"byte {low_byte}" if low_byte == high_byte else f"bytes {low_byte}–{high_byte}"
+        low, high = first - low_byte * 8, last - 1 - low_byte * 8
+        return place + (f", bit {low}" if low == high else f", bits {low}–{high}")
+    if end <= start:
+        return f"at byte {start}"
+    return f"byte {start}" if end - start == 1 else f"bytes {start}–{end - 1}"
+
+
+def bit_value(data: bytes, bits: Span) -> str:
+    """Bits [start, end) of `data`, counted from the most significant bit of byte 0, as 0/1."""
+    first, last = bits
+    return "".join(str((data[i // 8] >> (7 - i % 8)) & 1) for i in range(first, last))

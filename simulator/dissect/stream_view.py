@@ -1,0 +1,96 @@
+"""Dissect records of a trace or capture together with the messages their streams carry.
+
+`StreamDissector(source)` is a callable a view can use in place of
+`dissect_record`: a packet that completes HTTP messages or WebSocket frames
+comes back with them below its own layers. Reassembly is lazy: a capture's
+packets are fed connection by connection (the capture's connection index says
+which packets belong together), only as far as the packet asked for; any
+other source (a live trace) is fed from its start. Safe to call from worker
+threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from simulator.dissect.fields import Dissection
+from simulator.dissect.messages import MessageDissector
+from simulator.dissect.packet import combine, dissect_record
+from simulator.trace.records import RecordSource, WireRecord
+from simulator.trace.streams import Pdu, Reassembler, connection_key
+
+Message = tuple[Pdu, Dissection]
+
+
+@runtime_checkable
+class ConnectionIndex(Protocol):
+    """A source that knows which packets share a TCP connection (a pcap `Capture`)."""
+
+    def connection_of(self, index: int) -> int | None: ...
+
+    def same_connection(self, index: int) -> list[int]: ...
+
+
+@dataclass
+class _Group:
+    """One reassembly: a connection of a capture, or a whole trace."""
+
+    reassembler: Reassembler = field(default_factory=Reassembler)
+    messages: MessageDissector = field(default_factory=MessageDissector)
+    fed: int = 0  # how many of the group's records have been fed
+    completed: dict[int, list[Message]] = field(default_factory=dict)
+    in_order: list[Message] = field(default_factory=list)
+
+
+class StreamDissector:
+    def __init__(self, source: RecordSource) -> None:
+        self.source = source
+        self._indexed = isinstance(source, ConnectionIndex)
+        self._groups: dict[int | None, _Group] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, record: WireRecord) -> Dissection:
+        base = dissect_record(record)
+        with self._lock:
+            group, members = self._group(record.index)
+            if group is None:
+                return base
+            self._feed(group, members, until=record.index)
+            done = group.completed.get(record.index, [])
+        return combine(base, [dissection for _, dissection in done])
+
+    def messages(self, index: int) -> list[Message]:
+        """Every message of record `index`'s connection seen so far, in stream order."""
+        with self._lock:
+            group, members = self._group(index)
+            if group is None:
+                return []
+            self._feed(group, members, until=None)
+            if self._indexed:
+                return list(group.in_order)
+            mine = connection_key(self.source.record(index))
+            return [m for m in group.in_order if m[0].connection == mine]
+
+    def _group(self, index: int) -> tuple[_Group | None, list[int] | range]:
+        if isinstance(self.source, ConnectionIndex):
+            number = self.source.connection_of(index)
+            if number is None:
+                return None, []
+            members: list[int] | range = self.source.same_connection(index)
+        else:
+            number = None
+            members = range(len(self.source))
+        return self._groups.setdefault(number, _Group()), members
+
+    def _feed(self, group: _Group, members: list[int] | range, *, until: int | None) -> None:
+        while group.fed < len(members):
+            index = members[group.fed]
+            if until is not None and index > until:
+                return
+            group.fed += 1
+            for pdu in group.reassembler.feed(self.source.record(index)):
+                message = (pdu, group.messages.dissect(pdu))
+                group.completed.setdefault(pdu.completed_in, []).append(message)
+                group.in_order.append(message)

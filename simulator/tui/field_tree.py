@@ -1,0 +1,99 @@
+"""The field tree: a dissection's layers and fields, each `label: value`, problems marked."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from simulator.dissect import Dissection, Field
+
+
+class FieldTree(Tree[Field]):
+    """A `Tree` of `Field`s; `show` fills it, `select_field` moves the cursor to a field."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "field-tree--problem",
+        "field-tree--elsewhere",
+    }
+
+    DEFAULT_CSS = """
+    FieldTree > .field-tree--problem { color: $text-error; text-style: bold; }
+    FieldTree > .field-tree--elsewhere { color: $text-muted; }
+    """
+
+    def __init__(
+        self, *, name: str | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
+        super().__init__("fields", name=name, id=id, classes=classes)
+        self.show_root = False
+        self.guide_depth = 3
+        self.auto_expand = False
+        self.dissection: Dissection | None = None
+        self._field_nodes: dict[int, TreeNode[Field]] = {}  # id(field) → its node
+
+    def show(self, dissection: Dissection | None) -> None:
+        """Replace the tree with `dissection`'s fields, all expanded, no field selected."""
+        self.unselect()
+        self.clear()
+        self._field_nodes.clear()
+        self.dissection = dissection
+        if dissection is None:
+            return
+        buffers = dissection.buffers
+        for field in dissection.fields:
+            self._add(self.root, field, buffers)
+
+    def _add(self, parent: TreeNode[Field], field: Field, buffers: tuple[object, ...]) -> None:
+        label = self.field_label(field)
+        if field.children:
+            node = parent.add(label, data=field, expand=True)
+            for child in field.children:
+                self._add(node, child, buffers)
+        else:
+            node = parent.add_leaf(label, data=field)
+        self._field_nodes[id(field)] = node
+
+    def field_label(self, field: Field) -> Text:
+        text = Text(str(field))
+        if field.buffer and self.dissection is not None:
+            buffers = self.dissection.buffers
+            if 0 <= field.buffer < len(buffers) and buffers[field.buffer].name not in field.label:
+                elsewhere = self.get_component_rich_style("field-tree--elsewhere", partial=True)
+                text.append(f"  [{buffers[field.buffer].name}]", elsewhere)
+        if field.problem:
+            problem = self.get_component_rich_style("field-tree--problem", partial=True)
+            text.stylize(problem)
+            text.append(f"  ⚠ {field.problem}", problem)
+        return text
+
+    @property
+    def field(self) -> Field | None:
+        """The field under the cursor."""
+        node = self.cursor_node if self.cursor_line >= 0 else None
+        return node.data if node is not None else None
+
+    def select_field(self, field: Field | None) -> None:
+        """Move the cursor to `field` (a field of the dissection shown), opening its parents."""
+        if field is None:
+            self.unselect()
+            return
+        node = self._field_nodes.get(id(field))
+        if node is None:
+            return
+        parent = node.parent
+        while parent is not None:
+            parent.expand()
+            parent = parent.parent
+        _ = self.last_line  # lay the tree out again, so the node knows its line
+        self.move_cursor(node)
+
+    def holds(self, node: TreeNode[Field]) -> bool:
+        """Whether `node` is in the tree now (a highlight posted before `show` is stale)."""
+        return node.data is not None and self._field_nodes.get(id(node.data)) is node
+
+    def find(self, name: str) -> Field | None:
+        """The first field called `name` in the dissection shown."""
+        return self.dissection.find(name) if self.dissection is not None else None

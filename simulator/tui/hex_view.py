@@ -1,0 +1,180 @@
+"""The hex pane: offset, 16 bytes in hex, ASCII; renders only the rows on screen."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from simulator.dissect.hexdump import (
+    BYTES_PER_ROW,
+    Span,
+    byte_at,
+    hex_line,
+    hex_width,
+    offset_digits,
+)
+from simulator.dissect.hexdump import row_count as rows_for
+from simulator.tui.messages import HexCursorMoved
+
+
+class HexView(ScrollView, can_focus=True):
+    """A hex dump of one buffer with a highlighted span and a byte cursor.
+
+    The screen sets the buffer (`show`), the span (`highlight`) and, silently,
+    the cursor; when the *user* moves the cursor (keys, mouse) the view posts
+    `HexCursorMoved` so the screen can select the field that owns the byte.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("left,h", "move(-1)", "Byte left", show=False),
+        Binding("right,l", "move(1)", "Byte right", show=False),
+        Binding("up,k", "move(-16)", "Row up", show=False),
+        Binding("down,j", "move(16)", "Row down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "edge(0)", "First byte", show=False),
+        Binding("end", "edge(1)", "Last byte", show=False),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "hex-view--offset",
+        "hex-view--dot",
+        "hex-view--highlight",
+        "hex-view--cursor",
+        "hex-view--empty",
+    }
+
+    DEFAULT_CSS = """
+    HexView > .hex-view--offset { color: $text-muted; }
+    HexView > .hex-view--dot { color: $text-muted; }
+    HexView > .hex-view--highlight { background: $primary 60%; color: $text; text-style: bold; }
+    HexView > .hex-view--cursor { text-style: bold underline; }
+    HexView:focus > .hex-view--cursor { background: $warning; color: $background; }
+    HexView > .hex-view--empty { color: $text-muted; text-style: italic; }
+    """
+
+    def __init__(
+        self, *, name: str | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.data = b""
+        self.buffer = 0
+        self.buffer_name = ""
+        self.highlight: Span | None = None
+        self.cursor: int | None = None
+        self._digits = offset_digits(0)
+        self._styles: dict[tuple[str, str], Style] = {}
+
+    # --- what is shown ----------------------------------------------------------------
+
+    def show(self, data: bytes, *, buffer: int = 0, name: str = "") -> None:
+        """Show `data` (buffer number `buffer` of the dissection), from the top."""
+        self.data = data
+        self.buffer = buffer
+        self.buffer_name = name
+        self.highlight = None
+        self.cursor = None
+        self._digits = offset_digits(len(data))
+        self.virtual_size = Size(hex_width(self._digits), rows_for(len(data)))
+        self.scroll_to(0, 0, animate=False)
+        self.refresh()
+
+    def set_highlight(self, span: Span | None, *, reveal: bool = True) -> None:
+        """Highlight bytes [start, end); the cursor joins the span unless it is already in it."""
+        self.highlight = span if span is not None and span[0] < span[1] else None
+        if self.highlight is not None:
+            start, end = self.highlight
+            if self.cursor is None or not start <= self.cursor < end:
+                self.cursor = start if start < len(self.data) else None
+            if reveal:
+                self._reveal(start, end)
+        self.refresh()
+
+    def _reveal(self, start: int, end: int) -> None:
+        height = self.scrollable_content_region.height
+        first_row = start // BYTES_PER_ROW
+        last_row = max(first_row, (end - 1) // BYTES_PER_ROW)
+        top = round(self.scroll_y)
+        if first_row < top or first_row >= top + height:
+            self.scroll_to(y=first_row, animate=False)
+        elif last_row >= top + height:
+            self.scroll_to(y=min(first_row, last_row - height + 1), animate=False)
+
+    # --- the cursor -------------------------------------------------------------------
+
+    def move_cursor(self, offset: int, *, announce: bool = True) -> None:
+        """Put the cursor on byte `offset` (clamped); tell the screen if `announce`."""
+        if not self.data:
+            return
+        offset = max(0, min(offset, len(self.data) - 1))
+        self.cursor = offset
+        self._reveal(offset, offset + 1)
+        self.refresh()
+        if announce:
+            self.post_message(HexCursorMoved(self.buffer, offset))
+
+    def action_move(self, step: int) -> None:
+        start = self.cursor if self.cursor is not None else 0
+        self.move_cursor(start + step if self.cursor is not None else start)
+
+    def action_page(self, direction: int) -> None:
+        height = max(1, self.scrollable_content_region.height)
+        self.move_cursor((self.cursor or 0) + direction * height * BYTES_PER_ROW)
+
+    def action_edge(self, end: int) -> None:
+        self.move_cursor(len(self.data) - 1 if end else 0)
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        column = byte_at(offset.x + round(self.scroll_x), digits=self._digits)
+        if column is None:
+            return
+        byte = (round(self.scroll_y) + offset.y) * BYTES_PER_ROW + column
+        if byte < len(self.data):
+            self.move_cursor(byte)
+
+    # --- rendering --------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        row = round(self.scroll_y) + y
+        if not self.data:
+            if y == 0:
+                style = base + self.get_component_rich_style("hex-view--empty")
+                return Strip([Segment("No bytes.", style)]).crop_extend(0, width, base)
+            return Strip.blank(width, base)
+        if row >= rows_for(len(self.data)):
+            return Strip.blank(width, base)
+        pieces = hex_line(
+            self.data, row, digits=self._digits, highlight=self.highlight, cursor=self.cursor
+        )
+        segments = [Segment(p.text, self._piece_style(base, p.kind, p.state)) for p in pieces]
+        x = round(self.scroll_x)
+        return Strip(segments).crop_extend(x, x + width, base)
+
+    def _piece_style(self, base: Style, kind: str, state: str) -> Style:
+        key = (kind, state)
+        style = self._styles.get(key)
+        if style is None:
+            style = base
+            if kind in ("offset", "dot"):
+                style += self.get_component_rich_style(f"hex-view--{kind}")
+            for part in state.split():
+                style += self.get_component_rich_style(f"hex-view--{part}", partial=True)
+            self._styles[key] = style
+        return style
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+        self.refresh()

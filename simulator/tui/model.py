@@ -1,0 +1,397 @@
+"""What the inspector reads: rows, dissections and conversations of a growing record source.
+
+The screens depend only on the `InspectorModel` protocol. `SourceModel` is the
+one implementation: any `RecordSource` (a live `Trace`, a pcap `Capture`) plus a
+dissect function. The dissect function and the conversation function are
+parameters, so wiring in the real dissectors and the stream reassembler is a
+one-line change where the model is built (see `simulator.cli`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol, TypeVar, runtime_checkable
+
+from simulator.dissect import Buffer, Dissection, Field
+from simulator.dissect.stream_view import StreamDissector
+from simulator.trace import Endpoint, Layer, RecordSource, WireRecord
+from simulator.trace.streams import Pdu
+from simulator.ws.close_codes import explain
+from simulator.ws.frames import KNOWN_OPCODES, Opcode, parse_frames
+
+Direction = Literal["client", "server"]
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One line of the packet list: cheap to show, computed from the dissection."""
+
+    number: int  # 1-based, as people count packets
+    time: float  # seconds since the first record
+    src: str
+    dst: str
+    protocol: str
+    length: int  # on the wire (the capture may hold fewer bytes)
+    info: str
+    problem: bool = False  # the dissection found something malformed
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One message of a conversation, for the follow-stream view."""
+
+    direction: Direction  # who spoke: the side that opened the connection is the client
+    label: str  # "packet 4 · 127.0.0.1:50312 → 127.0.0.1:8765 · 5 bytes"
+    text: str  # the message, as text a person can read
+
+
+class InspectorModel(Protocol):
+    """The inspector's view of a trace or capture. Everything may be called from a worker thread."""
+
+    def __len__(self) -> int:
+        """Rows available now; grows while a capture is indexed or a live trace runs."""
+        ...
+
+    def row(self, index: int) -> Row: ...
+
+    def dissect(self, index: int) -> Dissection:
+        """The full dissection of record `index`, including messages it completed."""
+        ...
+
+    def conversation(self, index: int) -> list[Turn]:
+        """The connection record `index` belongs to, as turns; empty if it has none."""
+        ...
+
+    @property
+    def progress(self) -> float | None:
+        """How much of the source is indexed, 0..1; None once it is all there."""
+        ...
+
+    @property
+    def problems(self) -> Sequence[str]:
+        """What is wrong with the source as a whole (a truncated capture...)."""
+        ...
+
+    def indexing(self) -> Iterator[None]:
+        """Steps of background indexing, each short; the app runs them in a worker."""
+        ...
+
+
+@runtime_checkable
+class IndexedSource(Protocol):
+    """A record source that indexes itself lazily, batch by batch (a pcap `Capture`).
+
+    It must be safe to read (`len`, `record`) from one thread while another indexes.
+    """
+
+    done: bool
+    bytes_indexed: int
+    size: int
+
+    def index_steps(self, batch: int) -> Iterator[object]: ...
+
+
+DissectFunction = Callable[[WireRecord], Dissection]
+ConversationFunction = Callable[[RecordSource, int, DissectFunction], list[Turn]]
+"""(source, index, dissect) → the turns of record `index`'s connection; runs in a worker.
+
+`source` is the model's own source (a `Capture` keeps its connection index);
+`dissect` is the model's cached dissect function."""
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _LRU(OrderedDict[K, V]):
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def get_fresh(self, key: K) -> V | None:
+        value = self.get(key)
+        if value is not None:
+            self.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
+class SourceModel:
+    """An `InspectorModel` over any `RecordSource`, with LRU caches, safe to share with workers.
+
+    `dissect` turns one record into a `Dissection` (the real dissectors, or
+    `raw_dissection` until they exist); a dissector that raises gives a
+    dissection naming the error instead of a crash. `conversation` groups a
+    connection's records into turns (default: `stream_conversation`).
+    """
+
+    def __init__(
+        self,
+        source: RecordSource,
+        dissect: DissectFunction,
+        *,
+        conversation: ConversationFunction | None = None,
+        cache_size: int = 256,
+        index_batch: int = 2000,
+    ) -> None:
+        self.source = source
+        self._dissect = dissect
+        self._conversation = conversation or stream_conversation
+        self._dissections: _LRU[int, Dissection] = _LRU(cache_size)
+        self._rows: _LRU[int, Row] = _LRU(cache_size * 16)
+        self._lock = threading.RLock()
+        self._index_batch = index_batch
+        self._start: float | None = None
+        self._problems: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def record(self, index: int) -> WireRecord:
+        with self._lock:
+            return self.source.record(index)
+
+    def dissect(self, index: int) -> Dissection:
+        with self._lock:
+            cached = self._dissections.get_fresh(index)
+            if cached is not None:
+                return cached
+            record = self.source.record(index)
+            try:
+                dissection = self._dissect(record)
+            except Exception as error:  # a dissector bug must not take the inspector down
+                dissection = raw_dissection(record, problem=f"dissector error: {error!r}")
+            self._dissections.put(index, dissection)
+            return dissection
+
+    def row(self, index: int) -> Row:
+        with self._lock:
+            cached = self._rows.get_fresh(index)
+            if cached is not None:
+                return cached
+            record = self.source.record(index)
+            dissection = self.dissect(index)
+            if self._start is None:
+                self._start = self.source.record(0).time
+            src, dst = _endpoints(record, dissection)
+            problem = bool(dissection.problems) or any(f.problem for _, f in dissection.walk())
+            row = Row(
+                number=record.number,
+                time=record.time - self._start,
+                src=src,
+                dst=dst,
+                protocol=dissection.protocol,
+                length=record.original_length or len(record.data),
+                info=dissection.summary,
+                problem=problem,
+            )
+            self._rows.put(index, row)
+            return row
+
+    def conversation(self, index: int) -> list[Turn]:
+        return self._conversation(self.source, index, self.dissect_record)
+
+    def dissect_record(self, record: WireRecord) -> Dissection:
+        """Dissect a record of this source (cached when it is one of ours)."""
+        return self.dissect(record.index)
+
+    @property
+    def progress(self) -> float | None:
+        source = self.source
+        if not isinstance(source, IndexedSource) or source.done:
+            return None
+        return min(1.0, source.bytes_indexed / source.size) if source.size else 0.0
+
+    @property
+    def problems(self) -> Sequence[str]:
+        found = getattr(self.source, "problems", ())
+        if len(found) > len(self._problems):  # only ever grows: convert the new ones
+            self._problems.extend(str(problem) for problem in found[len(self._problems) :])
+        return self._problems
+
+    def indexing(self) -> Iterator[None]:
+        source = self.source
+        if not isinstance(source, IndexedSource):
+            return
+        # No lock here: an indexed source must be safe to read while it indexes (a
+        # Capture is), and the screens keep reading while a batch is indexed.
+        for _ in source.index_steps(self._index_batch):
+            yield
+
+
+def _endpoints(record: WireRecord, dissection: Dissection) -> tuple[str, str]:
+    if record.src is not None and record.dst is not None:
+        return str(record.src), str(record.dst)
+    for family in ("ip", "ipv6"):
+        src, dst = dissection.find(f"{family}.src"), dissection.find(f"{family}.dst")
+        if src is not None and dst is not None:
+            return _shown(src), _shown(dst)
+    return "", ""
+
+
+def _shown(field: Field) -> str:
+    """An address for a list column: the plain value ("10.0.0.1") over the display."""
+    if isinstance(field.value, str) and field.value:
+        return field.value
+    return field.display or str(field.value or "")
+
+
+# --- until the real dissectors are wired in ---------------------------------------------
+
+
+def raw_dissection(record: WireRecord, *, problem: str | None = None) -> Dissection:
+    """A record as undissected bytes: what the inspector shows before any dissector runs.
+
+    It names the record and its endpoints and spans all of its bytes; it reads
+    nothing inside them.
+    """
+    size = len(record.data)
+    if record.layer is Layer.STREAM:
+        connection = f"connection #{record.connection}, " if record.connection is not None else ""
+        summary = f"{connection}{size} byte{'s' * (size != 1)} (not dissected)"
+        label = "TCP stream bytes"
+        protocol = "TCP"
+    else:
+        summary = f"Frame {record.number}: {size} bytes, link type {record.link_type}"
+        label = f"Frame {record.number} (link type {record.link_type})"
+        protocol = "Frame"
+    children = (
+        Field(
+            "data.data",
+            "Bytes",
+            0,
+            size,
+            record.data,
+            explanation="Not dissected yet: the raw bytes as they crossed the wire.",
+        ),
+    )
+    top = Field(
+        "stream" if record.layer is Layer.STREAM else "frame",
+        label,
+        0,
+        size,
+        display=f"{size} bytes",
+        explanation="One read or write on a TCP connection as the socket saw it: "
+        "no IP or TCP header of its own."
+        if record.layer is Layer.STREAM
+        else "One captured frame, exactly as the capture holds it.",
+        children=children,
+        problem=problem,
+    )
+    return Dissection(
+        summary=summary,
+        protocol=protocol,
+        fields=(top,),
+        buffers=(Buffer(f"Record {record.number} ({size} bytes)", record.data),),
+        problems=(problem,) if problem else (),
+    )
+
+
+def printable(data: bytes, *, limit: int = 64 * 1024) -> str:
+    """Bytes as text a person can read: ASCII as is, other bytes as '·'.
+
+    Line ends are kept when the bytes look like text (nearly all printable), so
+    an HTTP head reads as lines while a binary frame stays on one.
+    """
+    shown = data[:limit]
+    texty = sum(0x20 <= b < 0x7F or b in (0x09, 0x0A, 0x0D) for b in shown) >= 0.9 * len(shown)
+    keep = (0x09, 0x0A) if texty else ()
+    text = "".join(
+        chr(b) if 0x20 <= b < 0x7F or b in keep else ("" if texty and b == 0x0D else "·")
+        for b in shown
+    )
+    if len(data) > limit:
+        text += f"\n… {len(data) - limit:,} more bytes"
+    return text
+
+
+def stream_conversation(source: RecordSource, index: int, dissect: DissectFunction) -> list[Turn]:
+    """The records of the connection `index` belongs to, one turn per read or write.
+
+    Works for `Layer.STREAM` records (grouped by `connection`). Captured
+    packets need the stream reassembler; until it is wired in they give no turns.
+    """
+    del dissect  # the reassembler-based version reads the dissections
+    chosen = source.record(index)
+    if chosen.layer is not Layer.STREAM or chosen.connection is None:
+        return []
+    turns: list[Turn] = []
+    client = None
+    for i in range(len(source)):
+        record = source.record(i)
+        if record.connection != chosen.connection or record.layer is not Layer.STREAM:
+            continue
+        if client is None:
+            client = record.src  # the side that wrote first opened the connection
+        size = len(record.data)
+        turns.append(
+            Turn(
+                direction="client" if record.src == client else "server",
+                label=f"packet {record.number} · {record.src} → {record.dst} · {size} bytes",
+                text=printable(record.data),
+            )
+        )
+    return turns
+
+
+def message_conversation(stream: StreamDissector) -> ConversationFunction:
+    """Turns from the messages reassembled out of a connection (HTTP, then WebSocket frames).
+
+    A connection with no such messages falls back to one turn per read or write
+    (`stream_conversation`).
+    """
+
+    def conversation(source: RecordSource, index: int, dissect: DissectFunction) -> list[Turn]:
+        messages = stream.messages(index)
+        if not messages:
+            return stream_conversation(source, index, dissect)
+        client = _client_of([pdu for pdu, _ in messages])
+        return [_turn(pdu, client) for pdu, _ in messages]
+
+    return conversation
+
+
+def _client_of(pdus: Sequence[Pdu]) -> Endpoint:
+    for pdu in pdus:
+        if pdu.kind == "http" and pdu.data.startswith(b"GET "):
+            return pdu.src
+    for pdu in pdus:
+        if pdu.kind == "websocket" and len(pdu.data) > 1 and pdu.data[1] & 0x80:
+            return pdu.src  # clients mask their frames
+    return pdus[0].src
+
+
+def _turn(pdu: Pdu, client: Endpoint) -> Turn:
+    direction: Direction = "client" if pdu.src == client else "server"
+    packets = pdu.packets
+    where = (
+        f"packet {packets[0] + 1}"
+        if len(packets) == 1
+        else (f"packets {packets[0] + 1}–{packets[-1] + 1}")
+    )
+    if pdu.kind == "http":
+        head, _, body = pdu.data.partition(b"\r\n\r\n")
+        text = printable(head) + (f"\n\n{printable(body)}" if body else "")
+        return Turn(direction, f"{where} · HTTP · {len(pdu.data)} bytes", text)
+    frames, _ = parse_frames(pdu.data)
+    if not frames:
+        return Turn(direction, f"{where} · WebSocket", printable(pdu.data))
+    frame = frames[0]
+    name = Opcode(frame.opcode).name if frame.opcode in KNOWN_OPCODES else f"{frame.opcode:#x}"
+    fin = "" if frame.fin else ", FIN=0"
+    label = f"{where} · {name} · {len(frame.payload)} bytes{fin}"
+    if frame.opcode == Opcode.CLOSE and len(frame.payload) >= 2:
+        code = int.from_bytes(frame.payload[:2], "big")
+        text = f"close code {code} ({explain(code)}) {printable(frame.payload[2:])}".rstrip()
+    elif frame.opcode == Opcode.BINARY or frame.rsv1:
+        text = frame.payload[:256].hex(" ") + (" …" if len(frame.payload) > 256 else "")
+    else:
+        text = printable(frame.payload)
+    return Turn(direction, label, text)
