@@ -283,13 +283,19 @@ def _model(source: RecordSource) -> SourceModel:
 # --- inspect ----------------------------------------------------------------------------
 
 
+def _check_file(path: str) -> None:
+    if os.path.isdir(path):
+        raise WirelabError(f"{path} is a directory, not a capture file")
+    if not os.path.isfile(path):
+        raise WirelabError(f"no such file: {path}")
+
+
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from simulator.trace.pcap import open_capture
     from simulator.tui import InspectorApp
 
     path = os.fspath(args.file)
-    if not os.path.isfile(path):
-        raise WirelabError(f"no such file: {path}")
+    _check_file(path)
     capture = open_capture(path)  # CaptureError is a WirelabError: one clear line
     InspectorApp(_model(capture), source=os.path.basename(path)).run()
     return 0
@@ -300,8 +306,7 @@ def _cmd_dissect(args: argparse.Namespace) -> int:
 
     from simulator.handout import dissect_file
 
-    if not os.path.isfile(args.file):
-        raise WirelabError(f"no such file: {args.file}")
+    _check_file(args.file)
     return dissect_file(args.file, packet=args.packet, as_json=args.json, console=Console())
 
 

@@ -37,7 +37,10 @@ def dissect_file(path: str, *, packet: int | None, as_json: bool, console: Conso
         chosen = range(len(capture)) if packet is None else [packet - 1]
         results = list(_dissected(capture, chosen))
         if as_json:
-            console.print_json(json.dumps(_json(path, capture, results)), highlight=False)
+            # Written as is: Rich's print_json would parse and re-render it (megabytes for a
+            # capture with large frames) into the same bytes, ten times slower.
+            document = json.dumps(_json(path, capture, results), indent=2, ensure_ascii=False)
+            console.file.write(document + "\n")
         else:
             for number, dissection, _ in results:
                 console.print(_render(number, dissection))

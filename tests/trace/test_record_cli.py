@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -15,6 +14,7 @@ from simulator.ws import TextMessage
 from simulator.ws.frames import Opcode, parse_frames
 from tests.live.support import STEP, ServeProcess, run, wirelab
 from tests.trace.test_synth import echo_session
+from tests.wireshark.support import require_tshark
 
 WROTE = r"^wrote (\d+) packets? \((\d+) connections?\) to (.+)$"
 
@@ -88,8 +88,8 @@ def tshark(*args: str) -> str:
     return result.stdout
 
 
-@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
 def test_tshark_reads_the_exported_session(tmp_path: Path) -> None:
+    require_tshark()  # fails in CI when missing, skips elsewhere
     trace = Trace()
     run(echo_session(trace))
     path = tmp_path / "echo.pcap"
