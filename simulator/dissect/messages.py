@@ -37,6 +37,15 @@ class MessageDissector:
     def __init__(self) -> None:
         self._contexts: dict[ConnectionKey, _Context] = {}
 
+    def learn(self, pdu: Pdu) -> None:
+        """Note what `pdu` says about its connection (cheap); call in stream order.
+
+        `dissect` learns too; a caller that dissects only some messages, later,
+        learns from every one as it passes.
+        """
+        if pdu.kind == "http":
+            self._learn(self._contexts.setdefault(pdu.connection, _Context()), pdu)
+
     def dissect(self, pdu: Pdu) -> Dissection:
         context = self._contexts.setdefault(pdu.connection, _Context())
         packets = _packet_list(pdu.packets)

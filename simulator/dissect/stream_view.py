@@ -21,8 +21,6 @@ from simulator.dissect.packet import combine, dissect_record
 from simulator.trace.records import RecordSource, WireRecord
 from simulator.trace.streams import Pdu, Reassembler, connection_key
 
-Message = tuple[Pdu, Dissection]
-
 
 @runtime_checkable
 class ConnectionIndex(Protocol):
@@ -40,8 +38,8 @@ class _Group:
     reassembler: Reassembler = field(default_factory=Reassembler)
     messages: MessageDissector = field(default_factory=MessageDissector)
     fed: int = 0  # how many of the group's records have been fed
-    completed: dict[int, list[Message]] = field(default_factory=dict)
-    in_order: list[Message] = field(default_factory=list)
+    completed: dict[int, list[Pdu]] = field(default_factory=dict)
+    in_order: list[Pdu] = field(default_factory=list)
 
 
 class StreamDissector:
@@ -58,10 +56,11 @@ class StreamDissector:
             if group is None:
                 return base
             self._feed(group, members, until=record.index)
-            done = group.completed.get(record.index, [])
-        return combine(base, [dissection for _, dissection in done])
+            # Dissected only now, when shown: the connection's context is already learnt.
+            done = [group.messages.dissect(pdu) for pdu in group.completed.get(record.index, [])]
+        return combine(base, done)
 
-    def messages(self, index: int) -> list[Message]:
+    def messages(self, index: int) -> list[Pdu]:
         """Every message of record `index`'s connection seen so far, in stream order."""
         with self._lock:
             group, members = self._group(index)
@@ -71,7 +70,7 @@ class StreamDissector:
             if self._indexed:
                 return list(group.in_order)
             mine = connection_key(self.source.record(index))
-            return [m for m in group.in_order if m[0].connection == mine]
+            return [pdu for pdu in group.in_order if pdu.connection == mine]
 
     def _group(self, index: int) -> tuple[_Group | None, list[int] | range]:
         if isinstance(self.source, ConnectionIndex):
@@ -91,6 +90,6 @@ class StreamDissector:
                 return
             group.fed += 1
             for pdu in group.reassembler.feed(self.source.record(index)):
-                message = (pdu, group.messages.dissect(pdu))
-                group.completed.setdefault(pdu.completed_in, []).append(message)
-                group.in_order.append(message)
+                group.messages.learn(pdu)
+                group.completed.setdefault(pdu.completed_in, []).append(pdu)
+                group.in_order.append(pdu)

@@ -111,7 +111,7 @@ def test_live_messages_are_those_of_the_records_connection(live: Trace) -> None:
     stream = StreamDissector(live)
     for connection, frames in LIVE_FRAMES.items():
         index = next(r.index for r in live if r.connection == connection)
-        messages = [pdu for pdu, _ in stream.messages(index)]
+        messages = stream.messages(index)
         assert {pdu.connection.id for pdu in messages} == {connection}
         request, response, *rest = messages
         assert request.data.startswith(b"GET / HTTP/1.1\r\n") and request.kind == "http"
@@ -217,8 +217,8 @@ def test_messages_are_those_of_the_packets_connection_in_order(capture: Spy) -> 
     capture.read.clear()
     messages = stream.messages(bob[0])
     assert capture.read == bob[4:]  # the rest of that connection, and only that
-    assert {pdu.src for pdu, _ in messages} == {BOB, SERVER}
-    assert [str(pdu).split(" ", 4)[-1] for pdu, _ in messages] == [
+    assert {pdu.src for pdu in messages} == {BOB, SERVER}
+    assert [str(pdu).split(" ", 4)[-1] for pdu in messages] == [
         f"GET / HTTP/1.1 [{REQUEST_LENGTH} bytes]",
         "HTTP/1.1 101 Switching Protocols [129 bytes]",
         "TEXT 'bob' [3 bytes, masked]",
@@ -229,8 +229,8 @@ def test_messages_are_those_of_the_packets_connection_in_order(capture: Spy) -> 
         "CLOSE 1000 (normal closure) 'done' [6 bytes, masked]",
         "CLOSE 1000 (normal closure) 'done' [6 bytes]",
     ]
-    assert all(pdu.connection == messages[0][0].connection for pdu, _ in messages)
-    assert [pdu.src for pdu, _ in stream.messages(alice[-1])][:2] == [ALICE, SERVER]
+    assert all(pdu.connection == messages[0].connection for pdu in messages)
+    assert [pdu.src for pdu in stream.messages(alice[-1])][:2] == [ALICE, SERVER]
 
 
 def test_lazy_per_connection_equals_the_whole_capture_at_once(capture: Spy) -> None:
