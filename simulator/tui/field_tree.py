@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from rich.text import Text
@@ -9,6 +10,9 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from simulator.dissect import Dissection, Field
+
+# "WebSocket frame 10.0.0.1:5000 → 10.0.0.2:80 (20 bytes, packet 8)": the part in parentheses
+_TRAILING_DETAILS = re.compile(r" \([^()]*\)$")
 
 
 class FieldTree(Tree[Field]):
@@ -35,34 +39,46 @@ class FieldTree(Tree[Field]):
         self._field_nodes: dict[int, TreeNode[Field]] = {}  # id(field) → its node
 
     def show(self, dissection: Dissection | None) -> None:
-        """Replace the tree with `dissection`'s fields, all expanded, no field selected."""
+        """Replace the tree with `dissection`'s fields, no field selected.
+
+        The messages the packet completed are open, or else its top-most layer;
+        the layers below are closed (one key opens them).
+        """
         self.unselect()
         self.clear()
         self._field_nodes.clear()
         self.dissection = dissection
         if dissection is None:
             return
-        buffers = dissection.buffers
+        messages = any(field.buffer != 0 for field in dissection.fields)
+        last = dissection.fields[-1] if dissection.fields else None
         for field in dissection.fields:
-            self._add(self.root, field, buffers)
+            is_open = field.buffer != 0 if messages else field is last
+            self._add(self.root, field, is_open, parent_buffer=0)
 
-    def _add(self, parent: TreeNode[Field], field: Field, buffers: tuple[object, ...]) -> None:
-        label = self.field_label(field)
+    def _add(
+        self, parent: TreeNode[Field], field: Field, is_open: bool, *, parent_buffer: int
+    ) -> None:
+        label = self.field_label(field, tag_buffer=field.buffer != parent_buffer)
         if field.children:
-            node = parent.add(label, data=field, expand=True)
+            node = parent.add(label, data=field, expand=is_open)
             for child in field.children:
-                self._add(node, child, buffers)
+                self._add(node, child, is_open, parent_buffer=field.buffer)
         else:
             node = parent.add_leaf(label, data=field)
         self._field_nodes[id(field)] = node
 
-    def field_label(self, field: Field) -> Text:
+    def field_label(self, field: Field, *, tag_buffer: bool = True) -> Text:
+        """The field as a tree line; `tag_buffer` names the buffer its bytes are in
+        (for the first field of a branch that moves to another buffer)."""
         text = Text(str(field))
-        if field.buffer and self.dissection is not None:
+        if tag_buffer and field.buffer and self.dissection is not None:
             buffers = self.dissection.buffers
             if 0 <= field.buffer < len(buffers) and buffers[field.buffer].name not in field.label:
+                # Without the details in parentheses (size, packets): the Bytes title has them.
+                name = _TRAILING_DETAILS.sub("", buffers[field.buffer].name)
                 elsewhere = self.get_component_rich_style("field-tree--elsewhere", partial=True)
-                text.append(f"  [{buffers[field.buffer].name}]", elsewhere)
+                text.append(f"  [{name}]", elsewhere)
         if field.problem:
             problem = self.get_component_rich_style("field-tree--problem", partial=True)
             text.stylize(problem)

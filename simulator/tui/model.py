@@ -79,6 +79,10 @@ class InspectorModel(Protocol):
         """Steps of background indexing, each short; the app runs them in a worker."""
         ...
 
+    def save(self, path: str) -> str:
+        """Write every record as a pcap (or pcapng) file at `path`; say what was written."""
+        ...
+
 
 @runtime_checkable
 class IndexedSource(Protocol):
@@ -189,7 +193,7 @@ class SourceModel:
                 dst=dst,
                 protocol=dissection.protocol,
                 length=record.original_length or len(record.data),
-                info=dissection.summary,
+                info=_info(dissection.summary, src, dst),
                 problem=problem,
             )
             self._rows.put(index, row)
@@ -216,6 +220,14 @@ class SourceModel:
             self._problems.extend(str(problem) for problem in found[len(self._problems) :])
         return self._problems
 
+    def save(self, path: str) -> str:
+        from simulator.trace.synth import export_pcap
+
+        records = [self.source.record(i) for i in range(len(self.source))]
+        done = export_pcap(records, path)  # atomic: a temporary file, then a rename
+        packets = f"{done.packets} packet{'s' * (done.packets != 1)}"
+        return f"Wrote {packets} to {done.path}"
+
     def indexing(self) -> Iterator[None]:
         source = self.source
         if not isinstance(source, IndexedSource):
@@ -234,6 +246,22 @@ def _endpoints(record: WireRecord, dissection: Dissection) -> tuple[str, str]:
         if src is not None and dst is not None:
             return _shown(src), _shown(dst)
     return "", ""
+
+
+def _info(summary: str, src: str, dst: str) -> str:
+    """The summary without the addresses the Source and Destination columns already show.
+
+    "127.0.0.1:50000 → 127.0.0.1:8765 [SYN]" becomes "50000 → 8765 [SYN]", as in Wireshark.
+    """
+    pairs = ((src, dst), (src.rsplit(":", 1)[0], dst.rsplit(":", 1)[0]), (f"[{src}]", f"[{dst}]"))
+    for host_src, host_dst in pairs:
+        prefix = f"{host_src}:"
+        if host_src and summary.startswith(prefix):
+            rest = summary[len(prefix) :]
+            port, sep, tail = rest.partition(" → ")
+            if sep and tail.startswith(f"{host_dst}:"):
+                return f"{port} → {tail[len(host_dst) + 1 :]}"
+    return summary
 
 
 def _shown(field: Field) -> str:
@@ -349,11 +377,11 @@ def message_conversation(stream: StreamDissector) -> ConversationFunction:
     """
 
     def conversation(source: RecordSource, index: int, dissect: DissectFunction) -> list[Turn]:
-        messages = stream.messages(index)
-        if not messages:
+        pdus = stream.messages(index)
+        if not pdus:
             return stream_conversation(source, index, dissect)
-        client = _client_of([pdu for pdu, _ in messages])
-        return [_turn(pdu, client) for pdu, _ in messages]
+        client = _client_of(pdus)
+        return [_turn(pdu, client) for pdu in pdus]
 
     return conversation
 

@@ -1,18 +1,25 @@
-"""The inspector driven like a user would: keys and mouse through Pilot, on a fake model."""
+"""The inspector driven like a user would: keys and mouse through Pilot, on a fake model
+(and, for what depends on the real dissectors, on a recorded session)."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 
 import pytest
 from rich.console import Console
 from textual.pilot import Pilot
+from textual.strip import Strip
+from textual.widgets.tree import TreeNode
 
 import simulator.tui.hex_view
-from simulator.dissect import Dissection
+from simulator.cli import _model
+from simulator.dissect import Dissection, Field
 from simulator.trace import Layer, Trace, WireRecord
+from simulator.trace.pcap import open_capture
 from simulator.tui import InspectorApp, SourceModel
 from simulator.tui.bit_ruler import BitRuler
 from simulator.tui.conversation import ConversationView
@@ -27,6 +34,7 @@ from simulator.tui.screens.follow import FollowScreen
 from simulator.tui.screens.help import HelpScreen
 from simulator.tui.screens.inspector import InspectorScreen
 from tests.tui.fakes import CLIENT, SERVER, big_trace, fake_dissect, fake_model, fake_trace, frame
+from tests.tui.sessions import TEXT_PACKET, session_pcap
 
 Scenario = Callable[[Pilot[None]], Awaitable[None]]
 
@@ -65,6 +73,32 @@ async def tree_to(pilot: Pilot[None], name: str, *, limit: int = 40) -> None:
         await pilot.press("down")
         await pilot.pause()
     raise AssertionError(f"no field {name!r} in the tree")
+
+
+async def open_node(pilot: Pilot[None], name: str) -> None:
+    """Select the field called `name` (closed) in the tree and open it with the space bar."""
+    await tree_to(pilot, name)
+    node = screen_of(pilot).query_one(FieldTree).cursor_node
+    assert node is not None and node.allow_expand and not node.is_expanded
+    await pilot.press("space")
+    await pilot.pause()
+    assert node.is_expanded
+
+
+def below(node: TreeNode[Field]) -> Iterator[TreeNode[Field]]:
+    """Every node under `node`, depth first."""
+    for child in node.children:
+        yield child
+        yield from below(child)
+
+
+def top_level(tree: FieldTree) -> list[tuple[str, bool]]:
+    """The tree's first-level branches: (field name, open)."""
+    return [
+        (node.data.name, node.is_expanded)
+        for node in tree.root.children
+        if node.data is not None and node.allow_expand
+    ]
 
 
 # --- the three panes --------------------------------------------------------------------
@@ -111,10 +145,19 @@ def test_clicking_a_field_highlights_its_bytes_and_double_clicking_a_row_opens_i
         await pilot.click(PacketList, offset=(10, 4), times=2)  # packet 3
         await pilot.pause()
         assert screen.record == 2
-        assert isinstance(pilot.app.focused, FieldTree)
-        # border (1) + line 11: TCP stream, 2 ports, WebSocket, FIN, RSV1-3, opcode, MASK,
+        tree = screen.query_one(FieldTree)
+        assert pilot.app.focused is tree
+        # TCP stream and WebSocket are closed (the fake's unmasked payload is a top-level
+        # field in a buffer of its own, like a reassembled message): a click on
+        # WebSocket's arrow (border, then line 2) opens it, selecting nothing
+        assert top_level(tree) == [("tcp", False), ("ws", False)]
+        await pilot.click(FieldTree, offset=(1, 2))
+        await pilot.pause()
+        assert top_level(tree) == [("tcp", False), ("ws", True)]
+        assert tree.cursor_line == -1  # nothing selected
+        # border (1) + line 10: TCP stream, WebSocket, FIN, RSV1-3, opcode, MASK,
         # payload length, masking key
-        await pilot.click(FieldTree, offset=(10, 12))
+        await pilot.click(FieldTree, offset=(10, 10))
         await pilot.pause()
         assert screen.field is not None and screen.field.name == "ws.masking_key"
         assert screen.query_one(HexView).highlight == (2, 6)
@@ -135,6 +178,7 @@ def test_selecting_a_field_highlights_its_bytes_and_shows_its_bits() -> None:
     async def scenario(pilot: Pilot[None]) -> None:
         screen = screen_of(pilot)
         await pilot.press("down", "down")  # the masked "hello"
+        await open_node(pilot, "ws")
         await tree_to(pilot, "ws.masking_key")
         hex_view = screen.query_one(HexView)
         assert hex_view.highlight == (2, 6)
@@ -157,12 +201,15 @@ def test_a_field_in_another_buffer_switches_the_hex_pane() -> None:
     async def scenario(pilot: Pilot[None]) -> None:
         screen = screen_of(pilot)
         await pilot.press("down", "down")
+        await open_node(pilot, "ws")
         await tree_to(pilot, "ws.unmasked")
         hex_view = screen.query_one(HexView)
         assert hex_view.buffer == 1
         assert hex_view.data == b"hello"
         assert hex_view.highlight == (0, 5)
-        assert "Unmasked payload" in str(screen.query_one("#bytes").border_title)
+        assert str(screen.query_one("#bytes").border_title) == (
+            "Bytes 2/2 (b: next) · Unmasked payload"
+        )
         # back to a field of the frame itself
         await pilot.press("up")
         await pilot.pause()
@@ -216,12 +263,23 @@ def test_moving_the_hex_cursor_selects_the_field_that_owns_the_byte() -> None:
 def test_the_selected_field_stays_when_moving_to_the_next_packet() -> None:
     async def scenario(pilot: Pilot[None]) -> None:
         screen = screen_of(pilot)
+        tree = screen.query_one(FieldTree)
         await pilot.press("down", "down")
+        await open_node(pilot, "ws")
         await tree_to(pilot, "ws.opcode")
         await pilot.press("1", "down")
         await settle(pilot)
         assert screen.record == 3
         assert screen.field is not None and screen.field.name == "ws.opcode"
+        assert tree.field is screen.field
+        assert screen.query_one(HexView).highlight == (0, 1)
+        # packet 5 is masked: its WebSocket layer starts closed, and opens for the field
+        await pilot.press("down")
+        await settle(pilot)
+        assert screen.record == 4
+        assert screen.field is not None and screen.field.name == "ws.opcode"
+        assert tree.field is screen.field
+        assert top_level(tree) == [("tcp", False), ("ws", True)]
         assert screen.query_one(HexView).highlight == (0, 1)
 
     run(InspectorApp(fake_model()), scenario)
@@ -233,6 +291,7 @@ def test_problems_are_marked_in_the_tree() -> None:
         await pilot.click(PacketList, offset=(10, 8))  # packet 7: RSV1 set
         await pilot.pause()
         assert screen.record == 6
+        await open_node(pilot, "ws")
         await tree_to(pilot, "ws.rsv1")
         tree = screen.query_one(FieldTree)
         assert tree.cursor_node is not None
@@ -240,6 +299,73 @@ def test_problems_are_marked_in_the_tree() -> None:
         assert "⚠ RSV1 set" in str(screen.query_one(ExplanationBar).render())
 
     run(InspectorApp(fake_model()), scenario)
+
+
+def run_session(tmp_path: Path, scenario: Scenario) -> None:
+    """`scenario` on the recorded session (tests/tui/sessions.py), dissected as `inspect` does."""
+    capture = open_capture(session_pcap(tmp_path / "session.pcap"))
+    try:
+        run(InspectorApp(_model(capture), source="session.pcap"), scenario)
+    finally:
+        capture.close()
+
+
+def test_the_tree_opens_the_messages_a_packet_completed_or_else_its_top_layer(
+    tmp_path: Path,
+) -> None:
+    async def scenario(pilot: Pilot[None]) -> None:
+        screen = screen_of(pilot)
+        tree = screen.query_one(FieldTree)
+        # packet 1, a SYN, completes no message: its top-most layer is open
+        assert screen.record == 0
+        assert top_level(tree) == [("ip", False), ("tcp", True)]
+        # packet 4 completes the upgrade request: that is open, the packet's layers closed
+        await pilot.press("down", "down", "down")
+        await pilot.pause()
+        assert top_level(tree) == [("ip", False), ("tcp", False), ("http", True)]
+        # packet 8 completes the text frame: open all the way down (the unmasking too)
+        await pilot.press(*["down"] * (TEXT_PACKET - 3))
+        await pilot.pause()
+        assert screen.record == TEXT_PACKET
+        assert top_level(tree) == [("ip", False), ("tcp", False), ("ws", True)]
+        frame = tree.root.children[-1]
+        assert [n.data.name for n in below(frame) if n.data and n.allow_expand] == [
+            "ws.payload",
+            "ws.unmasking",
+        ]
+        assert all(node.is_expanded for node in below(frame) if node.allow_expand)
+        # nothing is selected until the user picks a field
+        assert tree.cursor_line == -1 and screen.field is None
+
+    run_session(tmp_path, scenario)
+
+
+def test_a_branch_names_the_buffer_it_moves_into_and_its_fields_do_not(tmp_path: Path) -> None:
+    async def scenario(pilot: Pilot[None]) -> None:
+        screen = screen_of(pilot)
+        tree = screen.query_one(FieldTree)
+        await pilot.press(*["down"] * TEXT_PACKET)
+        await pilot.pause()
+        labels = {n.data.name: str(n.label) for n in below(tree.root) if n.data is not None}
+        # the frame (buffer 2, not the packet's bytes), without the size and packet numbers
+        # the Bytes title gives
+        assert labels["ws"] == (
+            "WebSocket TEXT 'hello, wirelab' [14 bytes, masked]"
+            "  [WebSocket frame 127.0.0.1:50000 → 127.0.0.1:8765]"
+        )
+        # within the frame, the unmasking steps and the text are in a third buffer
+        assert labels["ws.unmasking"] == (
+            "Unmasking (payload XOR masking key): key c4 bb 86 c3, repeated every 4 bytes"
+            "  [Unmasked payload]"
+        )
+        assert labels["ws.text"] == "Text: 'hello, wirelab'  [Unmasked payload]"
+        # and nothing else says where it is: it is where its parent is
+        for node in below(tree.root):
+            parent = node.parent.data if node.parent is not None else None
+            if node.data is not None and parent is not None and parent.buffer == node.data.buffer:
+                assert str(node.label) == str(node.data), node.data.name
+
+    run_session(tmp_path, scenario)
 
 
 # --- filter -----------------------------------------------------------------------------
@@ -317,17 +443,27 @@ def test_filtering_a_large_trace_runs_in_a_worker_with_progress() -> None:
     async def scenario(pilot: Pilot[None]) -> None:
         screen = screen_of(pilot)
         packets = screen.query_one(PacketList)
+        # Every status shown, not samples of it: with the worker holding the GIL, the
+        # test's own pauses may not come round before the filter is done.
+        seen: list[str] = []
+        show_status = screen.show_status
+
+        def recording() -> None:
+            show_status()
+            seen.append(str(packets.border_subtitle))
+
+        screen.show_status = recording  # type: ignore[method-assign]
         await pilot.press("slash", *"tcp.srcport == 8765", "enter")
         await pilot.pause()
-        seen: set[str] = set()
         deadline = time.monotonic() + 60
         while screen._filtering and time.monotonic() < deadline:
-            seen.add(str(packets.border_subtitle))
             await pilot.pause(0.05)
         await settle(pilot)
         assert packets.count == count // 2
         assert packets.record_at(0) == 1 and packets.record_at(packets.count - 1) == count - 1
-        assert any("filtering" in text for text in seen), seen
+        # progress along the way, from the worker (0% is shown when the filter starts)
+        assert any(re.search(r"filtering [1-9]\d?%", text) for text in seen), seen
+        assert "filtering" not in seen[-1]
 
     run(InspectorApp(SourceModel(big_trace(count), fake_dissect)), scenario)
 
@@ -511,21 +647,62 @@ def test_a_16_mib_buffer_renders_only_the_rows_on_screen(monkeypatch: pytest.Mon
 def test_resizing_restacks_the_panes() -> None:
     async def scenario(pilot: Pilot[None]) -> None:
         screen = screen_of(pilot)
-        assert screen.has_class("-wide") and screen.has_class("-tall")
         fields, hex_pane = screen.query_one("#fields"), screen.query_one("#bytes")
+
+        def stacked() -> bool:
+            # fields above bytes, both the full width, the fields 3 parts of 5 (±1 line)
+            width = screen.size.width
+            ratio = abs(fields.region.height * 2 - hex_pane.region.height * 3)
+            return (
+                fields.region.bottom == hex_pane.region.y
+                and fields.region.width == hex_pane.region.width == width
+                and ratio <= 5
+            )
+
+        # 120×40: stacked, so the field tree gets the whole width
+        assert screen.has_class("-narrow") and screen.has_class("-tall")
+        assert stacked()
+        await pilot.resize_terminal(150, 40)
+        await pilot.pause()
+        assert screen.has_class("-wide") and not screen.has_class("-narrow")
         assert fields.region.y == hex_pane.region.y  # side by side
+        assert fields.region.right == hex_pane.region.x
+        assert hex_pane.region.width == 77
+        await pilot.resize_terminal(149, 40)
+        await pilot.pause()
+        assert screen.has_class("-narrow") and stacked()
         await pilot.resize_terminal(80, 24)
         await pilot.pause()
         assert screen.has_class("-narrow") and screen.has_class("-short")
-        assert fields.region.y < hex_pane.region.y  # stacked
-        assert hex_pane.region.width == 80
+        assert stacked()
         assert screen.query_one(HexView).scrollable_content_region.width >= 72  # 16 bytes fit
-        await pilot.resize_terminal(120, 40)
+        await pilot.resize_terminal(160, 40)
         await pilot.pause()
-        assert screen.has_class("-wide")
+        assert screen.has_class("-wide") and screen.has_class("-tall")
         assert fields.region.y == hex_pane.region.y
 
     run(InspectorApp(fake_model()), scenario)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (160, 40)])
+def test_the_first_frame_is_laid_out_for_the_terminal_size(
+    monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]
+) -> None:
+    """The size classes are set before the first layout, not one frame after it:
+    the panes do not jump, and the hex pane is drawn at one height only."""
+    heights: set[int] = set()
+    render_line = HexView.render_line
+
+    def watched(self: HexView, y: int) -> Strip:
+        heights.add(self.scrollable_content_region.height)
+        return render_line(self, y)
+
+    monkeypatch.setattr(HexView, "render_line", watched)
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        assert heights == {screen_of(pilot).query_one(HexView).scrollable_content_region.height}
+
+    run(InspectorApp(fake_model()), scenario, size=size)
 
 
 def test_a_record_whose_dissector_fails_still_shows_its_bytes() -> None:

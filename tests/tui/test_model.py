@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
+
+from simulator.cli import _model
 from simulator.dissect import Buffer, Dissection, Field
 from simulator.trace import Endpoint, Layer, LinkType, Trace, WireRecord
+from simulator.trace.pcap import open_capture
 from simulator.tui.model import SourceModel, printable, raw_dissection, stream_conversation
 from tests.tui.fakes import CLIENT, SERVER, fake_dissect, fake_model, fake_trace
+from tests.tui.sessions import TEXT_PACKET, session_pcap, session_trace
 
 
 def test_rows_come_from_the_record_and_its_dissection() -> None:
@@ -36,6 +42,56 @@ def test_link_records_take_their_addresses_from_ip_fields() -> None:
     trace.append(5.0, Layer.LINK, bytes(20), link_type=LinkType.RAW, original_length=60)
     row = SourceModel(trace, dissect).row(0)
     assert (row.src, row.dst, row.length, row.time) == ("10.0.0.1", "10.0.0.2", 60, 0.0)
+
+
+def test_info_leaves_out_the_addresses_that_source_and_destination_show(tmp_path: Path) -> None:
+    capture = open_capture(session_pcap(tmp_path / "session.pcap"))
+    try:
+        model = _model(capture)
+        syn, text = model.row(0), model.row(TEXT_PACKET)
+    finally:
+        capture.close()
+    assert (syn.src, syn.dst) == ("127.0.0.1", "127.0.0.1")
+    assert syn.info.startswith("50000 → 8765 [SYN] Seq=")  # "127.0.0.1:50000 → 127.0.0.1:8765 …"
+    assert text.info == "50000 → 8765 TEXT 'hello, wirelab' [14 bytes, masked]"
+
+
+@pytest.mark.parametrize(
+    ("family", "src", "dst", "summary", "info"),
+    [
+        ("ip", "10.0.0.1", "10.0.0.2", "10.0.0.1:5000 → 10.0.0.2:80 [SYN]", "5000 → 80 [SYN]"),
+        ("ipv6", "2001:db8::1", "2001:db8::2", "[2001:db8::1]:5000 → [2001:db8::2]:80 [ACK]",
+         "5000 → 80 [ACK]"),
+        # no ports to keep, other addresses than the columns', or no addresses: as it was
+        ("ip", "10.0.0.1", "10.0.0.2", "10.0.0.1 → 10.0.0.2 ICMP", "10.0.0.1 → 10.0.0.2 ICMP"),
+        ("ip", "10.0.0.1", "10.0.0.2", "10.0.0.1:5000 → 10.0.0.3:80 [SYN]",
+         "10.0.0.1:5000 → 10.0.0.3:80 [SYN]"),
+        ("ip", "10.0.0.1", "10.0.0.2", "10.0.0.10:5000 → 10.0.0.2:80 [SYN]",
+         "10.0.0.10:5000 → 10.0.0.2:80 [SYN]"),
+        ("ip", "10.0.0.1", "10.0.0.2", "IPv4 (truncated)", "IPv4 (truncated)"),
+    ],
+)  # fmt: skip
+def test_info_of_a_captured_packet(
+    family: str, src: str, dst: str, summary: str, info: str
+) -> None:
+    def dissect(record: WireRecord) -> Dissection:
+        ip = Field(family, "IP", 0, 20, children=(
+            Field(f"{family}.src", "Source", 12, 16, src, src),
+            Field(f"{family}.dst", "Destination", 16, 20, dst, dst),
+        ))  # fmt: skip
+        return Dissection(summary, "TCP", (ip,), (Buffer("Frame", record.data),))
+
+    trace = Trace()
+    trace.append(0.0, Layer.LINK, bytes(20), link_type=LinkType.RAW)
+    row = SourceModel(trace, dissect).row(0)
+    assert (row.src, row.dst, row.info) == (src, dst, info)
+
+
+def test_info_of_a_tapped_chunk_keeps_the_ports_once() -> None:
+    model = _model(session_trace())  # what `wirelab serve` shows: socket-level records
+    row = model.row(2)
+    assert (row.src, row.dst) == ("127.0.0.1:50000", "127.0.0.1:8765")
+    assert row.info == "50000 → 8765 TEXT 'hello, wirelab' [14 bytes, masked]"
 
 
 def test_dissections_are_cached() -> None:

@@ -1,4 +1,4 @@
-"""Snapshots of the inspector at 80×24 and 120×40 on the fake model.
+"""Snapshots of the inspector at 80×24 and 120×40 on the fake model, and of a real session.
 
 Update them with `pytest tests/tui/test_snapshots.py --snapshot-update`, and only
 after looking at the report (or at the SVGs in __snapshots__).
@@ -7,21 +7,29 @@ after looking at the report (or at the SVGs in __snapshots__).
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
 
+from simulator.cli import _model
 from simulator.trace import Trace
+from simulator.trace.pcap import open_capture
 from simulator.tui import InspectorApp
 from simulator.tui.filter_bar import FilterBar
+from simulator.tui.screens.inspector import InspectorScreen
 from tests.tui.fakes import fake_model
+from tests.tui.sessions import TEXT_PACKET, session_pcap
 
 SnapCompare = Callable[..., bool]
 SIZES = [(80, 24), (120, 40)]
 
-# Packet 3 (a masked "hello"), then down the tree to its opcode: FIN, RSV1-3, opcode.
-# (The tree starts with no field selected: the first "down" selects its first line.)
-TO_OPCODE = ["down", "down", "2", *["down"] * 9]
+# Packet 3 (a masked "hello"): its tree shows TCP stream and WebSocket, both closed (the
+# fake's unmasked payload is a top-level field in a buffer of its own, like a reassembled
+# message), then the unmasked payload. The tree starts with no field selected: the first
+# "down" selects its first line. Open WebSocket with space, then down to the opcode:
+# FIN, RSV1-3, opcode.
+TO_OPCODE = ["down", "down", "2", "down", "down", "space", *["down"] * 5]
 
 
 def app() -> InspectorApp:
@@ -59,8 +67,29 @@ def test_filtered_list(snap_compare: SnapCompare) -> None:
 
 def test_problem_packet(snap_compare: SnapCompare) -> None:
     """Packet 7 sets RSV1: red in the list, a warning in the tree and the explanation."""
-    keys = ["down"] * 6 + ["2", "down", "down", "down", "down", "down", "down"]
+    keys = ["down"] * 6 + ["2", "down", "down", "space", "down", "down"]  # open WebSocket: RSV1
     assert snap_compare(app(), press=keys, terminal_size=(120, 40))
+
+
+def test_real_session_opcode(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """A recorded session (tests/tui/sessions.py), packet 8: the masked text frame it completed
+    open below its closed IP and TCP layers and named by its buffer, the opcode selected (its
+    byte in the frame's buffer, its bits on the ruler); Info without the addresses."""
+    capture = open_capture(session_pcap(tmp_path / "session.pcap"))
+
+    async def to_opcode(pilot: Pilot[None]) -> None:
+        # The packet, then the tree: Frame, IPv4, TCP, WebSocket, FIN, RSV1-3, opcode.
+        await pilot.press(*["down"] * TEXT_PACKET, "2", *["down"] * 9)
+        await pilot.pause()
+        screen = pilot.app.screen
+        assert isinstance(screen, InspectorScreen) and screen.record == TEXT_PACKET
+        assert screen.field is not None and screen.field.name == "ws.opcode"
+
+    inspector = InspectorApp(_model(capture), source="session.pcap")
+    try:
+        assert snap_compare(inspector, run_before=to_opcode, terminal_size=(120, 40))
+    finally:
+        capture.close()
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")

@@ -44,6 +44,7 @@ from simulator.tui.packet_list import PacketList
 from simulator.tui.screens.error import report_worker_error
 from simulator.tui.screens.follow import FollowScreen
 from simulator.tui.screens.help import HelpScreen
+from simulator.tui.screens.save import SaveScreen
 
 POLL_SECONDS = 0.1
 PROGRESS_SECONDS = 0.1
@@ -55,7 +56,8 @@ class InspectorScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "focus_filter", "Filter"),
         Binding("f", "follow", "Follow stream"),
-        Binding("b", "next_buffer", "Next buffer"),
+        Binding("b", "next_buffer", "Next buffer", show=False),  # the Bytes title says so
+        Binding("w", "save", "Save pcap"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "app.quit", "Quit"),
         Binding("1", "focus('#packets')", "Packet list", show=False),
@@ -63,9 +65,9 @@ class InspectorScreen(Screen[None]):
         Binding("3", "focus('#hex')", "Hex pane", show=False),
     ]
 
-    # Classes for the .tcss: side by side from 110 columns, full borders from 32 lines.
+    # Classes for the .tcss: side by side from 150 columns, full borders from 32 lines.
     # (Textual annotates these `ClassVar[...] | None`, which mypy won't let us repeat.)
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (150, "-wide")]  # noqa: RUF012
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]  # noqa: RUF012
 
     def __init__(
@@ -111,6 +113,7 @@ class InspectorScreen(Screen[None]):
         return self.query_one(HexView)
 
     def on_mount(self) -> None:
+        self.apply_breakpoints()
         self.query_one("#fields").border_title = "Fields"
         self.query_one("#bytes").border_title = "Bytes"
         self.packets.focus()
@@ -118,7 +121,26 @@ class InspectorScreen(Screen[None]):
         if self.record is None:
             self.show_record(None)
         self.set_interval(POLL_SECONDS, self.poll)
-        self.index_in_background()
+        # Index once the first screen is painted: the worker would otherwise compete
+        # with it for the interpreter (a 100k-packet capture took twice as long to show).
+        self.call_after_refresh(self.index_in_background)
+
+    def apply_breakpoints(self) -> None:
+        """Set the size classes before the first layout.
+
+        Textual sets them on the first Resize, after a first frame laid out
+        without them (side by side, full borders): the panes would jump, and the
+        hex pane render twice.
+        """
+        width, height = self.app.size
+        classes: dict[str, bool] = {}
+        for size, breakpoints in (
+            (width, self.HORIZONTAL_BREAKPOINTS or []),
+            (height, self.VERTICAL_BREAKPOINTS or []),
+        ):
+            reached = max((at for at, _ in breakpoints if size >= at), default=None)
+            classes.update({name: at == reached for at, name in breakpoints})
+        self.update_classes(classes, animate=False)
 
     # --- the model grows --------------------------------------------------------------
 
@@ -197,8 +219,10 @@ class InspectorScreen(Screen[None]):
         if 0 <= number < len(buffers):
             buffer = buffers[number]
             hex_view.show(buffer.data, buffer=number, name=buffer.name)
-            where = f" · {number + 1}/{len(buffers)} (b: next)" if len(buffers) > 1 else ""
-            title = f"Bytes · {buffer.name}{where}"
+            # Which buffer first: a long name ("WebSocket frame 10.0.0.1:5000 → …") is
+            # cut at the end of the border, and the "b" hint must stay.
+            where = f" {number + 1}/{len(buffers)} (b: next)" if len(buffers) > 1 else ""
+            title = f"Bytes{where} · {buffer.name}"
         else:
             hex_view.show(b"", buffer=0)
             title = "Bytes"
@@ -258,6 +282,26 @@ class InspectorScreen(Screen[None]):
             self.notify("Choose a packet first.", timeout=3)
             return
         self.app.push_screen(FollowScreen(self.model, self.record))
+
+    def action_save(self) -> None:
+        def chosen(path: str | None) -> None:
+            if path:
+                self.save_pcap(path)
+
+        self.app.push_screen(SaveScreen(self.suggested_name(), len(self.model)), chosen)
+
+    def suggested_name(self) -> str:
+        """`capture-saved.pcap` for `capture.pcapng`; `wirelab-live.pcap` for a live session."""
+        source = str(getattr(self.app, "source", ""))
+        for suffix in (".pcapng", ".pcap"):
+            if source.endswith(suffix):
+                return f"{source.removesuffix(suffix)}-saved.pcap"
+        return "wirelab-live.pcap"
+
+    @work(thread=True, exclusive=True, name="Saving the pcap")
+    def save_pcap(self, path: str) -> None:
+        message = self.model.save(path)
+        self.app.call_from_thread(self.notify, message, timeout=5)
 
     def action_help(self) -> None:
         sections = [
