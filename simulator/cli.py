@@ -59,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"wirelab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="run a WebSocket echo server on real sockets")
+    serve = sub.add_parser(
+        "serve", help="run a WebSocket echo server and watch its bytes live (--headless: no TUI)"
+    )
     serve.add_argument("--headless", action="store_true", help="no TUI: log connections only")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=8765, help="TCP port (default 8765; 0: any)")
