@@ -15,7 +15,9 @@ from simulator import __version__
 from simulator.errors import WirelabError
 
 if TYPE_CHECKING:
-    from simulator.trace import RecordSource
+    from simulator.live import Server, Session
+    from simulator.live.server import Notify
+    from simulator.trace import RecordSource, Trace
     from simulator.tui.model import SourceModel
 
 
@@ -148,77 +150,82 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'s' * (count != 1)}"
 
 
-def _cmd_serve(args: argparse.Namespace) -> int:
-    if not args.headless:
-        return _serve_inspector(args)
-    from simulator.live import Server, Session, trace_tap
-    from simulator.trace import Trace, check_writable
+def _server(args: argparse.Namespace, trace: Trace | None, notify: Notify) -> Server:
+    """The echo server the options describe, tapping into `trace` when there is one."""
+    from simulator.live import Server, trace_tap
     from simulator.ws import Config
 
-    def note(session: Session, text: str) -> None:
-        print(f"{session.info}  {text}", flush=True)
-
-    trace: Trace | None = None
-    if args.record is not None:
-        check_writable(args.record)  # fail now, not after a session's worth of traffic
-        trace = Trace()
-
     config = Config(max_size=args.max_size, origins=tuple(args.origin) if args.origin else None)
-    server = Server(
+    return Server(
         host=args.host,
         port=args.port,
         config=config,
-        notify=note,
+        notify=notify,
         max_connections=args.max_connections,
         tap=trace_tap(trace) if trace is not None else None,
     )
 
+
+async def _start(server: Server, args: argparse.Namespace) -> None:
+    try:
+        await server.start()
+    except OSError as error:
+        raise WirelabError(f"cannot listen on {args.host}:{args.port}: {error.strerror}") from None
+
+
+def _exposed(args: argparse.Namespace) -> str | None:
+    if args.host in ("127.0.0.1", "localhost", "::1"):
+        return None
+    return f"listening on {args.host}: other machines can connect"
+
+
+def _export(trace: Trace, path: str) -> None:
+    from simulator.trace import export_pcap
+
+    done = export_pcap(trace, path)
+    packets, connections = _plural(done.packets, "packet"), _plural(done.connections, "connection")
+    print(f"wrote {packets} ({connections}) to {path}", flush=True)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from simulator.trace import Trace, check_writable
+
+    if args.record is not None:
+        check_writable(args.record)  # fail now, not after a session's worth of traffic
+    if not args.headless:
+        return _serve_inspector(args)
+
+    def note(session: Session, text: str) -> None:
+        print(f"{session.info}  {text}", flush=True)
+
+    trace = Trace() if args.record is not None else None
+    server = _server(args, trace, note)
+
     async def run() -> None:
-        try:
-            await server.start()
-        except OSError as error:
-            raise WirelabError(
-                f"cannot listen on {args.host}:{args.port}: {error.strerror}"
-            ) from None
+        await _start(server, args)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        if not args.headless:
-            print("(the live byte view is not available yet: serving headless)")
         print(f"wirelab echo server on {server.url} (any path echoes); Ctrl-C stops it", flush=True)
-        if args.host not in ("127.0.0.1", "localhost", "::1"):
-            print(f"note: listening on {args.host}: other machines can connect", flush=True)
+        if exposed := _exposed(args):
+            print(f"note: {exposed}", flush=True)
         await stop.wait()
         count = len(server.sessions)
-        print(f"stopping: closing {count} connection{'s' * (count != 1)} with 1001", flush=True)
+        print(f"stopping: closing {_plural(count, 'connection')} with 1001", flush=True)
         await server.shutdown()
 
     asyncio.run(run())
     if trace is not None:
-        from simulator.trace import export_pcap
-
-        done = export_pcap(trace, args.record)
-        print(
-            f"wrote {_plural(done.packets, 'packet')} "
-            f"({_plural(done.connections, 'connection')}) to {args.record}",
-            flush=True,
-        )
+        _export(trace, args.record)
     return 0
 
 
 def _serve_inspector(args: argparse.Namespace) -> int:
     """`wirelab serve`: the echo server and the inspector following its bytes, one event loop."""
-    from simulator.live import Server, Session, trace_tap
     from simulator.trace import Trace
     from simulator.tui import InspectorApp
-    from simulator.ws import Config
 
-    record = getattr(args, "record", None)
-    if record is not None:
-        from simulator.trace import check_writable
-
-        check_writable(record)  # fail now, not after a session's worth of traffic
     trace = Trace()
     apps: list[InspectorApp] = []
 
@@ -226,23 +233,10 @@ def _serve_inspector(args: argparse.Namespace) -> int:
         for app in apps:
             app.notify(f"{session.info}  {text}", timeout=4)
 
-    config = Config(max_size=args.max_size, origins=tuple(args.origin) if args.origin else None)
-    server = Server(
-        host=args.host,
-        port=args.port,
-        config=config,
-        notify=note,
-        max_connections=args.max_connections,
-        tap=trace_tap(trace),
-    )
+    server = _server(args, trace, note)
 
     async def run() -> None:
-        try:
-            await server.start()
-        except OSError as error:
-            raise WirelabError(
-                f"cannot listen on {args.host}:{args.port}: {error.strerror}"
-            ) from None
+        await _start(server, args)
         url = server.url
         app = InspectorApp(
             _model(trace),
@@ -252,12 +246,8 @@ def _serve_inspector(args: argparse.Namespace) -> int:
         )
         apps.append(app)
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, app.exit)
-        if args.host not in ("127.0.0.1", "localhost", "::1"):
-            app.call_later(
-                app.notify,
-                f"listening on {args.host}: other machines can connect",
-                severity="warning",
-            )
+        if exposed := _exposed(args):
+            app.call_later(app.notify, exposed, severity="warning")
         try:
             await app.run_async()
         finally:
@@ -265,11 +255,8 @@ def _serve_inspector(args: argparse.Namespace) -> int:
 
     asyncio.run(run())
     print(f"wirelab serve: {len(trace)} records seen", flush=True)
-    if record is not None:
-        from simulator.trace import export_pcap
-
-        done = export_pcap(trace, record)
-        print(f"wrote {done.packets} packets ({done.connections} connections) to {record}")
+    if args.record is not None:
+        _export(trace, args.record)
     return 0
 
 
