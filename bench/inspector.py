@@ -2,15 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run as a script, this file's folder comes first on sys.path, and this file is called
-# inspect.py: it would stand in for the standard library's `inspect`, which dataclasses,
-# asyncio and Textual import. Drop the folder before importing anything else.
-if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
-    del sys.path[0]
-
 import argparse
 import asyncio
 import json
@@ -26,11 +17,13 @@ import socket
 import statistics
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 # Nothing from simulator/ (or Textual) is imported at the top: the child processes that
@@ -1288,7 +1281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log("interrupted")
         return 130
     except BenchError as error:
-        log(f"inspect.py: {error}")
+        log(f"inspector.py: {error}")
         return 1
     stats = summarize(samples)
     load_after = os.getloadavg()
