@@ -24,6 +24,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from revision import revision  # bench/ is on sys.path when run as a script
 from websockets.asyncio.server import ServerConnection
 from websockets.asyncio.server import serve as websockets_serve
 from wsproto import ConnectionType, WSConnection
@@ -757,26 +758,6 @@ def versions() -> dict[str, str]:
         "wsproto": version("wsproto"),
         "wirelab": revision(),
     }
-
-
-def revision() -> str:
-    """The commit measured, and whether simulator/ had uncommitted changes."""
-    root = Path(__file__).resolve().parent.parent
-
-    def git(*args: str) -> str:
-        done = subprocess.run(
-            ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10
-        )
-        return done.stdout.strip() if done.returncode == 0 else ""
-
-    try:
-        head = git("rev-parse", "--short", "HEAD")
-        dirty = git("status", "--porcelain", "--", "simulator")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    if not head:
-        return "unknown"
-    return f"{head}{' + uncommitted changes in simulator/' if dirty else ''}"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from revision import revision  # bench/ is on sys.path when run as a script
+
 # Nothing from simulator/ (or Textual) is imported at the top: the child processes that
 # time "launch to first screen" must import only what `wirelab inspect` imports (the
 # standard-library modules above that it does not import cost ~5 ms).
@@ -1161,26 +1163,6 @@ def versions(use_tshark: bool) -> dict[str, str]:
         found["tshark"] = done.stdout.splitlines()[0] if done.stdout else "unknown"
     found["wirelab"] = revision()
     return found
-
-
-def revision() -> str:
-    """The commit measured, and whether simulator/ had uncommitted changes."""
-    root = Path(__file__).resolve().parent.parent
-
-    def git(*args: str) -> str:
-        done = subprocess.run(
-            ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10
-        )
-        return done.stdout.strip() if done.returncode == 0 else ""
-
-    try:
-        head = git("rev-parse", "--short", "HEAD")
-        dirty = git("status", "--porcelain", "--", "simulator")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    if not head:
-        return "unknown"
-    return f"{head}{' + uncommitted changes in simulator/' if dirty else ''}"
 
 
 def check_tshark(info: CaptureInfo, log: Callable[[str], None]) -> None:
