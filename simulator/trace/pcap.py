@@ -41,7 +41,7 @@ import struct
 import tempfile
 import threading
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NamedTuple
@@ -59,7 +59,7 @@ _CHUNK = 1 << 20  # bytes read at a time while indexing
 PCAPNG_SHB = 0x0A0D0D0A
 PCAPNG_BYTE_ORDER_MAGIC = 0x1A2B3C4D
 _IDB, _OPB, _SPB, _EPB = 1, 2, 3, 6
-_OPT_END, _IF_TSRESOL, _IF_TSOFFSET, _SHB_USERAPPL = 0, 9, 14, 4
+_OPT_END, _IF_NAME, _IF_TSRESOL, _IF_TSOFFSET, _SHB_USERAPPL = 0, 2, 9, 14, 4
 
 # The first four bytes of a pcap file: (byte order, timestamp units per second, record header).
 _PCAP_MAGIC: dict[bytes, tuple[str, int, int]] = {
@@ -95,6 +95,7 @@ class Interface:
     offset: int  # if_tsoffset: seconds added to every timestamp
     endian: str  # "<" or ">": the byte order of its section
     snaplen: int
+    name: str | None = None  # if_name
 
 
 Progress = Callable[["Capture"], object]
@@ -252,7 +253,8 @@ class Capture:
         )
 
     def _pcapng_record(self, index: int, data: bytes) -> WireRecord:
-        iface = self.interfaces[self._ifaces[index]]
+        number = self._ifaces[index]
+        iface = self.interfaces[number]
         endian = iface.endian
         (block_type,) = struct.unpack_from(endian + "I", data)
         if block_type == _SPB:
@@ -267,6 +269,7 @@ class Capture:
                 data[12 : 12 + caplen],
                 iface.link_type,
                 original_length=origlen if origlen > caplen else None,
+                interface=number,
             )
         if block_type == _EPB:
             _, high, low, caplen, origlen = struct.unpack_from(endian + "IIIII", data, 8)
@@ -282,6 +285,7 @@ class Capture:
             data[start : start + caplen],
             iface.link_type,
             original_length=origlen if origlen > caplen else None,
+            interface=number,
         )
 
     # --- connections ------------------------------------------------------------
@@ -525,6 +529,7 @@ def _interface(buf: bytes, at: int, length: int, endian: str) -> Interface:
         raise ValueError(f"{length} bytes is too short")
     link_type, _, snaplen = struct.unpack_from(endian + "HHI", buf, at + 8)
     units, offset = 1_000_000, 0  # if_tsresol defaults to 6: microseconds
+    name = None
     pos, end = at + 16, at + length - 4
     while pos + 4 <= end:
         code, size = struct.unpack_from(endian + "HH", buf, pos)
@@ -541,8 +546,10 @@ def _interface(buf: bytes, at: int, length: int, endian: str) -> Interface:
             units = 2**exponent if value[0] & 0x80 else 10**exponent
         elif code == _IF_TSOFFSET and size >= 8:
             (offset,) = struct.unpack_from(endian + "q", value)
+        elif code == _IF_NAME:
+            name = value.decode("utf-8", "replace").rstrip("\0")
         pos += 4 + size + (-size % 4)
-    return Interface(link_type, units, offset, endian, snaplen)
+    return Interface(link_type, units, offset, endian, snaplen, name)
 
 
 # --- writing --------------------------------------------------------------------------
@@ -567,13 +574,17 @@ def write_pcap(
     *,
     format: Literal["auto", "pcap", "pcapng"] = "auto",
     snaplen: int = DEFAULT_SNAPLEN,
+    interfaces: Sequence[tuple[str, int]] | None = None,
 ) -> int:
     """Write `Layer.LINK` records to a capture file, atomically; returns the packet count.
 
     "auto" writes pcapng (one interface per link type, in order of first use)
     when the records mix link types or the path ends in ".pcapng", else pcap. Stream
     records have no packets to write: `synthesize()` them first (or use
-    `export_pcap`). Raises `CaptureError` when the file cannot be written.
+    `export_pcap`). `interfaces`, (name, link type) pairs, writes pcapng with one
+    named interface each, every record on the one its `interface` number names
+    (several capture points of one network). Raises `CaptureError` when the file
+    cannot be written.
     """
     items = list(records)
     for record in items:
@@ -581,6 +592,18 @@ def write_pcap(
             raise ValueError(
                 f"record {record.number} is a stream record: synthesize() packets from it first"
             )
+    if interfaces is not None:
+        if format == "pcap":
+            raise CaptureError("named interfaces need pcapng")
+        for record in items:
+            number = record.interface
+            if number is None or not 0 <= number < len(interfaces):
+                raise ValueError(f"record {record.number} is on no interface given ({number})")
+            if record.link_type != interfaces[number][1]:
+                raise ValueError(f"record {record.number}'s link type is not its interface's")
+        snaplen = max(snaplen, max((len(record.data) for record in items), default=0))
+        _write_atomically(path, _pcapng_bytes(items, list(interfaces), snaplen, named=True))
+        return len(items)
     link_types = list(dict.fromkeys(record.link_type for record in items))
     if format == "auto":
         pcapng = len(link_types) > 1 or Path(path).suffix.lower() == ".pcapng"
@@ -594,7 +617,7 @@ def write_pcap(
     if format == "pcap":
         blob = _pcap_bytes(items, link_types[0] if link_types else 1, snaplen)
     else:
-        blob = _pcapng_bytes(items, link_types, snaplen)
+        blob = _pcapng_bytes(items, [("", t) for t in link_types], snaplen, named=False)
     _write_atomically(path, blob)
     return len(items)
 
@@ -632,21 +655,30 @@ def _option(code: int, value: bytes) -> bytes:
     return struct.pack("<HH", code, len(value)) + value + b"\0" * (-len(value) % 4)
 
 
-def _pcapng_bytes(records: list[WireRecord], link_types: list[int], snaplen: int) -> bytearray:
+def _pcapng_bytes(
+    records: list[WireRecord], interfaces: list[tuple[str, int]], snaplen: int, *, named: bool
+) -> bytearray:
+    """pcapng: one interface per (name, link type); records go on the interface their
+    `interface` names (`named`) or the one of their link type."""
     application = f"wirelab {__version__}".encode()
     shb = struct.pack("<IHHq", PCAPNG_BYTE_ORDER_MAGIC, 1, 0, -1)
     shb += _option(_SHB_USERAPPL, application) + _option(_OPT_END, b"")
     out = bytearray(_block(PCAPNG_SHB, shb))
-    interface = {}
-    for number, link_type in enumerate(link_types):
-        interface[link_type] = number
-        out += _block(_IDB, struct.pack("<HHI", link_type, 0, snaplen))  # µs: the default
+    by_type: dict[int, int] = {}
+    for number, (name, link_type) in enumerate(interfaces):
+        by_type.setdefault(link_type, number)
+        body = struct.pack("<HHI", link_type, 0, snaplen)  # µs timestamps: the default
+        if name:
+            body += _option(_IF_NAME, name.encode()) + _option(_OPT_END, b"")
+        out += _block(_IDB, body)
     for record in records:
+        iface = record.interface if named else by_type[record.link_type]
+        assert iface is not None
         seconds, micros = _microseconds(record.time)
         ticks = (seconds * 1_000_000 + micros) & 0xFFFFFFFFFFFFFFFF
         body = struct.pack(
             "<IIIII",
-            interface[record.link_type],
+            iface,
             ticks >> 32,
             ticks & 0xFFFFFFFF,
             len(record.data),

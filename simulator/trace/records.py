@@ -57,6 +57,7 @@ class WireRecord:
     dst: Endpoint | None = None
     connection: int | None = None  # for Layer.STREAM: which connection
     original_length: int | None = None  # on the wire, when a capture cut the frame short
+    interface: int | None = None  # for Layer.LINK: which capture interface (pcapng) or link
 
     @property
     def number(self) -> int:
@@ -88,7 +89,8 @@ class Trace(Sequence[WireRecord]):
         for record in records:
             self.append(record.time, record.layer, record.data, link_type=record.link_type,
                         src=record.src, dst=record.dst, connection=record.connection,
-                        original_length=record.original_length)  # fmt: skip
+                        original_length=record.original_length,
+                        interface=record.interface)  # fmt: skip
 
     def append(
         self,
@@ -101,10 +103,11 @@ class Trace(Sequence[WireRecord]):
         dst: Endpoint | None = None,
         connection: int | None = None,
         original_length: int | None = None,
+        interface: int | None = None,
     ) -> WireRecord:
         record = WireRecord(
             len(self._records), time, layer, bytes(data), link_type, src, dst, connection,
-            original_length,
+            original_length, interface,
         )  # fmt: skip
         self._records.append(record)
         for subscriber in list(self._subscribers):

@@ -94,6 +94,27 @@ def test_mixed_link_types_become_pcapng_with_an_interface_each(tmp_path: Path) -
         write_pcap(tmp_path / "x.pcap", records, format="pcap")
 
 
+def test_named_interfaces_one_per_capture_point(tmp_path: Path) -> None:
+    data = frames(3)
+    records = [
+        WireRecord(i, 0.5 * i, Layer.LINK, data[i], LinkType.RAW, interface=iface)
+        for i, iface in enumerate([0, 1, 0])
+    ]
+    path = tmp_path / "links.pcapng"
+    write_pcap(path, records, interfaces=[("client-r1", LinkType.RAW), ("r1-server", LinkType.RAW)])
+    capture = read_all(path)
+    assert capture.format == "pcapng"
+    assert [i.name for i in capture.interfaces] == ["client-r1", "r1-server"]
+    assert [capture.record(i).interface for i in range(3)] == [0, 1, 0]
+    for i, record in enumerate(records):
+        assert_same(capture.record(i), record)
+    bad = [WireRecord(0, 0.0, Layer.LINK, data[0], LinkType.RAW, interface=2)]
+    with pytest.raises(ValueError, match="no interface"):
+        write_pcap(tmp_path / "bad.pcapng", bad, interfaces=[("a", LinkType.RAW)])
+    with pytest.raises(CaptureError, match="pcapng"):
+        write_pcap(tmp_path / "bad.pcap", records, format="pcap", interfaces=[("a", 101)])
+
+
 def test_pcapng_by_name_and_on_request(tmp_path: Path) -> None:
     records = link_records(frames(2))
     write_pcap(tmp_path / "a.pcapng", records)
