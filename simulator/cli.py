@@ -125,6 +125,26 @@ def build_parser() -> argparse.ArgumentParser:
     dissect.add_argument("--packet", type=_positive, metavar="N", help="only packet number N")
     dissect.add_argument("--json", action="store_true", help="field trees as JSON, for scripts")
     dissect.set_defaults(func=_cmd_dissect)
+
+    simulate = sub.add_parser(
+        "simulate",
+        help="run a built-in scenario on the simulated network and write its packets",
+        description="Run a built-in scenario on the simulated network (the real WebSocket "
+        "engine over a TCP model and IP routers) and write what one capture point saw. "
+        "The same scenario and seed give the same bytes.",
+    )
+    simulate.add_argument("scenario", nargs="?", help="a scenario name (see --list)")
+    simulate.add_argument("-o", "--output", metavar="FILE", help="the pcap (or pcapng) to write")
+    simulate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    simulate.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    where = simulate.add_mutually_exclusive_group()
+    where.add_argument(
+        "--at", metavar="LINK", help="capture on this link, e.g. r1-r2 (default: the client's)"
+    )
+    where.add_argument(
+        "--all-links", action="store_true", help="every link: pcapng, one interface per link"
+    )
+    simulate.set_defaults(func=_cmd_simulate)
     return parser
 
 
@@ -297,6 +317,46 @@ def _cmd_dissect(args: argparse.Namespace) -> int:
 
     _check_file(args.file)
     return dissect_file(args.file, packet=args.packet, as_json=args.json, console=Console())
+
+
+# --- simulate ---------------------------------------------------------------------------
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from simulator.network.scenarios import BUILT_IN, run_built_in
+    from simulator.trace import check_writable
+
+    if args.list:
+        width = max(len(name) for name in BUILT_IN)
+        for item in BUILT_IN.values():
+            print(f"{item.name:<{width}}  {item.summary}")
+        return 0
+    if args.scenario is None:
+        raise WirelabError("name a scenario (wirelab simulate --list shows them)")
+    if args.scenario not in BUILT_IN:
+        names = ", ".join(BUILT_IN)
+        raise WirelabError(f"no scenario named {args.scenario!r} (built in: {names})")
+    if args.output is None:
+        raise WirelabError("say where to write the packets: -o FILE.pcap")
+    check_writable(args.output)
+    scenario = run_built_in(args.scenario, args.seed)
+    if args.at is not None:
+        links = [link.name for link in scenario.links]
+        if args.at not in links:
+            raise WirelabError(f"no link named {args.at!r} (links: {', '.join(links)})")
+    count = scenario.write_pcap(args.output, at=args.at, all_links=args.all_links)
+    if args.all_links:
+        where = f"{len(scenario.links)} links"
+    else:
+        where = f"link {scenario.capture_link(args.at).name}"
+    lost = len(scenario.network.drops)
+    extra = f", {_plural(lost, 'packet')} lost on the way" if lost else ""
+    print(
+        f"{args.scenario} (seed {args.seed}): {_plural(count, 'packet')} seen on {where}"
+        f"{extra}; {scenario.now:.2f} s simulated; wrote {args.output}",
+        flush=True,
+    )
+    return 0
 
 
 # --- client -----------------------------------------------------------------------------
