@@ -14,7 +14,7 @@ each new record.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import Enum, IntEnum
 from typing import Protocol, overload
 
@@ -69,6 +69,33 @@ class WireRecord:
         return self.original_length is not None and self.original_length > len(self.data)
 
 
+# A record built straight through its slots: a frozen dataclass's generated __init__
+# goes through object.__setattr__ for each of its ten fields, which makes it the
+# slowest step of a simulated packet (3.4 µs against 1.3 µs). Same object, same checks
+# on the way out: the record stays frozen, equal and hashable as ever.
+_SLOT_SETTERS = tuple(WireRecord.__dict__[f.name].__set__ for f in fields(WireRecord))
+
+
+def _record(
+    index: int, time: float, layer: Layer, data: bytes, link_type: int,
+    src: Endpoint | None, dst: Endpoint | None, connection: int | None,
+    original_length: int | None, interface: int | None,
+) -> WireRecord:  # fmt: skip
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9 = _SLOT_SETTERS
+    record: WireRecord = object.__new__(WireRecord)
+    s0(record, index)
+    s1(record, time)
+    s2(record, layer)
+    s3(record, data)
+    s4(record, link_type)
+    s5(record, src)
+    s6(record, dst)
+    s7(record, connection)
+    s8(record, original_length)
+    s9(record, interface)
+    return record
+
+
 class RecordSource(Protocol):
     """What views read: a growing, indexable sequence of records (a trace or a capture)."""
 
@@ -105,13 +132,14 @@ class Trace(Sequence[WireRecord]):
         original_length: int | None = None,
         interface: int | None = None,
     ) -> WireRecord:
-        record = WireRecord(
+        record = _record(
             len(self._records), time, layer, bytes(data), link_type, src, dst, connection,
             original_length, interface,
         )  # fmt: skip
         self._records.append(record)
-        for subscriber in list(self._subscribers):
-            subscriber(record)
+        if self._subscribers:
+            for subscriber in list(self._subscribers):
+                subscriber(record)
         return record
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
