@@ -86,15 +86,21 @@ def bulk_transfer(
     seed: int, size: int = 10 << 20, *, routers: int = 3, loss: float = 0.01
 ) -> Scenario:
     """`size` bytes in one binary message over `routers` routers with `loss` end to end
-    (spread evenly over the links, both directions), to a server that discards it."""
+    (spread evenly over the links, both directions), to a server that discards it.
+
+    Both sides delay their ACKs as real stacks do (RFC 9293 §3.8.6.3: one ACK for
+    every second full-sized segment, or after 40 ms, Linux's shortest delay)."""
     links = routers + 1
     per_link = 1 - (1 - loss) ** (1 / links)
+    tcp = TcpConfig(delayed_ack=0.04)
     scenario = Scenario(
         seed=seed,
         routers=routers,
         mode="discard",
         link=LinkSpec(loss=per_link),
         server_config=Config(max_size=None),
+        client_tcp=tcp,
+        server_tcp=tcp,
     )
     scenario.open()
     scenario.send_binary(bytes(size))

@@ -58,17 +58,25 @@ class Simulator:
         self.now = 0.0
         self.rng = random.Random(seed)
         self.events_run = 0
-        self._queue: list[tuple[float, int, Event]] = []
+        # (time, order, callback, event): `event` is None for `post`ed callbacks, which
+        # cannot be cancelled and are always foreground (a packet on its way).
+        self._queue: list[tuple[float, int, Callback, Event | None]] = []
         self._order = itertools.count()
         self._foreground = 0
 
     def at(self, time: float, callback: Callback, *, background: bool = False) -> Event:
         """Run `callback` at virtual `time` (never earlier than now)."""
         event = Event(self, max(time, self.now), callback, background)
-        heapq.heappush(self._queue, (event.time, next(self._order), event))
+        heapq.heappush(self._queue, (event.time, next(self._order), callback, event))
         if not background:
             self._foreground += 1
         return event
+
+    def post(self, time: float, callback: Callback) -> None:
+        """`at()` for a foreground callback that will never be cancelled: no handle is
+        made (the per-packet path: a packet arriving at the end of a link)."""
+        heapq.heappush(self._queue, (max(time, self.now), next(self._order), callback, None))
+        self._foreground += 1
 
     def after(self, delay: float, callback: Callback, *, background: bool = False) -> Event:
         return self.at(self.now + delay, callback, background=background)
@@ -85,7 +93,7 @@ class Simulator:
 
     def next_time(self) -> float | None:
         """When the next live event is due, or None."""
-        while self._queue and self._queue[0][2].cancelled:
+        while self._queue and (event := self._queue[0][3]) is not None and event.cancelled:
             heapq.heappop(self._queue)
         return self._queue[0][0] if self._queue else None
 
@@ -110,18 +118,21 @@ class Simulator:
                 break
             if until_quiet and self._foreground == 0:
                 break
-            time, _, event = queue[0]
-            if event.cancelled:
+            time, _, callback, event = queue[0]
+            if event is not None and event.cancelled:
                 heapq.heappop(queue)
                 continue
             if until is not None and time > until:
                 break
             heapq.heappop(queue)
-            if not event.background:
+            if event is None:
                 self._foreground -= 1
-            event.cancelled = True  # it ran: a late cancel() must not count it again
+            else:
+                if not event.background:
+                    self._foreground -= 1
+                event.cancelled = True  # it ran: a late cancel() must not count it again
             self.now = time
-            event.callback()
+            callback()
             ran += 1
             if ran >= max_events:
                 raise SimulationError(

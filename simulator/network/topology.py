@@ -149,8 +149,8 @@ class Link:
             now, Layer.LINK, packet, link_type=LinkType.RAW, interface=self.index
         ).index
         direction = 0 if sender is self.a else 1
-        start = max(now, self._busy[direction])
-        done = start + len(packet) * 8 / self.bandwidth
+        busy = self._busy[direction]
+        done = (busy if busy > now else now) + len(packet) * 8 / self.bandwidth
         self._busy[direction] = done
         extra = 0.0
         if self._rules:
@@ -169,8 +169,8 @@ class Link:
         if self.loss and network.loss_rng.random() < self.loss:
             network.drops.append(Drop(now, self.name, record, "random loss"))
             return record
-        receiver = self.other(sender)
-        sim.at(done + self.delay + extra, partial(receiver.node.receive, packet, receiver, record))
+        to = self.b if direction == 0 else self.a
+        sim.post(done + self.delay + extra, partial(to.node.receive, packet, to, record))
         return record
 
 
@@ -183,15 +183,22 @@ class Node:
         self.interfaces: list[Interface] = []
         self.routes = RoutingTable()
         self._ip_id = 0
+        self._addresses: set[bytes] = set()
+        self._by_name: dict[str, Interface] = {}
+
+    def attach(self, interface: Interface) -> None:
+        self.interfaces.append(interface)
+        self._addresses.add(interface.packed)
+        self._by_name[interface.name] = interface
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
 
     def interface(self, name: str) -> Interface:
-        for interface in self.interfaces:
-            if interface.name == name:
-                return interface
-        raise KeyError(f"{self.name} has no interface {name}")
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"{self.name} has no interface {name}") from None
 
     @property
     def address(self) -> ipaddress.IPv4Address:
@@ -199,7 +206,7 @@ class Node:
         return self.interfaces[0].ip
 
     def owns(self, packed: bytes) -> bool:
-        return any(interface.packed == packed for interface in self.interfaces)
+        return packed in self._addresses
 
     def next_id(self) -> int:
         """The next IPv4 Identification value this node sends (RFC 6864: unique per source)."""
@@ -210,7 +217,7 @@ class Node:
         decision = self.routes.lookup(packet[16:20])
         if decision.route is None:
             return decision, None
-        return decision, self.interface(decision.route.interface)
+        return decision, self._by_name.get(decision.route.interface)
 
     def send(self, packet: bytes) -> int | None:
         """Route and transmit a packet this node originates; the record index, or None
@@ -241,6 +248,10 @@ class Node:
 class Router(Node):
     """Forwards packets between its interfaces (RFC 1812)."""
 
+    def __init__(self, network: Network, name: str) -> None:
+        super().__init__(network, name)
+        self._actions: dict[Route, str] = {}
+
     def receive(self, packet: bytes, interface: Interface, record: int) -> None:
         network = self.network
         if self.owns(packet[16:20]):
@@ -261,15 +272,20 @@ class Router(Node):
             )  # fmt: skip
             self.icmp_error(packet, icmp.destination_unreachable, icmp.NET_UNREACHABLE)
             return
-        route = decision.route
-        assert route is not None
-        hop = "directly" if route.next_hop is None else f"to {route.next_hop}"
         network.forwarding.append(
-            Forwarding(
-                network.sim.now, self.name, record, decision, f"forwarded on {out.name} {hop}"
-            )
+            Forwarding(network.sim.now, self.name, record, decision, self._forwarded(decision))
         )
         out.link.transmit(decrement_ttl(packet), out)
+
+    def _forwarded(self, decision: Decision) -> str:
+        """What forwarding by `decision`'s row means, in words (made once per row)."""
+        route = decision.route
+        assert route is not None
+        text = self._actions.get(route)
+        if text is None:
+            hop = "directly" if route.next_hop is None else f"to {route.next_hop}"
+            text = self._actions[route] = f"forwarded on {route.interface} {hop}"
+        return text
 
     def _local(self, packet: bytes, record: int) -> None:
         """A packet for the router itself: answer pings, nothing else."""
@@ -368,7 +384,7 @@ class Network:
             interface = Interface(
                 node, name, ipaddress.IPv4Interface(f"{next(hosts)}/{network.prefixlen}")
             )
-            node.interfaces.append(interface)
+            node.attach(interface)
             node.routes.add(Route(network, None, name))
             ends.append(interface)
         link = Link(self, len(self.links), ends[0], ends[1], delay, bandwidth, loss)
