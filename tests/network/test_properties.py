@@ -13,7 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulator.network import LinkSpec, ReadPolicy, Scenario
+from simulator.ip import icmp
+from simulator.network import LinkSpec, Network, ReadPolicy, Router, Scenario
+from simulator.network.topology import TTL
 from simulator.tcp import Endpoint, Reset, Segment, TcpConfig
 from simulator.ws import BinaryMessage, Config, ConnectionState
 
@@ -118,3 +120,54 @@ def test_total_loss_aborts_instead_of_looping() -> None:
     resets = [n for n in scenario.client_host.tcp.log if isinstance(n.event, Reset)]
     assert resets
     assert not scenario.client_host.tcp.sockets
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    parents=st.lists(st.integers(0, 10**6), min_size=1, max_size=7),
+    hosts=st.lists(st.integers(0, 10**6), min_size=2, max_size=5),
+    pair=st.tuples(st.integers(0, 10**6), st.integers(0, 10**6)),
+)
+def test_random_router_trees_route_every_host_to_every_other(
+    parents: list[int], hosts: list[int], pair: tuple[int, int]
+) -> None:
+    """Routers joined as a random tree, hosts hung off random routers: the static routes
+    carry a ping between any two hosts, each router on the path decrementing the TTL."""
+    network = Network(seed=0)
+    routers = [network.router("r0")]
+    for n, parent in enumerate(parents, 1):
+        router = network.router(f"r{n}")
+        network.connect(routers[parent % len(routers)], router)
+        routers.append(router)
+    hanging = []
+    for n, at in enumerate(hosts):
+        host = network.host(f"h{n}")
+        network.connect(host, routers[at % len(routers)])
+        hanging.append((host, routers[at % len(routers)]))
+    network.add_static_routes()
+    (a, ra), (b, rb) = hanging[pair[0] % len(hanging)], hanging[pair[1] % len(hanging)]
+    if a is b:
+        return
+    a.ping(b.address, sequence=1)
+    network.sim.run()
+    replies = [m for _, _, m in a.icmp_received if m.type == icmp.ECHO_REPLY]
+    assert len(replies) == 1
+    ((_, record, _),) = a.icmp_received
+    # Routers between the two hosts: the tree path from ra to rb, both ends included.
+    hops = _tree_distance(network, ra.name, rb.name) + 1
+    assert network.trace[record].data[8] == TTL - hops
+
+
+def _tree_distance(network: Network, start: str, goal: str) -> int:
+    seen, frontier, distance = {start}, [start], 0
+    while goal not in frontier:
+        following = []
+        for name in frontier:
+            for interface in network.nodes[name].interfaces:
+                assert interface.link is not None
+                other = interface.link.other(interface).node
+                if isinstance(other, Router) and other.name not in seen:
+                    seen.add(other.name)
+                    following.append(other.name)
+        frontier, distance = following, distance + 1
+    return distance
