@@ -145,6 +145,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--all-links", action="store_true", help="every link: pcapng, one interface per link"
     )
     simulate.set_defaults(func=_cmd_simulate)
+
+    lessons = sub.add_parser("lessons", help="check, list and explain lesson files")
+    what = lessons.add_subparsers(dest="lessons_command", metavar="{check,list,actions}")
+    check = what.add_parser(
+        "check", help="validate lesson files: each problem with its file and line"
+    )
+    check.add_argument("dir", nargs="?", help="a folder of lesson files (default: the course)")
+    check.add_argument(
+        "--no-run", action="store_true", help="only read the files; do not run their networks"
+    )
+    check.set_defaults(func=_cmd_lessons_check)
+    listing = what.add_parser("list", help="the course, in order")
+    listing.add_argument("--lessons", action="append", default=[], metavar="DIR")
+    listing.set_defaults(func=_cmd_lessons_list)
+    actions = what.add_parser("actions", help="the actions a lesson's ```do blocks may use")
+    actions.set_defaults(func=_cmd_lessons_actions)
+    lessons.set_defaults(func=lambda args: (lessons.print_help(), 0)[1])
     return parser
 
 
@@ -356,6 +373,50 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         f"{extra}; {scenario.now:.2f} s simulated; wrote {args.output}",
         flush=True,
     )
+    return 0
+
+
+# --- lessons ----------------------------------------------------------------------------
+
+
+def _cmd_lessons_check(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from simulator.lessons import check_folder
+    from simulator.resources import lessons_dir
+
+    folder = Path(args.dir) if args.dir else lessons_dir()
+    if not folder.is_dir():
+        raise WirelabError(f"{folder} is not a folder of lesson files")
+    count, problems = check_folder(folder, run=not args.no_run)
+    for problem in problems:
+        print(problem, flush=True)
+    if count == 0:
+        raise WirelabError(f"no lesson files (*.md) in {folder}")
+    verdict = "no problems" if not problems else _plural(len(problems), "problem")
+    print(f"{_plural(count, 'lesson')} checked in {folder}: {verdict}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _cmd_lessons_list(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from simulator.lessons import load_course
+
+    course = load_course([Path(d) for d in args.lessons])
+    for number, lesson in enumerate(course.lessons, 1):
+        about = f"{lesson.id}, {lesson.level}, {len(lesson.steps)} steps"
+        print(f"{number:2}. {lesson.title}  [{about}]")
+    for _path, problems in course.broken:
+        print(f"    broken: {problems[0]}")
+    return 0
+
+
+def _cmd_lessons_actions(args: argparse.Namespace) -> int:
+    from simulator.lessons.actions import ACTIONS, describe
+
+    for name in ACTIONS:
+        print(describe(name))
     return 0
 
 

@@ -1,0 +1,177 @@
+"""Checkpoint kinds: what each asks, and how its right answer is computed.
+
+Where a computation is possible the answer is not written in the lesson: the
+real code works it out when the question is asked.
+
+| kind | params | the learner gives | checked against |
+| --- | --- | --- | --- |
+| choice | choices, answer (1-based) | a choice number | the lesson's answer |
+| accept-key | — | Sec-WebSocket-Accept for a fresh random key | `ws.handshake.accept_key` |
+| header-bytes | payload, masked | the frame header's length | `ws.frames.encode_header` |
+| field-value | field, packet | the field's value | the packet's dissection |
+| field-byte | field, packet | the offset of a byte the field occupies | the field's byte span |
+| route-row | router, destination | the routing-table row that matches | the router's lookup |
+| number | answer | a whole number | the lesson's answer (when nothing can compute it) |
+
+`packet` picks a packet as in a ```show block (default: the step's last).
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from simulator.ws.frames import Opcode, encode_header
+from simulator.ws.handshake import accept_key
+
+if TYPE_CHECKING:
+    from simulator.lessons.model import Checkpoint
+    from simulator.lessons.run import LessonRun
+
+KINDS = ("choice", "accept-key", "header-bytes", "field-value", "field-byte", "route-row", "number")
+
+
+def check_definition(checkpoint: Checkpoint) -> list[str]:
+    """What is wrong with a checkpoint as written (before anything runs)."""
+    kind, params, problems = checkpoint.kind, checkpoint.params, []
+    if kind == "choice":
+        if len(checkpoint.choices) < 2:
+            problems.append("a choice checkpoint needs at least two choices")
+        answer = checkpoint.answer
+        if not isinstance(answer, int) or not 1 <= answer <= len(checkpoint.choices):
+            problems.append(
+                f"answer = {answer!r}: the number (from 1) of the right choice, "
+                f"at most {len(checkpoint.choices)}"
+            )
+    elif kind == "number":
+        if not isinstance(checkpoint.answer, int):
+            problems.append(f"answer = {checkpoint.answer!r}: a whole number")
+    elif checkpoint.answer is not None:
+        problems.append(f"a {kind} checkpoint computes its answer: remove answer =")
+    if kind == "header-bytes":
+        payload = params.get("payload")
+        if not isinstance(payload, int) or payload < 0:
+            problems.append("header-bytes needs payload = a number of bytes")
+        if not isinstance(params.get("masked", False), bool):
+            problems.append("masked = true or false")
+    if kind in ("field-value", "field-byte") and not isinstance(params.get("field"), str):
+        problems.append(f'{kind} needs field = a field name such as "tcp.ack"')
+    if kind == "route-row":
+        if not isinstance(params.get("router"), str):
+            problems.append('route-row needs router = a router\'s name such as "r1"')
+        try:
+            ipaddress.IPv4Address(str(params.get("destination")))
+        except ValueError:
+            problems.append("route-row needs destination = an IPv4 address")
+    allowed = {
+        "header-bytes": {"payload", "masked"},
+        "field-value": {"field", "packet"},
+        "field-byte": {"field", "packet"},
+        "route-row": {"router", "destination"},
+    }.get(kind, set())
+    for key in params:
+        if key not in allowed:
+            problems.append(f"{kind}: unknown setting {key!r}")
+    return problems
+
+
+@dataclass(frozen=True)
+class Question:
+    """A checkpoint made concrete: the text to show and how to judge an answer."""
+
+    text: str
+    expected: str  # shown when the teacher reveals it, or after a right answer
+    judge: Callable[[str], bool]
+    given: str = ""  # what the question hands the learner (a fresh key)
+
+
+def _integer(text: str) -> int | None:
+    text = text.strip().lower().replace(",", "").replace("_", "")
+    try:
+        return int(text, 0) if text.startswith(("0x", "0b", "0o")) else int(text)
+    except ValueError:
+        return None
+
+
+def ask(
+    checkpoint: Checkpoint, run: LessonRun, step: int, rng: Callable[[int], bytes] = os.urandom
+) -> Question:
+    """Make `checkpoint` (of step `step`) concrete, computing its answer from the run."""
+    kind, params = checkpoint.kind, checkpoint.params
+    if kind == "choice":
+        right = int(checkpoint.answer)
+        lines = [checkpoint.question, *(f"{i}. {c}" for i, c in enumerate(checkpoint.choices, 1))]
+        return Question(
+            "\n".join(lines),
+            f"{right}. {checkpoint.choices[right - 1]}",
+            lambda text: _integer(text) == right,
+        )
+    if kind == "number":
+        right = int(checkpoint.answer)
+        return Question(checkpoint.question, str(right), lambda text: _integer(text) == right)
+    if kind == "accept-key":
+        key = base64.b64encode(rng(16)).decode("ascii")
+        accept = accept_key(key)
+        return Question(
+            f"{checkpoint.question}\nSec-WebSocket-Key: {key}",
+            accept,
+            lambda text: text.strip() == accept,
+            given=key,
+        )
+    if kind == "header-bytes":
+        masked = bool(params.get("masked", False))
+        length = len(
+            encode_header(
+                Opcode.BINARY, int(params["payload"]), masking_key=b"\0" * 4 if masked else None
+            )
+        )
+        return Question(checkpoint.question, str(length), lambda text: _integer(text) == length)
+    if kind in ("field-value", "field-byte"):
+        _, found = run.field(step, params.get("packet"), str(params["field"]))
+        if kind == "field-value":
+            value = found.value
+            shown = found.display or str(value)
+
+            def same(text: str) -> bool:
+                text = text.strip()
+                if isinstance(value, bool):
+                    return text.lower() in (
+                        ("1", "set", "true", "yes") if value else ("0", "not set", "false", "no")
+                    )
+                if isinstance(value, int):
+                    return _integer(text) == value
+                if isinstance(value, bytes):
+                    return text.replace(" ", "").replace(":", "").lower() == value.hex()
+                return text.lower() == str(value).lower()
+
+            return Question(checkpoint.question, shown, same)
+        start, end = found.start, found.end
+        return Question(
+            checkpoint.question,
+            f"byte {start}" if end - start == 1 else f"bytes {start}–{end - 1}",
+            lambda text: (n := _integer(text)) is not None and start <= n < end,
+        )
+    if kind == "route-row":
+        decision = run.lookup(step, str(params["router"]), str(params["destination"]))
+        if decision.row is None:
+            expected, row = "none: no row matches", None
+        else:
+            row = decision.row + 1
+            expected = f"row {row}: {decision.route}"
+        return Question(
+            checkpoint.question,
+            expected,
+            lambda text: (
+                (_integer(text) == row)
+                if row is not None
+                else text.strip().lower() in ("0", "none")
+            ),
+        )
+    raise ValueError(f"unknown checkpoint kind {kind!r}")
+
+
+__all__ = ["KINDS", "Question", "ask", "check_definition"]

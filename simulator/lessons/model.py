@@ -1,0 +1,109 @@
+"""The lesson model: what a lesson file says, as values.
+
+A lesson is front matter (title, level, objectives, prerequisites, the network
+it runs on) and steps. Each step says something (Markdown), may do something
+(scenario actions), may point at something (a packet and one of its fields, a
+routing table, a TCP window) and may ask something (a checkpoint). Every piece
+remembers the line of the file it came from, so every error can name it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simulator.errors import WirelabError
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a lesson file, where it is."""
+
+    path: Path
+    line: int  # from 1; 0 when it concerns the whole file
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else str(self.path)
+        return f"{where}: {self.message}"
+
+
+class LessonError(WirelabError):
+    """A lesson that cannot be used; `problems` lists everything found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class Action:
+    """One line of a ```do block: a scenario call."""
+
+    name: str
+    args: tuple[Any, ...]
+    kwargs: tuple[tuple[str, Any], ...]
+    line: int
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class Pointer:
+    """What a step points at (a ```show block)."""
+
+    line: int
+    packet: int | str | None = None  # n-th packet of the step (1-based), "last", "#N" absolute
+    field: str | None = None  # a dissector field name: "tcp.flags.syn", "ws.masking_key"
+    table: str | None = None  # a router (or host) whose routing table to show
+    window: str | None = None  # "client" or "server": the TCP window widget
+    at: str | None = None  # the link whose capture the step shows (default: the client's)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A question the learner answers, checked by the real code where it can be."""
+
+    line: int
+    kind: str  # see simulator.lessons.checkpoints.KINDS
+    question: str
+    hint: str = ""
+    explanation: str = ""  # shown once answered
+    choices: tuple[str, ...] = ()
+    answer: Any = None  # for "choice": the 1-based number of the right choice
+    params: dict[str, Any] = field(default_factory=dict)  # kind-specific: field, packet, …
+
+
+@dataclass(frozen=True)
+class Step:
+    title: str
+    line: int
+    text: str  # Markdown narration, fenced action blocks removed
+    actions: tuple[Action, ...] = ()
+    pointer: Pointer | None = None
+    checkpoint: Checkpoint | None = None
+
+
+@dataclass(frozen=True)
+class Lesson:
+    id: str
+    title: str
+    path: Path
+    order: int
+    level: str
+    objectives: tuple[str, ...]
+    prerequisites: tuple[str, ...]
+    network: dict[str, Any]  # Scenario(**network)
+    introduction: str
+    steps: tuple[Step, ...]
+    minutes: int = 10
+
+    @property
+    def checkpoints(self) -> int:
+        return sum(1 for step in self.steps if step.checkpoint is not None)
+
+
+__all__ = ["Action", "Checkpoint", "Lesson", "LessonError", "Pointer", "Problem", "Step"]

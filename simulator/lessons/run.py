@@ -1,0 +1,282 @@
+"""A lesson run: the lesson's network, every step's actions done once, up front.
+
+The simulation is deterministic and small, so a lesson is run to its end when
+it is opened; each step then knows the packets it caused and the state the
+network was in after it (routing tables, both TCP endpoints). Stepping
+backwards or jumping is moving a cursor — nothing is simulated again — and a
+replay shows the same bytes.
+
+Packets are what one capture point saw (the client's link unless a step's
+```show names another link with `at`), numbered from 1 as in a capture file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from simulator.dissect.fields import Dissection, Field
+from simulator.dissect.stream_view import StreamDissector
+from simulator.errors import WirelabError
+from simulator.ip import Decision, Route, RoutingTable
+from simulator.lessons.actions import run_action
+from simulator.lessons.model import Lesson, LessonError, Pointer, Problem
+from simulator.network import LinkSpec, ReadPolicy, Scenario
+from simulator.network.scenario import Side
+from simulator.network.topology import Forwarding
+from simulator.tcp import TcpConfig
+from simulator.trace.records import Trace, WireRecord
+from simulator.ws import Config
+
+
+@dataclass(frozen=True)
+class TcpSnapshot:
+    """One TCP endpoint after a step."""
+
+    state: str
+    receive_buffer: int
+    readable: int  # bytes waiting for the application
+    rcv_wnd: int  # the window it advertises now
+    snd_wnd: int  # the window the peer last advertised
+    in_flight: int
+    unsent: int
+
+
+@dataclass(frozen=True)
+class StepState:
+    """What one step did and what it left behind."""
+
+    index: int
+    first: int  # trace records [first, end) are this step's
+    end: int
+    start: float
+    stop: float
+    routes: dict[str, tuple[Route, ...]]
+    tcp: dict[str, TcpSnapshot]  # "client" and "server", once connected
+    lost: tuple[int, ...]  # trace indexes of packets lost during the step
+
+
+def build_scenario(network: dict[str, Any]) -> Scenario:
+    """The `Scenario` a lesson's [network] table describes."""
+    n = dict(network)
+    link = LinkSpec(
+        delay=float(n.pop("delay", 0.005)),
+        bandwidth=float(n.pop("bandwidth", 100e6)),
+        loss=float(n.pop("loss", 0.0)),
+    )
+    mss = int(n.pop("mss", 1460))
+    delayed = n.pop("delayed_ack", None)
+    client_tcp = TcpConfig(mss=mss, receive_buffer=int(n.pop("receive_buffer", 65535)),
+                           delayed_ack=delayed)  # fmt: skip
+    server_tcp = TcpConfig(mss=mss, receive_buffer=int(n.pop("server_receive_buffer", 65535)),
+                           delayed_ack=delayed)  # fmt: skip
+    rate = n.pop("server_read_rate", None)
+    policy = ReadPolicy(rate=float(rate) if rate is not None else None,
+                        chunk=int(n.pop("server_read_chunk", 4096)))  # fmt: skip
+    origins = n.pop("origins", None)
+    server_config = Config(
+        max_size=n.pop("max_size", 1 << 20), origins=tuple(origins) if origins else None
+    )
+    return Scenario(
+        seed=int(n.pop("seed", 0)),
+        routers=int(n.pop("routers", 0)),
+        clients=int(n.pop("clients", 1)),
+        mode=str(n.pop("mode", "echo")),
+        port=int(n.pop("port", 80)),
+        path=str(n.pop("path", "/")),
+        origin=n.pop("origin", None),
+        link=link,
+        client_tcp=client_tcp,
+        server_tcp=server_tcp,
+        server_policy=policy,
+        server_config=server_config,
+    )
+
+
+class LessonRun:
+    """A lesson's network after every step (see the module)."""
+
+    def __init__(self, lesson: Lesson) -> None:
+        self.lesson = lesson
+        try:
+            self.scenario = build_scenario(lesson.network)
+        except (WirelabError, ValueError, TypeError) as error:
+            raise LessonError([Problem(lesson.path, 2, f"[network]: {error}")]) from None
+        self.steps: list[StepState] = []
+        for index, step in enumerate(lesson.steps):
+            first, start = len(self.trace), self.scenario.now
+            lost_before = len(self.scenario.network.drops)
+            for action in step.actions:
+                try:
+                    run_action(self.scenario, action.name, action.args, dict(action.kwargs))
+                except (WirelabError, ValueError, TypeError, LookupError) as error:
+                    message = f"{action.text}: {error}"
+                    raise LessonError([Problem(lesson.path, action.line, message)]) from None
+            drops = self.scenario.network.drops[lost_before:]
+            self.steps.append(
+                StepState(
+                    index, first, len(self.trace), start, self.scenario.now, self._routes(),
+                    self._tcp(), tuple(d.record for d in drops),
+                )
+            )  # fmt: skip
+        self._captures: dict[str | None, tuple[Trace, list[int]]] = {}
+        self.dissectors: dict[str | None, StreamDissector] = {}
+
+    # --- the trace, as a capture point saw it -----------------------------------
+
+    @property
+    def trace(self) -> Trace:
+        return self.scenario.trace
+
+    def capture(self, at: str | None = None) -> tuple[Trace, list[int]]:
+        """The capture at link `at` (default: the client's) as its own trace, renumbered,
+        and for each of its records the index of that record in the whole trace."""
+        if at not in self._captures:
+            number = self.scenario.capture_link(at).index
+            originals = [r.index for r in self.trace if r.interface == number]
+            records = [self.trace[i] for i in originals]
+            self._captures[at] = (Trace(records), originals)
+        return self._captures[at]
+
+    def dissector(self, at: str | None = None) -> StreamDissector:
+        if at not in self.dissectors:
+            self.dissectors[at] = StreamDissector(self.capture(at)[0])
+        return self.dissectors[at]
+
+    def packets(self, step: int, at: str | None = None) -> range:
+        """The capture indexes (from 0) of step `step`'s packets at `at`."""
+        state = self.steps[step]
+        _, originals = self.capture(at)
+        first = next((i for i, o in enumerate(originals) if o >= state.first), len(originals))
+        end = next((i for i, o in enumerate(originals) if o >= state.end), len(originals))
+        return range(first, end)
+
+    def upto(self, step: int, at: str | None = None) -> int:
+        """How many captured packets exist once step `step` is done."""
+        return self.packets(step, at).stop
+
+    def select(self, step: int, packet: int | str | None, at: str | None = None) -> int:
+        """The capture index a pointer's `packet` names in step `step`: the step's n-th
+        (from 1), its "last" (the default), or "#N", the capture's N-th."""
+        if isinstance(packet, str) and packet.startswith("#"):
+            index = int(packet[1:]) - 1
+            if not 0 <= index < self.upto(step, at):
+                raise LookupError(f"packet {packet}: the capture has {self.upto(step, at)} so far")
+            return index
+        own = self.packets(step, at)
+        if not own:
+            raise LookupError("this step sent no packet at this capture point to point at")
+        if packet is None or packet == "last":
+            return own[-1]
+        assert isinstance(packet, int)
+        if not 1 <= packet <= len(own):
+            raise LookupError(f"packet {packet}: this step has {len(own)} packets here")
+        return own[packet - 1]
+
+    def dissect(self, index: int, at: str | None = None) -> Dissection:
+        trace, _ = self.capture(at)
+        return self.dissector(at)(trace[index])
+
+    def field(
+        self, step: int, packet: int | str | None, name: str, at: str | None = None
+    ) -> tuple[WireRecord, Field]:
+        index = self.select(step, packet, at)
+        dissection = self.dissect(index, at)
+        found = dissection.find(name)
+        if found is None:
+            names = sorted({f.name for _, f in dissection.walk()})
+            raise LookupError(
+                f"packet {index + 1} ({dissection.summary}) has no field {name!r}; "
+                f"it has {', '.join(names[:40])}"
+            )
+        return self.capture(at)[0][index], found
+
+    def pointed(self, step: int) -> tuple[int, Field | None] | None:
+        """The capture index and field step `step` points at, if it points at a packet."""
+        pointer = self.lesson.steps[step].pointer
+        if pointer is None or (pointer.packet is None and pointer.field is None):
+            return None
+        index = self.select(step, pointer.packet, pointer.at)
+        if pointer.field is None:
+            return index, None
+        return index, self.field(step, pointer.packet, pointer.field, pointer.at)[1]
+
+    # --- routing and TCP state ------------------------------------------------------
+
+    def _routes(self) -> dict[str, tuple[Route, ...]]:
+        return {name: node.routes.rows for name, node in self.scenario.network.nodes.items()}
+
+    def _tcp(self) -> dict[str, TcpSnapshot]:
+        out: dict[str, TcpSnapshot] = {}
+        sides: tuple[Side, ...] = ("client", "server")
+        for side in sides:
+            try:
+                peer = self.scenario.peer(side)
+            except LookupError:
+                continue
+            if peer.socket is None:
+                continue
+            e = peer.socket.endpoint
+            out[side] = TcpSnapshot(
+                e.state.value, e.receive_buffer, e.readable, e.rcv_wnd, e.snd_wnd, e.in_flight,
+                e.unsent,
+            )  # fmt: skip
+        return out
+
+    def lookup(self, step: int, router: str, destination: str) -> Decision:
+        """Router `router`'s decision for `destination` with its table as it was after step."""
+        rows = self.steps[step].routes.get(router)
+        if rows is None:
+            raise LookupError(f"no router or host named {router!r}")
+        return RoutingTable(rows).lookup(destination)
+
+    def decisions(self, step: int, router: str) -> list[Forwarding]:
+        """What `router` decided about the packets of step `step`."""
+        state = self.steps[step]
+        return [
+            f for f in self.scenario.network.forwarding
+            if f.router == router and state.first <= f.record < state.end
+        ]  # fmt: skip
+
+    def check(self) -> list[Problem]:
+        """Resolve every pointer and checkpoint; the problems, with their lines."""
+        from simulator.lessons.checkpoints import ask
+
+        problems = []
+        path = self.lesson.path
+        nodes = self.scenario.network.nodes
+        links = [link.name for link in self.scenario.links]
+        for index, step in enumerate(self.lesson.steps):
+            pointer: Pointer | None = step.pointer
+            if pointer is not None:
+                if pointer.at is not None and pointer.at not in links:
+                    problems.append(
+                        Problem(
+                            path,
+                            pointer.line,
+                            f"at = {pointer.at!r}: no such link ({', '.join(links)})",
+                        )
+                    )
+                    continue
+                if pointer.table is not None and pointer.table not in nodes:
+                    problems.append(
+                        Problem(
+                            path,
+                            pointer.line,
+                            f"table = {pointer.table!r}: no such router or host "
+                            f"({', '.join(nodes)})",
+                        )
+                    )
+                try:
+                    self.pointed(index)
+                except LookupError as error:
+                    problems.append(Problem(path, pointer.line, str(error)))
+            if step.checkpoint is not None:
+                try:
+                    ask(step.checkpoint, self, index)
+                except (LookupError, ValueError) as error:
+                    problems.append(Problem(path, step.checkpoint.line, str(error)))
+        return problems
+
+
+__all__ = ["LessonRun", "StepState", "TcpSnapshot", "build_scenario"]
