@@ -161,8 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(func=_cmd_lessons_list)
     actions = what.add_parser("actions", help="the actions a lesson's ```do blocks may use")
     actions.set_defaults(func=_cmd_lessons_actions)
-    lessons.set_defaults(func=lambda args: (lessons.print_help(), 0)[1])
+    lessons.set_defaults(func=lambda args: _print_help(lessons))
     return parser
+
+
+def _print_help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
