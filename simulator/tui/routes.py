@@ -1,0 +1,208 @@
+"""A router's routing table, the row a lookup chose marked and the reason under it.
+
+`route_table` builds the Rich renderable from plain values (rows, the chosen
+row, the rows that also matched, the reason); `RoutingTableView` only asks it
+again when the data or its width changes. Wide views add a column with the
+addresses each prefix covers; narrow ones say "connected" for "directly
+connected".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+
+from rich.console import Group, RenderableType
+from rich.style import StyleType
+from rich.table import Table
+from rich.text import Text
+from textual.widget import Widget
+
+from simulator.ip import Decision, Route
+
+#: Below this width the table is compact; from `WIDE` on it gains the "covers" column.
+NARROW = 64
+WIDE = 90
+
+MATCHED = "▶"  # the row the lookup chose
+CANDIDATE = "·"  # a row that matched too, and lost to a longer prefix or a lower metric
+
+
+def gateway(route: Route, *, compact: bool = False) -> str:
+    """The next hop's address, or "directly connected" when there is none."""
+    if route.next_hop is None:
+        return "connected" if compact else "directly connected"
+    return str(route.next_hop)
+
+
+def covers(route: Route) -> str:
+    """The addresses a prefix contains: "10.0.2.0 – 10.0.2.255", "every address"."""
+    prefix = route.prefix
+    if prefix.prefixlen == 0:
+        return "every address"
+    if prefix.num_addresses == 1:
+        return f"{prefix.network_address} only"
+    return f"{prefix.network_address} – {prefix.broadcast_address}"
+
+
+def route_table(
+    router: str,
+    rows: Sequence[Route],
+    *,
+    matched: int | None = None,
+    candidates: Sequence[int] = (),
+    reason: str = "",
+    width: int = 80,
+    title: bool = True,
+    styles: Mapping[str, StyleType] | None = None,
+) -> RenderableType:
+    """The title (unless `title` is false), the table and the reason, for a view `width`
+    cells wide.
+
+    Row `matched` is marked ▶ and styled "matched"; the other `candidates` are
+    marked · and styled "candidate". `styles` maps these roles — "title",
+    "heading", "matched", "candidate", "reason", "unreachable", "muted" — to
+    Rich styles; a role it leaves out is unstyled.
+    """
+    style = dict(styles or {})
+    compact = width < NARROW
+    parts: list[RenderableType] = []
+    if title:
+        parts.append(Text(f"{router} routing table", style.get("title", "")))
+    if not rows:
+        parts.append(Text("no routes", style.get("muted", "")))
+    else:
+        table = Table(
+            box=None,
+            padding=(0, 1, 0, 0) if compact else (0, 1),  # one space between columns, or two
+            pad_edge=False,
+            show_edge=False,
+            expand=False,
+            header_style=style.get("heading", ""),
+        )
+        table.add_column(" #", justify="right", no_wrap=True, min_width=2)
+        longest = max(len(str(route.prefix)) for route in rows)  # never cut a prefix
+        table.add_column("destination", no_wrap=True, overflow="ellipsis", min_width=longest)
+        table.add_column("gateway", no_wrap=True, overflow="ellipsis")
+        table.add_column("iface" if compact else "interface", no_wrap=True, overflow="ellipsis")
+        table.add_column("metric", justify="right", no_wrap=True, min_width=6)
+        wide = width >= WIDE
+        if wide:
+            table.add_column("covers", no_wrap=True, overflow="ellipsis", style=style.get("muted"))
+        others = set(candidates) - {matched}
+        for index, route in enumerate(rows):
+            if index == matched:
+                mark, role = MATCHED, "matched"
+            elif index in others:
+                mark, role = CANDIDATE, "candidate"
+            else:
+                mark, role = " ", ""
+            cells = [
+                f"{mark}{index + 1}",  # rows counted from 1, as lessons and checkpoints do
+                str(route.prefix),
+                gateway(route, compact=compact),
+                route.interface,
+                str(route.metric),
+            ]
+            if wide:
+                cells.append(covers(route))
+            table.add_row(*cells, style=style.get(role) if role else None)
+        parts.append(table)
+    if reason:
+        role = "reason" if matched is not None else "unreachable"
+        parts.append(Text(reason, style.get(role, "")))
+    return Group(*parts)
+
+
+class RoutingTableView(Widget):
+    """One router's table; the screen sets it with `set_table` (or `set_decision`).
+
+    `show_title` puts "r1 routing table" above it (leave it off when a border
+    title names the router).
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "routes--title",
+        "routes--heading",
+        "routes--matched",
+        "routes--candidate",
+        "routes--reason",
+        "routes--unreachable",
+        "routes--muted",
+    }
+
+    DEFAULT_CSS = """
+    RoutingTableView { height: auto; }
+    RoutingTableView > .routes--title { text-style: bold; }
+    RoutingTableView > .routes--heading { color: $text-muted; text-style: bold; }
+    RoutingTableView > .routes--matched { background: $accent 40%; text-style: bold; }
+    RoutingTableView > .routes--candidate { background: $primary 15%; }
+    RoutingTableView > .routes--reason { color: $text; }
+    RoutingTableView > .routes--unreachable { color: $text-warning; text-style: bold; }
+    RoutingTableView > .routes--muted { color: $text-muted; }
+    """
+
+    def __init__(
+        self,
+        *,
+        show_title: bool = True,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.show_title = show_title
+        self.router = ""
+        self.rows: tuple[Route, ...] = ()
+        self.matched: int | None = None
+        self.candidates: tuple[int, ...] = ()
+        self.reason = ""
+
+    def set_table(
+        self,
+        router: str,
+        rows: Sequence[Route],
+        *,
+        matched: int | None = None,
+        candidates: Sequence[int] = (),
+        reason: str = "",
+    ) -> None:
+        """Show `router`'s `rows`, row `matched` highlighted, `candidates` dimly, `reason` below."""
+        self.router = router
+        self.rows = tuple(rows)
+        self.matched = matched
+        self.candidates = tuple(candidates)
+        self.reason = reason
+        self.refresh(layout=True)
+
+    def set_decision(self, router: str, rows: Sequence[Route], decision: Decision | None) -> None:
+        """`set_table` with a lookup's outcome (None: no lookup to show, only the table)."""
+        if decision is None:
+            self.set_table(router, rows)
+        else:
+            self.set_table(
+                router,
+                rows,
+                matched=decision.row,
+                candidates=decision.candidates,
+                reason=decision.reason,
+            )
+
+    def render(self) -> RenderableType:
+        # Whole component styles: $text-muted and backgrounds with an alpha are resolved
+        # against the widget's background only there.
+        roles = ("title", "heading", "matched", "candidate", "reason", "unreachable", "muted")
+        styles = {role: self.get_component_rich_style(f"routes--{role}") for role in roles}
+        return route_table(
+            self.router,
+            self.rows,
+            matched=self.matched,
+            candidates=self.candidates,
+            reason=self.reason,
+            width=self.content_size.width or self.size.width,
+            title=self.show_title,
+            styles=styles,
+        )
+
+
+__all__ = ["RoutingTableView", "covers", "gateway", "route_table"]
