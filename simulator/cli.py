@@ -59,7 +59,22 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watch real bytes cross a network: WebSocket, HTTP, TCP and IP.",
     )
     parser.add_argument("--version", action="version", version=f"wirelab {__version__}")
+    parser.add_argument(
+        "--lessons", action="append", default=[], metavar="DIR",
+        help="also read lessons from DIR (repeatable); with no command: the home screen",
+    )  # fmt: skip
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    learn = sub.add_parser("learn", help="self-paced lessons: checkpoints, saved progress")
+    learn.add_argument("lesson", nargs="?", help="a lesson id or number (default: the course)")
+    learn.add_argument("--lessons", action="append", default=[], metavar="DIR",
+                       help="also read lessons from DIR (repeatable)")  # fmt: skip
+    learn.set_defaults(func=_cmd_learn)
+    teach = sub.add_parser("teach", help="classroom mode: a presenter layout for a projector")
+    teach.add_argument("lesson", nargs="?", help="a lesson id or number (default: the course)")
+    teach.add_argument("--lessons", action="append", default=[], metavar="DIR",
+                       help="also read lessons from DIR (repeatable)")  # fmt: skip
+    teach.set_defaults(func=_cmd_teach)
 
     serve = sub.add_parser(
         "serve", help="run a WebSocket echo server and watch its bytes live (--headless: no TUI)"
@@ -174,8 +189,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return 0
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            parser.print_help()
+            print("\n(run `wirelab` in a terminal for the home screen)")
+            return 0
+        args.func, args.lesson = _cmd_learn, None
     try:
         return int(args.func(args))
     except WirelabError as error:
@@ -382,6 +400,32 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 # --- lessons ----------------------------------------------------------------------------
+
+
+def _course_app(args: argparse.Namespace, *, teach: bool) -> int:
+    from pathlib import Path
+
+    from simulator.lessons import Progress, load_course
+    from simulator.tui.course import CourseApp
+
+    folders = [Path(d) for d in args.lessons]
+    for folder in folders:
+        if not folder.is_dir():
+            raise WirelabError(f"--lessons {folder}: not a folder")
+    course = load_course(folders)
+    if args.lesson is not None and course.find(args.lesson) is None:
+        names = ", ".join(lesson.id for lesson in course.lessons)
+        raise WirelabError(f"no lesson {args.lesson!r} (the course: {names})")
+    CourseApp(course, Progress(), start=args.lesson, teach=teach).run()
+    return 0
+
+
+def _cmd_learn(args: argparse.Namespace) -> int:
+    return _course_app(args, teach=False)
+
+
+def _cmd_teach(args: argparse.Namespace) -> int:
+    return _course_app(args, teach=True)
 
 
 def _cmd_lessons_check(args: argparse.Namespace) -> int:

@@ -87,6 +87,7 @@ class Question:
     expected: str  # shown when the teacher reveals it, or after a right answer
     judge: Callable[[str], bool]
     given: str = ""  # what the question hands the learner (a fresh key)
+    answer: str = ""  # one answer `judge` accepts, as a learner would type it
 
 
 def _integer(text: str) -> int | None:
@@ -109,10 +110,13 @@ def ask(
             "\n".join(lines),
             f"{right}. {checkpoint.choices[right - 1]}",
             lambda text: _integer(text) == right,
+            answer=str(right),
         )
     if kind == "number":
         right = int(checkpoint.answer)
-        return Question(checkpoint.question, str(right), lambda text: _integer(text) == right)
+        return Question(
+            checkpoint.question, str(right), lambda text: _integer(text) == right, answer=str(right)
+        )
     if kind == "accept-key":
         key = base64.b64encode(rng(16)).decode("ascii")
         accept = accept_key(key)
@@ -121,6 +125,7 @@ def ask(
             accept,
             lambda text: text.strip() == accept,
             given=key,
+            answer=accept,
         )
     if kind == "header-bytes":
         masked = bool(params.get("masked", False))
@@ -129,7 +134,10 @@ def ask(
                 Opcode.BINARY, int(params["payload"]), masking_key=b"\0" * 4 if masked else None
             )
         )
-        return Question(checkpoint.question, str(length), lambda text: _integer(text) == length)
+        return Question(
+            checkpoint.question, str(length), lambda text: _integer(text) == length,
+            answer=str(length),
+        )  # fmt: skip
     if kind in ("field-value", "field-byte"):
         _, found = run.field(step, params.get("packet"), str(params["field"]))
         if kind == "field-value":
@@ -148,12 +156,19 @@ def ask(
                     return text.replace(" ", "").replace(":", "").lower() == value.hex()
                 return text.lower() == str(value).lower()
 
-            return Question(checkpoint.question, shown, same)
+            if isinstance(value, bool):
+                typed = "set" if value else "not set"
+            elif isinstance(value, bytes):
+                typed = value.hex()
+            else:
+                typed = str(value)
+            return Question(checkpoint.question, shown, same, answer=typed)
         start, end = found.start, found.end
         return Question(
             checkpoint.question,
             f"byte {start}" if end - start == 1 else f"bytes {start}–{end - 1}",
             lambda text: (n := _integer(text)) is not None and start <= n < end,
+            answer=str(start),
         )
     if kind == "route-row":
         decision = run.lookup(step, str(params["router"]), str(params["destination"]))
@@ -170,6 +185,7 @@ def ask(
                 if row is not None
                 else text.strip().lower() in ("0", "none")
             ),
+            answer=str(row) if row is not None else "none",
         )
     raise ValueError(f"unknown checkpoint kind {kind!r}")
 

@@ -148,6 +148,7 @@ class Link:
         record = network.trace.append(
             now, Layer.LINK, packet, link_type=LinkType.RAW, interface=self.index
         ).index
+        network.senders.append(sender.node.name)
         direction = 0 if sender is self.a else 1
         busy = self._busy[direction]
         done = (busy if busy > now else now) + len(packet) * 8 / self.bandwidth
@@ -348,6 +349,7 @@ class Network:
         self.forwarding: list[Forwarding] = []
         self.drops: list[Drop] = []
         self.connections = 0  # TCP sockets made so far (their numbers)
+        self.senders: list[str] = []  # for each trace record, the node that put it on its link
         self.apps_log: list[AppNote] = []
 
     # --- building ---------------------------------------------------------------

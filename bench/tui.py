@@ -1,0 +1,132 @@
+"""TUI benchmark: cold start to the first painted home screen, and one lesson step.
+
+- Cold start: a fresh `python` process (what `wirelab` costs: interpreter,
+  imports, the course read and parsed, the home screen laid out and painted),
+  from just before the parent starts it to the child's first frame, headless;
+  median of `--runs`.
+- A step: in one running app (headless, 120×40), a lesson open; the time for
+  `next` (a step forward) and `previous` (a step back) until the frame is
+  painted, over every step of the lesson; medians and the slowest.
+
+Progress goes to stderr, the report to stdout (`--json` for a document).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from revision import revision  # bench/ is on sys.path when run as a script
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CHILD = """
+import sys, time
+started = float(sys.argv[1])
+from simulator.lessons import Progress, load_course
+from simulator.tui.course import CourseApp
+from simulator.tui.screens.home import HomeScreen
+
+class Timed(CourseApp):
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.call_after_refresh(self.painted)
+
+    def painted(self) -> None:
+        print(f"PAINTED {time.time() - started:.6f}", flush=True)
+        self.exit()
+
+import tempfile, pathlib
+folder = pathlib.Path(tempfile.mkdtemp())
+Timed(load_course(), Progress(folder / "progress.json")).run(headless=True, size=(120, 40))
+"""
+
+
+def cold_start() -> float:
+    started = time.time()
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, repr(started)],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,
+    )  # fmt: skip
+    for line in done.stdout.splitlines():
+        if line.startswith("PAINTED "):
+            return float(line.split()[1])
+    raise SystemExit(f"the child never painted: {done.stderr[-2000:]}")
+
+
+async def steps(lesson_id: str, repeat: int) -> tuple[list[float], list[float]]:
+    import tempfile
+
+    from simulator.lessons import Progress, load_course
+    from simulator.tui.course import CourseApp
+    from simulator.tui.screens.lesson import LessonScreen
+
+    folder = Path(tempfile.mkdtemp())
+    app = CourseApp(load_course(), Progress(folder / "progress.json"), start=None, teach=True)
+    forward: list[float] = []
+    backward: list[float] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.open_lesson(lesson_id, teach=True)
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, LessonScreen)
+        count = len(screen.lesson.steps)
+        for _ in range(repeat):
+            screen.show_step(0)
+            await pilot.pause()
+            for _ in range(count - 1):
+                started = time.perf_counter()
+                screen.action_next()
+                await pilot.pause()
+                forward.append(time.perf_counter() - started)
+            for _ in range(count - 1):
+                started = time.perf_counter()
+                screen.action_previous()
+                await pilot.pause()
+                backward.append(time.perf_counter() - started)
+    return forward, backward
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--lesson", default="ip-routing")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    os.chdir(ROOT)
+    colds = []
+    for i in range(args.runs):
+        colds.append(cold_start())
+        print(f"cold start {i + 1}/{args.runs}: {colds[-1] * 1000:.0f} ms", file=sys.stderr)
+    forward, backward = asyncio.run(steps(args.lesson, max(1, args.runs // 2)))
+    report = {
+        "revision": revision(),
+        "cold_start_ms": [round(c * 1000, 1) for c in colds],
+        "cold_start_median_ms": round(statistics.median(colds) * 1000, 1),
+        "step_forward_median_ms": round(statistics.median(forward) * 1000, 1),
+        "step_forward_max_ms": round(max(forward) * 1000, 1),
+        "step_back_median_ms": round(statistics.median(backward) * 1000, 1),
+        "step_back_max_ms": round(max(backward) * 1000, 1),
+        "lesson": args.lesson,
+        "steps_timed": len(forward) + len(backward),
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    print(f"wirelab {report['revision']}, headless at 120×40")
+    cold = report["cold_start_median_ms"]
+    print(f"  cold start to the painted home screen  {cold:7.0f} ms (median of {args.runs})")
+    for word, key in (("forward", "step_forward"), ("back   ", "step_back")):
+        median, slowest = report[f"{key}_median_ms"], report[f"{key}_max_ms"]
+        print(f"  {args.lesson}: a step {word}  {median:7.1f} ms median, {slowest:.1f} ms slowest")
+
+
+if __name__ == "__main__":
+    main()

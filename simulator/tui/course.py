@@ -1,0 +1,130 @@
+"""The course app: `wirelab` (home), `wirelab learn [LESSON]`, `wirelab teach [LESSON]`.
+
+A lesson is run (its whole simulated network, every step) when it opens; a
+lesson that fails to load or run shows its problems — file and line — in a
+modal, never a traceback, and the other lessons still work. Progress is saved
+after every change, atomically.
+"""
+
+from __future__ import annotations
+
+from textual.app import App
+from textual.screen import Screen
+from textual.worker import Worker
+
+from simulator.errors import WirelabError
+from simulator.lessons.course import Course
+from simulator.lessons.model import Lesson, LessonError
+from simulator.lessons.progress import Progress
+from simulator.lessons.run import LessonRun
+from simulator.tui.screens.error import ErrorScreen, report_worker_error
+from simulator.tui.screens.home import HomeScreen
+
+
+class CourseApp(App[None]):
+    CSS_PATH = ["inspector.tcss", "lesson.tcss", "course.tcss"]  # noqa: RUF012
+    TITLE = "wirelab"
+
+    def __init__(
+        self,
+        course: Course,
+        progress: Progress,
+        *,
+        start: str | None = None,
+        teach: bool = False,
+    ) -> None:
+        super().__init__()
+        self.course = course
+        self.progress = progress
+        self.start = start
+        self.start_teach = teach
+        self.runs: dict[str, LessonRun] = {}
+        self._save_told = False
+
+    def get_default_screen(self) -> Screen[None]:
+        return HomeScreen()
+
+    def on_mount(self) -> None:
+        if self.start is not None:
+            self.open_lesson(self.start, teach=self.start_teach)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        report_worker_error(event)
+
+    def show_error(self, title: str, message: str) -> None:
+        self.push_screen(ErrorScreen(title, message))
+
+    # --- lessons ----------------------------------------------------------------------
+
+    def open_lesson(self, name: str, *, teach: bool = False) -> None:
+        from simulator.tui.screens.lesson import LessonScreen
+
+        lesson = self.course.find(name)
+        if lesson is None:
+            names = ", ".join(lesson.id for lesson in self.course.lessons)
+            self.show_error("No such lesson", f"There is no lesson {name!r}. The course: {names}.")
+            return
+        try:
+            run = self.runs.get(lesson.id) or LessonRun(lesson)
+        except LessonError as error:
+            self.show_error(f"“{lesson.title}” cannot run", str(error))
+            return
+        except WirelabError as error:
+            self.show_error(f"“{lesson.title}” cannot run", f"{lesson.path}: {error}")
+            return
+        self.runs[lesson.id] = run
+        step = 0 if teach else self.progress.of(lesson.id).step
+        self.push_screen(LessonScreen(lesson, run, teach=teach, step=step))
+
+    def visited(self, lesson: Lesson, step: int) -> None:
+        self.progress.visit(lesson.id, step)
+        self.save()
+
+    def answered(self, lesson: Lesson, step: int) -> None:
+        self.progress.answered(lesson.id, step)
+        self.save()
+
+    def finished(self, lesson: Lesson) -> None:
+        mine = self.progress.of(lesson.id)
+        wanted = {i for i, step in enumerate(lesson.steps) if step.checkpoint is not None}
+        if wanted <= mine.answered:
+            self.progress.finish(lesson.id)
+            self.save()
+
+    def save(self) -> None:
+        problem = self.progress.save()
+        if problem is not None and not self._save_told:
+            self._save_told = True  # once: the learner can go on without saving
+            self.notify(problem, title="Progress not saved", severity="warning", timeout=10)
+
+    # --- the other tools ----------------------------------------------------------------
+
+    def open_inspector(self, run: LessonRun, title: str) -> None:
+        from simulator.tui.model import SourceModel
+        from simulator.tui.screens.inspector import InspectorScreen
+
+        trace, _ = run.capture(None)
+        model = SourceModel(trace, run.dissector(None))
+        link = run.scenario.capture_link(None).name
+        self.push_screen(InspectorScreen(model, source=f"{title} · link {link}"))
+
+    def open_sample_inspector(self) -> None:
+        """The inspector on a fresh simulated session (handshake, echo, ping, close)."""
+        from simulator.dissect.stream_view import StreamDissector
+        from simulator.network.scenarios import run_built_in
+        from simulator.trace.records import Trace
+        from simulator.tui.model import SourceModel
+        from simulator.tui.screens.inspector import InspectorScreen
+
+        scenario = run_built_in("handshake-and-echo", 0)
+        trace = Trace(scenario.capture())
+        model = SourceModel(trace, StreamDissector(trace))
+        self.push_screen(InspectorScreen(model, source="simulated: handshake-and-echo"))
+
+    def open_sandbox(self, frame: bytes, *, from_client: bool) -> None:
+        from simulator.tui.screens.sandbox import SandboxScreen
+
+        self.push_screen(SandboxScreen(frame, from_client))
+
+
+__all__ = ["CourseApp"]

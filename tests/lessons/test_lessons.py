@@ -1,0 +1,143 @@
+"""Lesson files: the course checks clean; broken files are reported with file and line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from simulator.lessons import LessonError, Progress, check_folder, load_course, parse_lesson
+from simulator.lessons.checkpoints import ask
+from simulator.lessons.run import LessonRun
+from simulator.resources import lessons_dir
+from simulator.ws.handshake import accept_key
+from tests.live.support import BIN
+
+BROKEN = Path(__file__).parent / "fixtures" / "broken"
+
+
+def test_the_course_checks_clean() -> None:
+    count, problems = check_folder(lessons_dir())
+    assert count >= 1
+    assert problems == [], "\n".join(map(str, problems))
+
+
+def test_wirelab_lessons_check_runs_and_reports_file_and_line() -> None:
+    done = subprocess.run(
+        [str(BIN / "wirelab"), "lessons", "check", str(lessons_dir())],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "no problems" in done.stderr
+    bad = subprocess.run(
+        [str(BIN / "wirelab"), "lessons", "check", str(BROKEN)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert bad.returncode == 1
+    assert "Traceback" not in bad.stdout + bad.stderr
+    assert (
+        f"{BROKEN / 'unknown-action.md'}:13: unknown action 'sned_text' (did you mean send_text?)"
+        in bad.stdout
+    )
+
+
+def problems_of(name: str) -> list[str]:
+    _, problems = check_folder(BROKEN)
+    return [f"{p.line}: {p.message}" for p in problems if p.path.name == name]
+
+
+def test_broken_fixtures_name_their_lines() -> None:
+    assert problems_of("unknown-action.md") == [
+        "13: unknown action 'sned_text' (did you mean send_text?)"
+    ]
+    (field,) = problems_of("bad-field.md")
+    assert field.startswith("15: packet 1 (") and "has no field 'tcp.flags.syno'" in field
+    (quiz,) = problems_of("bad-quiz.md")
+    assert quiz.startswith("10: answer = 3: the number (from 1) of the right choice, at most 2")
+    references = problems_of("bad-reference.md")
+    assert "2: prerequisite 'no-such-lesson' is no lesson's id" in references
+    assert "10: no router or host named 'r9'" in references
+    assert any(r.startswith("21: at = 'nowhere': no such link") for r in references)
+    toml = problems_of("bad-toml.md")
+    assert len(toml) == 1 and toml[0].startswith("3: front matter:")
+    packet = problems_of("bad-packet.md")
+    assert any(p.startswith("15: packet 9: this step has 3 packets") for p in packet) or any(
+        p.startswith("22: ") for p in packet
+    )
+
+
+def test_a_run_error_names_the_action_line() -> None:
+    with pytest.raises(LessonError) as caught:
+        LessonRun(parse_lesson(BROKEN / "bad-packet.md"))
+    (problem,) = caught.value.problems
+    assert problem.line == 22 and "sideways" in problem.message
+
+
+def test_broken_lessons_do_not_stop_the_others(tmp_path: Path) -> None:
+    good = lessons_dir() / "03-tcp-handshake.md"
+    (tmp_path / good.name).write_text(
+        good.read_text().replace('id = "tcp-handshake"', 'id = "mine"')
+    )
+    (tmp_path / "bad.md").write_text((BROKEN / "bad-toml.md").read_text())
+    course = load_course([tmp_path], builtin=False, user=False)
+    assert [lesson.id for lesson in course.lessons] == ["mine"]
+    ((path, problems),) = course.broken
+    assert path.name == "bad.md" and problems[0].line == 3
+
+
+def test_checkpoints_are_computed_by_the_real_code() -> None:
+    lesson = parse_lesson(lessons_dir() / "03-tcp-handshake.md")
+    run = LessonRun(lesson)
+    steps = {step.checkpoint.kind: i for i, step in enumerate(lesson.steps) if step.checkpoint}
+    question = ask(lesson.steps[steps["field-value"]].checkpoint, run, steps["field-value"])  # type: ignore[arg-type]
+    syn_ack = run.dissect(1)
+    expected = syn_ack.find("tcp.ack")
+    assert expected is not None and question.expected.startswith(str(expected.value))
+    assert question.judge(str(expected.value)) and not question.judge(str(int(expected.value) - 1))  # type: ignore[call-overload]
+    # accept-key: a fresh key each time, judged by the handshake code.
+    from simulator.lessons.model import Checkpoint
+
+    accept = Checkpoint(line=1, kind="accept-key", question="?")
+    q = ask(accept, run, 0, rng=lambda n: bytes(range(n)))
+    assert q.given == "AAECAwQFBgcICQoLDA0ODw=="
+    assert q.judge(accept_key(q.given)) and not q.judge("wrong")
+    header = Checkpoint(
+        line=1, kind="header-bytes", question="?", params={"payload": 300, "masked": True}
+    )
+    assert ask(header, run, 0).expected == "8"  # 2 + 2 (16-bit length) + 4 (masking key)
+
+
+def test_progress_is_saved_atomically_and_a_corrupt_file_is_set_aside(tmp_path: Path) -> None:
+    path = tmp_path / "wirelab" / "progress.json"
+    progress = Progress(path)
+    progress.visit("tcp-handshake", 3)
+    progress.answered("tcp-handshake", 3)
+    assert progress.save() is None
+    again = Progress(path)
+    assert again.last == "tcp-handshake" and again.of("tcp-handshake").step == 3
+    assert again.of("tcp-handshake").answered == {3}
+    assert json.loads(path.read_text())["version"] == 1
+    assert [p.name for p in path.parent.iterdir()] == ["progress.json"]  # no temporary left
+    path.write_text("{ not json")
+    broken = Progress(path)
+    assert broken.problem is not None and "progress.json.corrupt-1" in broken.problem
+    assert broken.lessons == {} and (path.parent / "progress.json.corrupt-1").exists()
+    assert broken.save() is None and Progress(path).problem is None
+
+
+def test_progress_that_cannot_be_written_says_so(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    progress = Progress(blocker / "progress.json")  # a folder that cannot exist
+    problem = progress.save()
+    assert problem is not None and "cannot save progress" in problem
+
+
+def test_xdg_data_home_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert Progress().path == tmp_path / "wirelab" / "progress.json"
+    del os.environ["XDG_DATA_HOME"]
+    assert Progress().path.parts[-4:] == (".local", "share", "wirelab", "progress.json")

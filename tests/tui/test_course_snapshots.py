@@ -1,0 +1,68 @@
+"""Snapshots of the course: home, a lesson step, a checkpoint, the classroom layout,
+at 80×24 and 120×40. Update with `--snapshot-update`, after looking at the report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from simulator.lessons import Progress, load_course
+from simulator.tui.course import CourseApp
+
+SnapCompare = Callable[..., bool]
+SIZES = [(80, 24), (120, 40)]
+
+
+class Unsaved(Progress):
+    """Progress shown at a fixed place and never written: the snapshots stay the same."""
+
+    def __init__(self) -> None:
+        super().__init__(Path("~/.local/share/wirelab/progress.json"))
+
+    def save(self) -> str | None:
+        return None
+
+
+def app(start: str | None = None, *, teach: bool = False) -> CourseApp:
+    return CourseApp(load_course(user=False), Unsaved(), start=start, teach=teach)
+
+
+def steps(count: int) -> Callable[[Pilot[None]], object]:
+    async def forward(pilot: Pilot[None]) -> None:
+        for _ in range(count):
+            await pilot.press("right")
+        await pilot.pause()
+
+    return forward
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+def test_home(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    assert snap_compare(app(), terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+def test_lesson_step(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    """The handshake lesson at its SYN-ACK: the ack field selected, its bytes lit."""
+    assert snap_compare(app("tcp-handshake"), terminal_size=size, run_before=steps(2))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+def test_checkpoint(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    """The acknowledgement-number checkpoint after a wrong answer: the hint shows."""
+
+    async def wrong(pilot: Pilot[None]) -> None:
+        await steps(3)(pilot)
+        await pilot.press(*"42", "enter")
+        await pilot.pause()
+
+    assert snap_compare(app("tcp-handshake"), terminal_size=size, run_before=wrong)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+def test_classroom(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    """The presenter layout at the routing lesson's table step."""
+    assert snap_compare(app("ip-routing", teach=True), terminal_size=size, run_before=steps(2))
