@@ -46,9 +46,7 @@ def _send_text(
     fragment_size: int | None = None, advance: int | None = None,
 ) -> Step:  # fmt: skip
     """A text message (split into frames of `fragment_size` bytes if given)."""
-    return s.send_text(
-        text, side=side, client=client, fragment_size=fragment_size, advance=advance
-    )
+    return s.send_text(text, side=side, client=client, fragment_size=fragment_size, advance=advance)
 
 
 def _send_binary(
@@ -129,6 +127,34 @@ def _unroute(s: Scenario, router: str, prefix: str) -> None:
     s.remove_route(router, prefix)
 
 
+def _http_get(
+    s: Scenario, path: str = "/", *headers: str, method: str = "GET", auth: str | None = None,
+    client: int = 0,
+) -> Step:  # fmt: skip
+    """A plain HTTP request, plus any "Name: value" header lines (again = polling).
+
+    It goes on the client's HTTP connection, opened if needed; repeated calls reuse
+    it. auth="user:password" sends Basic credentials.
+    """
+    credentials = None
+    if auth is not None:
+        user, colon, password = str(auth).partition(":")
+        if not colon:
+            raise ValueError(f'auth={auth!r}: write it as "user:password"')
+        credentials = (user, password)
+    lines = [str(h) for h in headers]
+    return s.http_get(str(path), lines, method=str(method), auth=credentials, client=client)
+
+
+def _http_request(s: Scenario, *lines: str, body: str = "", client: int = 0) -> Step:
+    """A hand-written HTTP request: LINES joined by CR LF, ended by an empty line.
+
+    The request line first, then header lines, sent exactly as given on the client's
+    HTTP connection, so the server's answer to a faulty request can be seen.
+    """
+    return s.http_request([str(line) for line in lines], body=str(body).encode(), client=client)
+
+
 def _traceroute(s: Scenario, *, client: int = 0) -> Step:
     """Echo requests with TTL 1, 2, 3, …: every router on the way answers."""
     return s.traceroute(client=client)
@@ -172,6 +198,8 @@ ACTIONS: dict[str, ActionFunction] = {
     "resume_reading": _resume_reading,
     "route": _route,
     "unroute": _unroute,
+    "http_get": _http_get,
+    "http_request": _http_request,
     "traceroute": _traceroute,
     "ping_host": _ping_host,
     "wait": _wait,

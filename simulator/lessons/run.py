@@ -73,10 +73,19 @@ def build_scenario(network: dict[str, Any]) -> Scenario:
     rate = n.pop("server_read_rate", None)
     policy = ReadPolicy(rate=float(rate) if rate is not None else None,
                         chunk=int(n.pop("server_read_chunk", 4096)))  # fmt: skip
+
+    def names(key: str) -> tuple[str, ...]:
+        value = n.pop(key, ())
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f'{key} = a list of names, e.g. ["chat.v2", "chat"]')
+        return tuple(value)
+
     origins = n.pop("origins", None)
     server_config = Config(
-        max_size=n.pop("max_size", 1 << 20), origins=tuple(origins) if origins else None
-    )
+        max_size=n.pop("max_size", 1 << 20), origins=tuple(origins) if origins else None,
+        subprotocols=names("server_subprotocols"),
+    )  # fmt: skip
+    client_config = Config(subprotocols=names("subprotocols"))
     return Scenario(
         seed=int(n.pop("seed", 0)),
         routers=int(n.pop("routers", 0)),
@@ -90,6 +99,7 @@ def build_scenario(network: dict[str, Any]) -> Scenario:
         server_tcp=server_tcp,
         server_policy=policy,
         server_config=server_config,
+        client_config=client_config,
     )
 
 

@@ -11,15 +11,37 @@ fixed rate, or not at all while paused — and the TCP window follows.
 Closing follows RFC 6455 §7.1.1: after the close handshake the server closes
 the TCP connection first; the client closes its side when the server's FIN
 arrives.
+
+The server speaks plain HTTP/1.1 too: a request without `Upgrade: websocket`
+is answered from its resource table (`simulator.network.http.Site`), and the
+connection stays open for the next request unless either side says
+`Connection: close`. A request with `Upgrade: websocket` — the first on the
+connection or a later one — goes to the WebSocket engine, which answers 101
+or an HTTP error. `HttpClient` is the client side: requests on one kept-alive
+connection, responses read by their `Content-Length`.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from simulator.network.http import (
+    HttpError,
+    HttpRequest,
+    HttpResponse,
+    Resource,
+    Site,
+    build_response,
+    error_response,
+    is_websocket_upgrade,
+    leading_empty_lines,
+    parse_request_head,
+    read_request,
+    read_response,
+)
 from simulator.network.sim import Event as SimEvent
 from simulator.network.sockets import Socket
 from simulator.network.topology import Host
@@ -67,7 +89,7 @@ class AppNote(NamedTuple):
     time: float
     node: str
     connection: int
-    event: Event | str
+    event: Event | HttpRequest | HttpResponse | str
 
 
 class StreamApp:
@@ -167,7 +189,7 @@ class WebSocketPeer(StreamApp):
     def number(self) -> int:
         return self.socket.number if self.socket is not None else 0
 
-    def note(self, event: Event | str) -> None:
+    def note(self, event: Event | HttpRequest | HttpResponse | str) -> None:
         self.host.network.apps_log.append(AppNote(self.now, self.host.name, self.number, event))
 
     def flush(self) -> None:
@@ -302,7 +324,9 @@ class WebSocketServer:
 
     mode "echo" sends each message back; "broker" sends it to every *other*
     open connection (a chat server: why WebSocket servers relay); "discard"
-    keeps what it receives to itself.
+    keeps what it receives to itself. Plain HTTP requests are answered from
+    `resources` (default `simulator.network.http.DEFAULT_RESOURCES`), with
+    `credentials` (user → password) for the private ones.
     """
 
     def __init__(
@@ -314,6 +338,8 @@ class WebSocketServer:
         config: Config | None = None,
         policy: ReadPolicy | None = None,
         tcp: TcpConfig | None = None,
+        resources: Mapping[str, Resource] | None = None,
+        credentials: Mapping[str, str] | None = None,
     ) -> None:
         if mode not in ("echo", "broker", "discard"):
             raise ValueError(f"unknown server mode {mode!r}: echo, broker or discard")
@@ -323,6 +349,7 @@ class WebSocketServer:
         self.config = config
         self.policy = policy or ReadPolicy()
         self.tcp = tcp
+        self.site = Site(resources, credentials)
         self.sessions: list[ServerSession] = []
         host.tcp.listen(port, self._accept, config=tcp)
 
@@ -349,13 +376,84 @@ class WebSocketServer:
 
 
 class ServerSession(WebSocketPeer):
-    """The server's side of one connection."""
+    """The server's side of one connection: plain HTTP until a request asks for WebSocket."""
 
     role = Role.SERVER
 
     def __init__(self, server: WebSocketServer, policy: ReadPolicy) -> None:
         super().__init__(server.host, config=server.config, policy=policy)
         self.server = server
+        self.http = True  # answering plain HTTP requests; False once the engine has the bytes
+        self.http_requests: list[HttpRequest] = []
+        self._http_buf = bytearray()
+        self._http_done = False  # a response said Connection: close; ignore what follows
+
+    def on_bytes(self, data: bytes) -> None:
+        if not self.http:
+            super().on_bytes(data)
+            return
+        if self._http_done:
+            return
+        self._http_buf += data
+        self._serve_http()
+
+    def _serve_http(self) -> None:
+        buf = self._http_buf
+        while self.http and not self._http_done and buf:
+            try:
+                parsed = parse_request_head(buf)
+                if parsed is None:
+                    return
+                if is_websocket_upgrade(parsed[0]):
+                    # RFC 6455 §4.2.1: the engine judges the handshake and answers it.
+                    self.http = False
+                    rest = bytes(buf[leading_empty_lines(buf) :])
+                    buf.clear()
+                    super().on_bytes(rest)
+                    return
+                got = read_request(buf)
+            except HttpError as error:
+                self.note(f"HTTP {error.status}: {error.reason}")
+                self._respond(error_response(error), close=True)
+                return
+            if got is None:
+                return
+            request, used = got
+            del buf[:used]
+            self.http_requests.append(request)
+            self.note(request)
+            status, headers, body = self.server.site.respond(request)
+            close = not request.keep_alive
+            wire = build_response(
+                status, headers, body, close=close, head_only=request.method == "HEAD"
+            )
+            self._respond(wire, close=close)
+
+    def _respond(self, wire: bytes, *, close: bool) -> None:
+        sock = self.socket
+        if sock is None:
+            return
+        try:
+            sock.send(wire)
+        except TcpUsageError:
+            self.note(f"{len(wire)} bytes not sent: the TCP connection is {sock.state.value}")
+        if close:
+            # RFC 9112 §9.6: after a response with "close" the server closes the connection.
+            self._http_done = True
+            self._http_buf.clear()
+            self._close_transport()
+
+    def on_end_of_stream(self) -> None:
+        if self.http:
+            self._close_transport()  # the client is done: no WebSocket ever started
+            return
+        super().on_end_of_stream()
+
+    def on_reset(self, event: Reset) -> None:
+        if self.http:
+            self.note(f"TCP connection reset: {event.reason}")
+            return
+        super().on_reset(event)
 
     def handle(self, event: Event) -> None:
         if type(event) is Request:
@@ -371,8 +469,157 @@ class ServerSession(WebSocketPeer):
         super().handle(event)
 
 
+class HttpClient(StreamApp):
+    """Plain HTTP requests from a client host, on one kept-alive TCP connection.
+
+    A request goes on the open connection, or on a new one when there is none
+    (never opened, or closed by either side). Responses are read in order
+    (RFC 9112 §9.3: one per request), each body by its framing, into
+    `responses`; each is noted in the network's application log too. After a
+    `101 Switching Protocols` the connection no longer carries HTTP: the next
+    request opens a new one.
+    """
+
+    def __init__(
+        self,
+        host: Host,
+        server: str | ipaddress.IPv4Address,
+        port: int = 80,
+        *,
+        policy: ReadPolicy | None = None,
+        tcp: TcpConfig | None = None,
+    ) -> None:
+        super().__init__(host, policy)
+        self.server = ipaddress.IPv4Address(server)
+        self.port = port
+        self.tcp = tcp
+        self.responses: list[HttpResponse] = []
+        self.sent: list[bytes] = []  # every request, as written
+        self.connections = 0  # TCP connections opened
+        self.switched = False  # the current connection answered 101: no more HTTP on it
+        self._methods: list[str] = []  # requests awaiting their response, oldest first
+        self._queued: list[bytes] = []  # written once the connection is up
+        self._buf = bytearray()
+        self._eof = False
+        self._closing = False  # a response said Connection: close, or we closed
+
+    @property
+    def host_header(self) -> str:
+        return str(self.server) if self.port == 80 else f"{self.server}:{self.port}"
+
+    @property
+    def number(self) -> int:
+        return self.socket.number if self.socket is not None else 0
+
+    def note(self, event: HttpResponse | str) -> None:
+        self.host.network.apps_log.append(AppNote(self.now, self.host.name, self.number, event))
+
+    @property
+    def usable(self) -> bool:
+        """Can the next request go on the current connection?"""
+        sock = self.socket
+        if sock is None or self._eof or self._closing or self.switched:
+            return False
+        return sock.state in (State.SYN_SENT, State.ESTABLISHED)
+
+    def request(self, data: bytes, method: str = "GET") -> None:
+        """Send one request (its bytes as given), opening a connection if needed.
+        `method` tells how to read the response (a HEAD response has no body)."""
+        if not self.usable:
+            self._open()
+        sock = self.socket
+        assert sock is not None
+        self.sent.append(data)
+        self._methods.append(method.upper())
+        if sock.state is State.ESTABLISHED:
+            self._send(data)
+        else:
+            self._queued.append(data)
+
+    def _open(self) -> None:
+        self._buf.clear()
+        self._methods.clear()
+        self._queued.clear()
+        self._eof = self._closing = self.switched = False
+        self.connections += 1
+        self.attach(self.host.tcp.connect(self.server, self.port, config=self.tcp))
+
+    def _send(self, data: bytes) -> None:
+        sock = self.socket
+        assert sock is not None
+        try:
+            sock.send(data)
+        except TcpUsageError:
+            self.note(f"{len(data)} bytes not sent: the TCP connection is {sock.state.value}")
+
+    def _on_tcp(self, socket: Socket, event: TcpEvent) -> None:
+        if socket is self.socket:
+            super()._on_tcp(socket, event)
+        elif type(event) is EndOfStream and socket.state in _OPEN_FOR_CLOSE:
+            socket.close()  # an earlier connection the server closed: close our half too
+
+    def on_connected(self) -> None:
+        queued, self._queued = self._queued, []
+        for data in queued:
+            self._send(data)
+
+    def on_bytes(self, data: bytes) -> None:
+        if self.switched:
+            return  # WebSocket frames now: not ours to read
+        self._buf += data
+        self._read_responses()
+
+    def _read_responses(self) -> None:
+        buf = self._buf
+        while buf and not self.switched:
+            method = self._methods[0] if self._methods else "GET"
+            try:
+                got = read_response(buf, method=method, eof=self._eof)
+            except HttpError as error:
+                self.note(f"malformed response: {error.reason}")
+                buf.clear()
+                self._close()
+                return
+            if got is None:
+                return
+            response, used = got
+            del buf[:used]
+            self.note(response)
+            if response.status < 200 and response.status != 101:
+                continue  # an interim response; the final one follows (RFC 9110 §15.2)
+            self.responses.append(response)
+            if self._methods:
+                self._methods.pop(0)
+            if response.status == 101:
+                self.switched = True
+                buf.clear()
+            elif response.closes:
+                self._closing = True
+
+    def on_end_of_stream(self) -> None:
+        self._eof = True
+        if not self.switched:
+            self._read_responses()
+        if self._methods and not self.switched:
+            self.note(f"the server closed the connection; {len(self._methods)} request(s) "
+                      "got no response")  # fmt: skip
+            self._methods.clear()
+        self._close()
+
+    def on_reset(self, event: Reset) -> None:
+        self.note(f"TCP connection reset: {event.reason}")
+        self._eof = True
+
+    def _close(self) -> None:
+        self._closing = True
+        sock = self.socket
+        if sock is not None and sock.state in _OPEN_FOR_CLOSE:
+            sock.close()
+
+
 __all__ = [
     "AppNote",
+    "HttpClient",
     "ReadPolicy",
     "ServerSession",
     "StreamApp",

@@ -5,6 +5,7 @@
     step = scenario.send_text("hi")    # the frame out, the echo back, the ACKs
     scenario.trace[step.first:step.end]   # exactly the packets that step caused
     scenario.close()
+    scenario.http_get("/messages")     # plain HTTP on a connection of its own
     scenario.finish()                  # through TIME-WAIT to CLOSED
     scenario.write_pcap("run.pcap")    # what a capture on the client's link saw
 
@@ -25,18 +26,20 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal, NamedTuple
 
 from simulator.ip import Route
 from simulator.network.apps import (
+    HttpClient,
     ReadPolicy,
     ServerSession,
     WebSocketClient,
     WebSocketPeer,
     WebSocketServer,
 )
+from simulator.network.http import Resource, basic_credentials, build_request
 from simulator.network.topology import DEFAULT_BANDWIDTH, DEFAULT_DELAY, Host, Link, Network, Router
 from simulator.tcp import TcpConfig
 from simulator.trace.pcap import write_pcap
@@ -123,6 +126,8 @@ class Scenario:
         server_tcp: TcpConfig | None = None,
         client_policy: ReadPolicy | None = None,
         server_policy: ReadPolicy | None = None,
+        resources: Mapping[str, Resource] | None = None,
+        credentials: Mapping[str, str] | None = None,
     ) -> None:
         if clients < 1:
             raise ValueError("a scenario needs at least one client")
@@ -153,7 +158,7 @@ class Scenario:
 
         self.server = WebSocketServer(
             self.server_host, port, mode=mode, config=server_config, policy=server_policy,
-            tcp=server_tcp,
+            tcp=server_tcp, resources=resources, credentials=credentials,
         )  # fmt: skip
         self.clients = [
             WebSocketClient(
@@ -166,6 +171,11 @@ class Scenario:
                 policy=client_policy,
                 tcp=client_tcp,
             )
+            for host in self.client_hosts
+        ]
+        # Plain HTTP from each client host, on connections of their own.
+        self.http_clients = [
+            HttpClient(host, self.server_host.address, port, tcp=client_tcp)
             for host in self.client_hosts
         ]
         self.steps: list[Step] = []
@@ -187,6 +197,11 @@ class Scenario:
     @property
     def client_host(self) -> Host:
         return self.client_hosts[0]
+
+    @property
+    def http(self) -> HttpClient:
+        """The first client host's plain-HTTP client."""
+        return self.http_clients[0]
 
     def session(self, client: int = 0) -> ServerSession:
         """The server's side of client `client`'s connection."""
@@ -305,6 +320,37 @@ class Scenario:
         if sock is None:
             raise LookupError(f"{side} has no connection")
         return self._step(f"{side} sends raw bytes", lambda: sock.send(data), advance)
+
+    # --- plain HTTP ---------------------------------------------------------------
+
+    def http_get(
+        self, path: str = "/", headers: Sequence[str] = (), *, method: str = "GET",
+        auth: tuple[str, str] | None = None, client: int = 0, advance: int | None = None,
+    ) -> Step:  # fmt: skip
+        """A request from client `client`'s HTTP client: `Host` and `headers` ("Name:
+        value" lines), with `auth` (user, password) as Basic credentials. It goes on that
+        client's open HTTP connection, or opens one: calling again polls on the same
+        connection."""
+        http = self.http_clients[client]
+        fields = [_header(line) for line in headers]
+        if auth is not None:
+            fields.append(("Authorization", basic_credentials(*auth)))
+        data = build_request(method, path, http.host_header, fields)
+        return self._step(f"{method} {path}", lambda: http.request(data, method), advance)
+
+    def http_request(
+        self, lines: Sequence[str], *, body: bytes = b"", client: int = 0,
+        advance: int | None = None,
+    ) -> Step:  # fmt: skip
+        """A hand-written request: `lines` (request line, then header lines) joined by CR LF
+        and ended by an empty line, then `body`, exactly as given — nothing is added or
+        checked, so the server's answer to a faulty request can be seen."""
+        if not lines:
+            raise ValueError("a request needs at least its request line")
+        http = self.http_clients[client]
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+        method = lines[0].split(" ", 1)[0]
+        return self._step(lines[0], lambda: http.request(data, method), advance)
 
     def traceroute(self, *, client: int = 0, max_hops: int = 8) -> Step:
         """ICMP echo requests with TTL 1, 2, 3, …: each router on the way answers
@@ -447,6 +493,13 @@ class Scenario:
             interfaces = [(link.name, int(LinkType.RAW)) for link in self.links]
             return write_pcap(path, list(self.trace), format="pcapng", interfaces=interfaces)
         return write_pcap(path, self.capture(at))
+
+
+def _header(line: str) -> tuple[str, str]:
+    name, colon, value = line.partition(":")
+    if not colon or not name.strip() or name != name.strip():
+        raise ValueError(f"{line!r} is not a header line (Name: value)")
+    return name, value.strip()
 
 
 __all__ = ["SERVER_PORT", "LinkSpec", "Scenario", "Side", "Step", "What", "tcp_payload_length"]
