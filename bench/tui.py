@@ -28,13 +28,19 @@ from revision import revision  # bench/ is on sys.path when run as a script
 ROOT = Path(__file__).resolve().parent.parent
 
 CHILD = """
-import sys, time
+import pathlib, sys, time
 started = float(sys.argv[1])
 from simulator.lessons import Progress, load_course
 from simulator.tui.course import CourseApp
 from simulator.tui.screens.home import HomeScreen
 
+import simulator.tui.course as course_module
+here = pathlib.Path(course_module.__file__).parent
+
 class Timed(CourseApp):
+    # Textual finds CSS files next to the class that names them: name them absolutely.
+    CSS_PATH = [here / name for name in CourseApp.CSS_PATH]
+
     def on_mount(self) -> None:
         super().on_mount()
         self.call_after_refresh(self.painted)

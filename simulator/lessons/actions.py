@@ -19,11 +19,12 @@ import difflib
 import inspect
 import shlex
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from simulator.network.scenario import Scenario, Side, Step, What
+if TYPE_CHECKING:  # the network is imported when a lesson runs, not when one is read
+    from simulator.network.scenario import Scenario, Side, Step, What
 
-ActionFunction = Callable[..., Step | None]
+ActionFunction = Callable[..., "Step | None"]
 
 
 def _open(s: Scenario, *, client: int = 0, advance: int | None = None) -> Step:

@@ -17,7 +17,6 @@ from simulator.lessons.run import LessonRun
 from simulator.network.topology import Host
 from simulator.trace.segments import tcp_segment
 
-
 # "49152 → 80 " or "10.0.0.1 → 10.0.3.2 ": the lifelines already say who talks to whom.
 _ENDPOINTS = re.compile(r"^\S+ → \S+ ")
 

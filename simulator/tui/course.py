@@ -8,6 +8,8 @@ after every change, atomically.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import App
 from textual.screen import Screen
 from textual.worker import Worker
@@ -16,9 +18,11 @@ from simulator.errors import WirelabError
 from simulator.lessons.course import Course
 from simulator.lessons.model import Lesson, LessonError
 from simulator.lessons.progress import Progress
-from simulator.lessons.run import LessonRun
 from simulator.tui.screens.error import ErrorScreen, report_worker_error
 from simulator.tui.screens.home import HomeScreen
+
+if TYPE_CHECKING:
+    from simulator.lessons.run import LessonRun
 
 
 class CourseApp(App[None]):
@@ -57,6 +61,7 @@ class CourseApp(App[None]):
     # --- lessons ----------------------------------------------------------------------
 
     def open_lesson(self, name: str, *, teach: bool = False) -> None:
+        from simulator.lessons.run import LessonRun
         from simulator.tui.screens.lesson import LessonScreen
 
         lesson = self.course.find(name)

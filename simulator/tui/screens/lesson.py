@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.markdown import Markdown
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Input, Markdown, Static
+from textual.widgets import Footer, Input, Static
 
 from simulator.dissect.fields import Dissection, Field
 from simulator.dissect.packet import dissect_record
@@ -127,7 +128,9 @@ class LessonScreen(Screen[None]):
         with Horizontal(id="lesson-body"):
             with Vertical(id="lesson-left"):
                 with VerticalScroll(id="narration-box"):
-                    yield Markdown(id="narration")
+                    # Rich's Markdown in one Static: Textual's Markdown widget mounts a widget
+                    # per block, and laying those out cost most of a step's time.
+                    yield Static(id="narration")
                 with Vertical(id="checkpoint"):
                     yield Static(id="question")
                     yield Input(id="answer", placeholder="your answer, then Enter")
@@ -169,7 +172,7 @@ class LessonScreen(Screen[None]):
         if index == 0 and lesson.introduction:
             objectives = "\n".join(f"- {o}" for o in lesson.objectives)
             text = f"{lesson.introduction}\n\n**You will:**\n\n{objectives}\n\n{text}"
-        self.query_one("#narration", Markdown).update(text)
+        self.query_one("#narration", Static).update(Markdown(text, hyperlinks=False))
         self.query_one("#narration-box", VerticalScroll).scroll_home(animate=False)
         self.show_checkpoint()
         self.show_pointer()
