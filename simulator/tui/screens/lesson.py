@@ -24,6 +24,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 
 from simulator.dissect.fields import Dissection, Field
@@ -47,6 +48,12 @@ if TYPE_CHECKING:
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 PACKET_SECONDS = 0.6  # at speed 1, between two packets while playing
 STEP_PAUSE = 4  # packets' worth of time between two steps while playing
+
+
+def _show(widget: Widget, shown: bool) -> None:
+    """Show or hide a pane, touching it only on a change (each change lays the screen out)."""
+    if widget.display != shown:
+        widget.display = shown
 
 
 class JumpScreen(ModalScreen[int | None]):
@@ -222,14 +229,14 @@ class LessonScreen(Screen[None]):
                 server = str(self.lesson_run.scenario.server_host.address)
                 decision = self.lesson_run.lookup(self.step, pointer.table, server)
             routes.set_decision(pointer.table, list(rows), decision)
-            routes.display = True
+            _show(routes, True)
         else:
-            routes.display = False
+            _show(routes, False)
         if pointer is not None and pointer.window is not None:
             window.set_snapshot(pointer.window, state.tcp.get(pointer.window))
-            window.display = True
+            _show(window, True)
         else:
-            window.display = False
+            _show(window, False)
         try:
             pointed = self.lesson_run.pointed(self.step)
         except LookupError:
@@ -256,8 +263,11 @@ class LessonScreen(Screen[None]):
             explain.say("This step puts no packet on the wire.")
             return
         _, originals = self.lesson_run.capture(at)
+        same = self.selected == originals[index] and self.dissection is not None
         self.selected = originals[index]
-        self.dissection = self.lesson_run.dissect(index, at)
+        if not same:
+            self.dissection = self.lesson_run.dissect(index, at)
+        assert self.dissection is not None
         if field is not None:  # the same field in this dissection (dissected afresh)
             key = (field.name, field.start, field.end, field.buffer)
             field = next(
@@ -281,7 +291,8 @@ class LessonScreen(Screen[None]):
         dissection = self.dissection
         assert dissection is not None
         fields, hex_view = self.query_one(FieldTree), self.query_one(HexView)
-        fields.show(dissection)
+        if fields.dissection is not dissection:
+            fields.show(dissection)
         buffer = field.buffer if field is not None else 0
         data = dissection.buffers[buffer]
         hex_view.show(data.data, buffer=buffer, name=data.name)
@@ -325,9 +336,9 @@ class LessonScreen(Screen[None]):
         box = self.query_one("#checkpoint")
         question = self.question(self.step)
         if question is None:
-            box.display = False
+            _show(box, False)
             return
-        box.display = True
+        _show(box, True)
         self.query_one("#question", Static).update(f"[b]Checkpoint.[/b] {question.text}")
         answer = self.query_one("#answer", Input)
         answer.value = ""
