@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from simulator.lessons import Progress, load_course
 from simulator.tui.course import CourseApp
@@ -30,18 +31,27 @@ def app(start: str | None = None, *, teach: bool = False) -> CourseApp:
     return CourseApp(load_course(user=False), Unsaved(), start=start, teach=teach)
 
 
+async def settle(pilot: Pilot[None]) -> None:
+    """No blinking cursor, and every pending refresh done: the same picture every time."""
+    for answer in pilot.app.screen.query(Input):
+        answer.cursor_blink = False
+    await pilot.pause()
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+
+
 def steps(count: int) -> Callable[[Pilot[None]], object]:
     async def forward(pilot: Pilot[None]) -> None:
         for _ in range(count):
             await pilot.press("right")
-        await pilot.pause()
+        await settle(pilot)
 
     return forward
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
 def test_home(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
-    assert snap_compare(app(), terminal_size=size)
+    assert snap_compare(app(), terminal_size=size, run_before=settle)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
@@ -57,7 +67,7 @@ def test_checkpoint(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
     async def wrong(pilot: Pilot[None]) -> None:
         await steps(3)(pilot)
         await pilot.press(*"42", "enter")
-        await pilot.pause()
+        await settle(pilot)
 
     assert snap_compare(app("tcp-handshake"), terminal_size=size, run_before=wrong)
 
