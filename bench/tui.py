@@ -6,7 +6,8 @@
   median of `--runs`.
 - A step: in one running app (headless, 120×40), a lesson open; the time for
   `next` (a step forward) and `previous` (a step back) until the frame is
-  painted, over every step of the lesson; medians and the slowest.
+  painted (the pilot's `pause()`), over every step of the lesson; medians and
+  the slowest, and the floor: a `pause()` with nothing to paint.
 
 Progress goes to stderr, the report to stdout (`--json` for a document).
 """
@@ -67,7 +68,7 @@ def cold_start() -> float:
     raise SystemExit(f"the child never painted: {done.stderr[-2000:]}")
 
 
-async def steps(lesson_id: str, repeat: int) -> tuple[list[float], list[float]]:
+async def steps(lesson_id: str, repeat: int) -> tuple[list[float], list[float], list[float]]:
     import tempfile
 
     from simulator.lessons import Progress, load_course
@@ -78,12 +79,17 @@ async def steps(lesson_id: str, repeat: int) -> tuple[list[float], list[float]]:
     app = CourseApp(load_course(), Progress(folder / "progress.json"), start=None, teach=True)
     forward: list[float] = []
     backward: list[float] = []
+    idle: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
         app.open_lesson(lesson_id, teach=True)
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, LessonScreen)
         count = len(screen.lesson.steps)
+        for _ in range(20):  # the floor: a pause with nothing to do
+            started = time.perf_counter()
+            await pilot.pause()
+            idle.append(time.perf_counter() - started)
         for _ in range(repeat):
             screen.show_step(0)
             await pilot.pause()
@@ -97,7 +103,7 @@ async def steps(lesson_id: str, repeat: int) -> tuple[list[float], list[float]]:
                 screen.action_previous()
                 await pilot.pause()
                 backward.append(time.perf_counter() - started)
-    return forward, backward
+    return forward, backward, idle
 
 
 def main() -> None:
@@ -111,7 +117,7 @@ def main() -> None:
     for i in range(args.runs):
         colds.append(cold_start())
         print(f"cold start {i + 1}/{args.runs}: {colds[-1] * 1000:.0f} ms", file=sys.stderr)
-    forward, backward = asyncio.run(steps(args.lesson, max(1, args.runs // 2)))
+    forward, backward, idle = asyncio.run(steps(args.lesson, max(1, args.runs // 2)))
     report = {
         "revision": revision(),
         "cold_start_ms": [round(c * 1000, 1) for c in colds],
@@ -120,6 +126,7 @@ def main() -> None:
         "step_forward_max_ms": round(max(forward) * 1000, 1),
         "step_back_median_ms": round(statistics.median(backward) * 1000, 1),
         "step_back_max_ms": round(max(backward) * 1000, 1),
+        "idle_pause_median_ms": round(statistics.median(idle) * 1000, 1),
         "lesson": args.lesson,
         "steps_timed": len(forward) + len(backward),
     }
@@ -132,6 +139,8 @@ def main() -> None:
     for word, key in (("forward", "step_forward"), ("back   ", "step_back")):
         median, slowest = report[f"{key}_median_ms"], report[f"{key}_max_ms"]
         print(f"  {args.lesson}: a step {word}  {median:7.1f} ms median, {slowest:.1f} ms slowest")
+    floor = report["idle_pause_median_ms"]
+    print(f"  (of which the test pilot's own pause, with nothing to paint: {floor:.1f} ms)")
 
 
 if __name__ == "__main__":

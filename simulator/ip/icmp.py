@@ -284,11 +284,8 @@ def echo_request(
     dont_fragment: bool = False,
 ) -> bytes:
     """Echo Request, type 8 (RFC 792): what ``ping`` sends."""
-    rest = _echo_rest(identifier, sequence)
-    return _icmp_packet(
-        src, dst, build_icmp(ECHO_REQUEST, 0, rest, data),
-        ttl=ttl, identification=identification, tos=tos, dont_fragment=dont_fragment,
-    )  # fmt: skip
+    return _echo(ECHO_REQUEST, src, dst, identifier, sequence, data, ttl, identification, tos,
+                 dont_fragment)  # fmt: skip
 
 
 def echo_reply(
@@ -304,9 +301,16 @@ def echo_reply(
     dont_fragment: bool = False,
 ) -> bytes:
     """Echo Reply, type 0 (RFC 792), built from its fields; see also :func:`echo_reply_to`."""
-    rest = _echo_rest(identifier, sequence)
+    return _echo(ECHO_REPLY, src, dst, identifier, sequence, data, ttl, identification, tos,
+                 dont_fragment)  # fmt: skip
+
+
+def _echo(
+    kind: int, src: bytes, dst: bytes, identifier: int, sequence: int, data: bytes, ttl: int,
+    identification: int, tos: int, dont_fragment: bool,
+) -> bytes:  # fmt: skip
     return _icmp_packet(
-        src, dst, build_icmp(ECHO_REPLY, 0, rest, data),
+        src, dst, build_icmp(kind, 0, _echo_rest(identifier, sequence), data),
         ttl=ttl, identification=identification, tos=tos, dont_fragment=dont_fragment,
     )  # fmt: skip
 

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from simulator.ws import (
-    BinaryMessage,
     CloseCode,
     Config,
     Connection,
@@ -23,7 +22,7 @@ from simulator.ws import (
     HandshakeFailed,
     Request,
     Role,
-    TextMessage,
+    send_message,
 )
 
 HANDSHAKE_TIMEOUT = 10.0
@@ -57,15 +56,8 @@ Notify = Callable[["Session", str], None]
 
 
 def echo(session: Session, event: Event) -> None:
-    """Echo every text and binary message back to its sender."""
-    if session.conn.state is not ConnectionState.OPEN:
-        # A close frame in the same read (or our own close) ended the sending side:
-        # no data frames after a close frame (RFC 6455 §5.5.1).
-        return
-    if type(event) is TextMessage:
-        session.conn.send_text(event.data)
-    elif type(event) is BinaryMessage:
-        session.conn.send_binary(event.data)
+    """Echo every text and binary message back to its sender (while it may still send)."""
+    send_message(session.conn, event)
 
 
 class Session(asyncio.Protocol):

@@ -59,6 +59,7 @@ from simulator.ws import (
     Request,
     Role,
     TextMessage,
+    send_message,
 )
 
 
@@ -310,13 +311,8 @@ class WebSocketClient(WebSocketPeer):
 
 
 def echo(peer: WebSocketPeer, event: Event) -> None:
-    """Send every message back to whoever sent it."""
-    if peer.conn.state is not ConnectionState.OPEN:
-        return
-    if type(event) is TextMessage:
-        peer.conn.send_text(event.data)
-    elif type(event) is BinaryMessage:
-        peer.conn.send_binary(event.data)
+    """Send every message back to whoever sent it (while it may still send)."""
+    send_message(peer.conn, event)
 
 
 class WebSocketServer:
@@ -366,13 +362,8 @@ class WebSocketServer:
 
     def relay(self, sender: ServerSession, event: TextMessage | BinaryMessage) -> None:
         for session in self.sessions:
-            if session is sender or session.conn.state is not ConnectionState.OPEN:
-                continue
-            if isinstance(event, TextMessage):
-                session.conn.send_text(event.data)
-            else:
-                session.conn.send_binary(event.data)
-            session.flush()
+            if session is not sender and send_message(session.conn, event):
+                session.flush()
 
 
 class ServerSession(WebSocketPeer):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from simulator.ws.close_codes import CloseCode
-from simulator.ws.connection import Config, Connection, ConnectionState, Role
+from simulator.ws.connection import Config, Connection, ConnectionState, Role, send_message
 from simulator.ws.errors import HandshakeError, ProtocolError, UsageError, WebSocketError
 from simulator.ws.events import (
     Accepted,
@@ -48,5 +48,6 @@ __all__ = [
     "accept_key",
     "accept_steps",
     "build_frame",
+    "send_message",
     "serialize_frame",
 ]

@@ -669,3 +669,20 @@ class Connection:
 
 
 __all__ = ["Config", "Connection", "ConnectionState", "Role", "build_frame"]
+
+
+def send_message(conn: Connection, event: Event) -> bool:
+    """Send the message of a received `TextMessage` or `BinaryMessage` on `conn`: an
+    echo, or a relay to another connection. Nothing is sent for any other event, or
+    when `conn` is no longer OPEN — a close frame ended its sending side, and no data
+    frame may follow one (RFC 6455 §5.5.1). Returns whether a message was sent."""
+    if conn.state is not ConnectionState.OPEN:
+        return False
+    if type(event) is TextMessage:
+        conn.send_text(event.data)
+    elif type(event) is BinaryMessage:
+        conn.send_binary(event.data)
+    else:
+        return False
+    return True
+
