@@ -73,8 +73,24 @@ def _tokens(headers: Headers, name: str) -> list[str]:
     return [t.strip().lower() for v in _all(headers, name) for t in v.split(",") if t.strip()]
 
 
+class _HasHeaders:
+    """Header lookups shared by requests and responses."""
+
+    __slots__ = ()
+    headers: Headers
+
+    def header(self, name: str) -> str | None:
+        """The first value of header `name` (any case), or None."""
+        values = _all(self.headers, name)
+        return values[0] if values else None
+
+    def tokens(self, name: str) -> list[str]:
+        """A comma-separated header's items, lower-case."""
+        return _tokens(self.headers, name)
+
+
 @dataclass(frozen=True, slots=True)
-class HttpRequest:
+class HttpRequest(_HasHeaders):
     """One request as it crossed the wire; `size` counts its bytes (head and body)."""
 
     method: str
@@ -83,14 +99,6 @@ class HttpRequest:
     headers: Headers
     body: bytes = b""
     size: int = 0
-
-    def header(self, name: str) -> str | None:
-        values = _all(self.headers, name)
-        return values[0] if values else None
-
-    def tokens(self, name: str) -> list[str]:
-        """A comma-separated header's items, lower-case."""
-        return _tokens(self.headers, name)
 
     @property
     def path(self) -> str:
@@ -115,7 +123,7 @@ class HttpRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class HttpResponse:
+class HttpResponse(_HasHeaders):
     """One response as it crossed the wire; `size` counts its bytes (head and body)."""
 
     version: str
@@ -124,13 +132,6 @@ class HttpResponse:
     headers: Headers
     body: bytes = b""
     size: int = 0
-
-    def header(self, name: str) -> str | None:
-        values = _all(self.headers, name)
-        return values[0] if values else None
-
-    def tokens(self, name: str) -> list[str]:
-        return _tokens(self.headers, name)
 
     @property
     def closes(self) -> bool:
