@@ -23,6 +23,7 @@ from simulator.tui.screens.home import HomeScreen
 
 if TYPE_CHECKING:
     from simulator.lessons.run import LessonRun
+    from simulator.tui.model import InspectorModel
 
 
 class CourseApp(App[None]):
@@ -106,12 +107,11 @@ class CourseApp(App[None]):
 
     def open_inspector(self, run: LessonRun, title: str) -> None:
         from simulator.tui.model import SourceModel
-        from simulator.tui.screens.inspector import InspectorScreen
 
         trace, _ = run.capture(None)
         model = SourceModel(trace, run.dissector(None))
         link = run.scenario.capture_link(None).name
-        self.push_screen(InspectorScreen(model, source=f"{title} · link {link}"))
+        self.push_screen(_inspector(model, f"{title} · link {link}"))
 
     def open_sample_inspector(self) -> None:
         """The inspector on a fresh simulated session (handshake, echo, ping, close)."""
@@ -119,17 +119,31 @@ class CourseApp(App[None]):
         from simulator.network.scenarios import run_built_in
         from simulator.trace.records import Trace
         from simulator.tui.model import SourceModel
-        from simulator.tui.screens.inspector import InspectorScreen
 
         scenario = run_built_in("handshake-and-echo", 0)
         trace = Trace(scenario.capture())
         model = SourceModel(trace, StreamDissector(trace))
-        self.push_screen(InspectorScreen(model, source="simulated: handshake-and-echo"))
+        self.push_screen(_inspector(model, "simulated: handshake-and-echo"))
 
     def open_sandbox(self, frame: bytes, *, from_client: bool) -> None:
         from simulator.tui.screens.sandbox import SandboxScreen
 
         self.push_screen(SandboxScreen(frame, from_client))
+
+
+def _inspector(model: InspectorModel, source: str) -> Screen[None]:
+    """The inspector over the course: Escape (or q) goes back to where it was opened
+    rather than quitting wirelab."""
+    from textual.binding import Binding
+
+    from simulator.tui.screens.inspector import InspectorScreen
+
+    class CourseInspector(InspectorScreen):
+        BINDINGS = [  # noqa: RUF012 - merged with the inspector's own
+            Binding("escape,q", "app.pop_screen", "Back"),
+        ]
+
+    return CourseInspector(model, source=source)
 
 
 __all__ = ["CourseApp"]

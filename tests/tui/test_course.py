@@ -170,3 +170,42 @@ async def broken_lesson(tmp_path: Path) -> None:
         await pilot.pause()
         message = str(app.screen.query_one("#error-message", Static).content)
         assert "bad.md:2" in message
+
+
+def test_the_inspector_and_the_sandbox_open_from_a_lesson_and_come_back(tmp_path: Path) -> None:
+    asyncio.run(inspector_and_sandbox(tmp_path))
+
+
+async def inspector_and_sandbox(tmp_path: Path) -> None:
+    from simulator.tui.screens.inspector import InspectorScreen
+    from simulator.tui.screens.sandbox import SandboxScreen
+
+    app = app_for(tmp_path, start="frames-and-masking", teach=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        lesson = app.screen
+        assert isinstance(lesson, LessonScreen)
+        lesson.show_step(1)  # the client's first frame is selected
+        await pilot.pause()
+        await pilot.press("i")
+        await pilot.pause()
+        assert isinstance(app.screen, InspectorScreen)
+        assert len(app.screen.model) == len(lesson.lesson_run.capture(None)[0])
+        await pilot.press("q")  # back to the lesson, not out of wirelab
+        await pilot.pause()
+        assert app.screen is lesson
+        await pilot.press("b")
+        await pilot.pause()
+        assert isinstance(app.screen, SandboxScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is lesson
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+        await pilot.press("i")  # the inspector on a sample session, from home
+        await pilot.pause()
+        assert isinstance(app.screen, InspectorScreen) and len(app.screen.model) > 10
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
