@@ -410,13 +410,30 @@ class Connection:
             if b0 & _RSV:
                 raise ProtocolError("RSV bits set on a control frame")
             return
-        if opcode == Opcode.CONTINUATION:
+        continuation = opcode == Opcode.CONTINUATION
+        if continuation:
             if self._msg_opcode is None:
                 raise ProtocolError("continuation frame without a message to continue")  # §5.4
         elif self._msg_opcode is not None:
             raise ProtocolError("new data frame inside a fragmented message")  # §5.4
+        if b0 & _RSV:
+            for ext in self.extensions:
+                if b0 & ext.rsv_mask:
+                    ext.check_header(b0, continuation)
         limit = self.config.max_size
-        if limit is not None and self._msg_size + length > limit:
+        if limit is None:
+            return
+        if (self._msg_rsv if continuation else b0 & _RSV) and self.extensions:
+            # An extension transforms this message: the limit applies to what it
+            # decodes to (the extension is told how much is left). The bytes on the
+            # wire are bounded too, with room for incompressible data growing: zlib's
+            # worst case (deflateBound with a small memLevel) adds about 14 %.
+            if length > limit + (limit >> 3) + (limit >> 6) + 1024:
+                raise ProtocolError(
+                    f"frame of {length} bytes for a message of at most {limit}",
+                    close_code=CloseCode.MESSAGE_TOO_BIG,
+                )
+        elif self._msg_size + length > limit:
             raise ProtocolError(
                 f"message of more than {limit} bytes", close_code=CloseCode.MESSAGE_TOO_BIG
             )
@@ -685,4 +702,3 @@ def send_message(conn: Connection, event: Event) -> bool:
     else:
         return False
     return True
-

@@ -85,6 +85,7 @@ class Extension(ABC):
 
     name: str = ""
     rsv_mask: int = 0x00  # the RSV bits (0x40, 0x20, 0x10) this extension may set
+    agreed: Params = ()  # the parameters of the 101 response, once negotiated
 
     # --- negotiation -----------------------------------------------------
     @abstractmethod
@@ -111,3 +112,11 @@ class Extension(ABC):
         `rsv` is the message's first-frame RSV bits; `fin` marks its last frame.
         Raise `ProtocolError` (1009 when decoding would exceed `max_size`).
         """
+
+    def check_header(self, b0: int, continuation: bool) -> None:  # noqa: B027 (optional)
+        """Check a data frame's first byte when one of `rsv_mask`'s bits is set, before
+        its payload is read; raise `ProtocolError` to fail the connection."""
+
+    def describe(self) -> str:
+        """The negotiated extension as the response header names it."""
+        return format_extension(self.name, self.agreed)
