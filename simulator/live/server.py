@@ -2,14 +2,20 @@
 
 Each read and write is passed to the tap, if any, as it happens: the live
 trace (and the byte-level views built on it) are fed from here.
+
+One port serves three things: a plain HTTP GET of `/` (or of a file next to
+it) gets wirelab's browser page from `assets/`; a WebSocket upgrade is routed
+by its path to a `Service` (`/chat`: the broker; any other path: echo); and
+everything else gets the HTTP error the engine names.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from simulator.ws import (
@@ -19,14 +25,22 @@ from simulator.ws import (
     ConnectionFailed,
     ConnectionState,
     Event,
+    HandshakeError,
     HandshakeFailed,
+    Pong,
     Request,
     Role,
+    TextMessage,
     send_message,
 )
+from simulator.ws import handshake as hs
+from simulator.ws.deflate import PerMessageDeflate
 
 HANDSHAKE_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 2.0
+SEND_BUFFER_LIMIT = 1 << 20
+PING_COMMAND = "/ping"
+PING_PAYLOAD = b"wirelab"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +74,67 @@ def echo(session: Session, event: Event) -> None:
     send_message(session.conn, event)
 
 
+class Service:
+    """What a WebSocket path does. One instance serves every session on its path.
+
+    `opened` runs once the 101 response is queued, `received` for every event of
+    an open connection, `closed` once when the connection is gone (only for
+    sessions that were opened).
+    """
+
+    name = "service"
+
+    def opened(self, session: Session) -> None:
+        """A client completed the handshake on this path."""
+
+    def received(self, session: Session, event: Event) -> None:
+        """An event (message, ping, pong, close, failure) of an open session."""
+
+    def closed(self, session: Session) -> None:
+        """An opened session ended."""
+
+
+class HandlerService(Service):
+    """A plain `Handler` function as a service."""
+
+    def __init__(self, handler: Handler, name: str = "handler") -> None:
+        self.handler = handler
+        self.name = name
+
+    def received(self, session: Session, event: Event) -> None:
+        self.handler(session, event)
+
+
+def ping_command(session: Session, event: Event) -> bool:
+    """Browsers cannot send pings from JavaScript: the text `/ping` asks the server to
+    send one. The browser answers with a pong by itself (RFC 6455 §5.5.2), and the
+    server then reports the round trip in a JSON text message. Returns whether
+    `event` was part of that exchange (and so is not a chat or echo message)."""
+    if type(event) is TextMessage and event.data == PING_COMMAND:
+        if session.conn.state is ConnectionState.OPEN:
+            session.ping_sent = time.perf_counter()
+            session.conn.ping(PING_PAYLOAD)
+            session.flush()
+        return True
+    if type(event) is Pong and event.payload == PING_PAYLOAD and session.ping_sent is not None:
+        elapsed = (time.perf_counter() - session.ping_sent) * 1000
+        session.ping_sent = None
+        note = {"type": "pong", "payload": PING_PAYLOAD.decode(), "ms": round(elapsed, 3)}
+        session.send_text(json.dumps(note))
+        return True
+    return False
+
+
+class Echo(Service):
+    """Every text and binary message goes back to its sender; `/ping` pings."""
+
+    name = "echo"
+
+    def received(self, session: Session, event: Event) -> None:
+        if not ping_command(session, event):
+            send_message(session.conn, event)
+
+
 class Session(asyncio.Protocol):
     """One client connection: the transport, the engine and the glue between them."""
 
@@ -69,8 +144,16 @@ class Session(asyncio.Protocol):
         self.info: ConnectionInfo | None = None
         self.transport: asyncio.Transport | None = None
         self.closed = asyncio.get_running_loop().create_future()
+        self.path: str | None = None  # the request's path, once it arrived
+        self.service: Service | None = None  # set when the upgrade was accepted
+        self.kind = "pending"  # "pending" → "websocket" or "http"
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.dropped: str | None = None  # why we cut the connection, if we did
+        self.ping_sent: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._tap = server.tap
+        self._head = bytearray()  # the request head, until we know what it asks for
         self._over_limit = False
         self._lingering = False
 
@@ -87,13 +170,23 @@ class Session(asyncio.Protocol):
         self._timer = loop.call_later(self.server.handshake_timeout, self._handshake_timeout)
         # Over the limit, the request is still read, then answered with 503.
         self._over_limit = len(self.server.sessions) > self.server.max_connections
+        self.server.changed(self)
 
     def data_received(self, data: bytes) -> None:
+        self.bytes_in += len(data)
         if self._tap is not None and self.info is not None:
             self._tap(self.info, "in", data, time.time())
+        if self.kind != "websocket":
+            if self.kind == "http":
+                return  # the answer is on its way; nothing more is read
+            self._head += data
+            if not self._route():
+                return
+            data = bytes(self._head)
+            self._head.clear()
         conn = self.conn
         conn.receive_data(data)
-        handler = self.server.handler
+        service = self.service
         # Loop: accept() parses the bytes that came right behind the request into new events.
         while events := conn.events():
             for event in events:
@@ -104,13 +197,46 @@ class Session(asyncio.Protocol):
                     self._note(f"handshake refused: {event.status} {event.reason}")
                 elif type(event) is ConnectionFailed:
                     self._note(f"failed with {event.code}: {event.reason}")
+                service = self.service
+                if service is None:
+                    continue
                 try:
-                    handler(self, event)
-                except Exception as error:  # a bug in the handler must not kill the server
+                    service.received(self, event)
+                except Exception as error:  # a bug in a service must not kill the server
                     self._note(f"handler error: {error!r}; closing with 1011")
                     if conn.state is ConnectionState.OPEN:
                         conn.close(CloseCode.INTERNAL_ERROR, "internal server error")
         self.flush()
+
+    def _route(self) -> bool:
+        """Decide from the request head whether this is a WebSocket upgrade (True: feed
+        the engine) or a plain HTTP request (answered here; False). Until the head is
+        complete, wait."""
+        try:
+            parsed = hs.read_head(self._head)
+        except HandshakeError:
+            return True  # the engine answers a malformed or oversized head
+        if parsed is None:
+            return False
+        head, _ = parsed
+        method, target, _version = head.start
+        self.path = target.split("?", 1)[0]
+        upgrade = "websocket" in (token.lower() for token in head.tokens("Upgrade"))
+        if upgrade or head.get("Sec-WebSocket-Key") is not None:
+            self.kind = "websocket"
+            return True
+        answer = self.server.http(method, self.path) if self.server.http else None
+        if answer is None:
+            self.kind = "websocket"  # the engine explains what is missing (426, 400, …)
+            return True
+        self.kind = "http"
+        self._write_raw(answer)
+        if self._timer is not None:
+            self._timer.cancel()
+        if self.transport is not None:
+            self.transport.close()  # the answer says Connection: close
+        self.server.changed(self)
+        return False
 
     def eof_received(self) -> bool | None:
         self.conn.receive_eof()
@@ -118,8 +244,10 @@ class Session(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.conn.receive_eof()
+        service = self.service
         for event in self.conn.events():
-            self.server.handler(self, event)
+            if service is not None:
+                service.received(self, event)
         if self._timer is not None:
             self._timer.cancel()
         self.server.sessions.discard(self)
@@ -128,6 +256,12 @@ class Session(asyncio.Protocol):
         if self.conn.close_received or self.conn.close_sent:
             code = (self.conn.close_received or self.conn.close_sent or (None, ""))[0]
             self._note(f"closed ({code})")
+        if service is not None:
+            try:
+                service.closed(self)
+            except Exception as error:
+                self._note(f"handler error on close: {error!r}")
+        self.server.changed(self)
 
     def pause_writing(self) -> None:
         # The peer reads slower than we write: stop reading until it catches up.
@@ -138,6 +272,38 @@ class Session(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.resume_reading()
 
+    # --- sending ----------------------------------------------------------------
+
+    def send_text(self, text: str) -> None:
+        """Send a text message now, if the connection is open (else nothing)."""
+        if self.conn.state is ConnectionState.OPEN:
+            self.conn.send_text(text)
+            self.flush()
+
+    def send_binary(self, data: bytes) -> None:
+        """Send a binary message now, if the connection is open (else nothing)."""
+        if self.conn.state is ConnectionState.OPEN:
+            self.conn.send_binary(data)
+            self.flush()
+
+    def send(self, event: Event) -> bool:
+        """Send the message a `TextMessage`/`BinaryMessage` carries (a relay)."""
+        sent = send_message(self.conn, event)
+        if sent:
+            self.flush()
+        return sent
+
+    @property
+    def state(self) -> str:
+        """For people: pending, http, connecting, open, closing, closed or dropped."""
+        if self.dropped is not None:
+            return "dropped"
+        if self.kind == "http":
+            return "http"
+        if self.kind == "pending" and not self.closed.done():
+            return "pending"
+        return self.conn.state.value
+
     # --- helpers ----------------------------------------------------------------
 
     def flush(self) -> None:
@@ -147,10 +313,15 @@ class Session(asyncio.Protocol):
             return
         chunks = self.conn.output()
         if chunks:
-            if self._tap is not None and self.info is not None:
-                self._tap(self.info, "out", b"".join(chunks), time.time())
-            for chunk in chunks:  # not writelines(): before 3.12 it joins them all
-                transport.write(chunk)
+            if self.dropped is not None:
+                return  # cut off for reading too slowly: its buffer does not grow again
+            limit = self.server.send_buffer_limit
+            if limit is not None:
+                waiting = transport.get_write_buffer_size()
+                if waiting and waiting + sum(map(len, chunks)) > limit:
+                    self._too_slow(waiting)
+                    return
+            self._write_raw(*chunks)
         if self.conn.state is ConnectionState.CLOSED and not transport.is_closing():
             if self.conn.close_received is None and transport.can_write_eof():
                 # We refused or failed the connection while the peer may still be
@@ -164,6 +335,35 @@ class Session(asyncio.Protocol):
             else:
                 transport.close()  # RFC 6455 §7.1.1: the server closes TCP first
 
+    def _write_raw(self, *chunks: bytes) -> None:
+        transport = self.transport
+        if transport is None:
+            return
+        size = sum(map(len, chunks))
+        self.bytes_out += size
+        if self._tap is not None and self.info is not None:
+            self._tap(self.info, "out", chunks[0] if len(chunks) == 1 else b"".join(chunks),
+                      time.time())  # fmt: skip
+        for chunk in chunks:  # not writelines(): before 3.12 it joins them all
+            transport.write(chunk)
+
+    def _too_slow(self, waiting: int) -> None:
+        """The peer stopped reading and its unsent bytes reached the limit: fail the
+        connection with 1013 Try Again Later behind what is already queued, and cut it
+        off if it does not read that within the close timeout. The messages that did not
+        fit are dropped; a client that reconnects starts afresh."""
+        transport = self.transport
+        assert transport is not None
+        self.dropped = f"too slow: {waiting} bytes unread"
+        self._note(f"dropped with 1013: it read too slowly ({waiting} bytes waiting)")
+        if self.conn.state is ConnectionState.OPEN:
+            self.conn.close(CloseCode.TRY_AGAIN_LATER, "you read too slowly; reconnect")
+            self._write_raw(*self.conn.output())  # the close frame, behind what is queued
+        if transport.can_write_eof():
+            transport.write_eof()
+        asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, transport.abort)
+        self.server.changed(self)
+
     def _opened(self) -> None:
         if self._over_limit:
             self.conn.reject(503, "too many connections, try again later")
@@ -173,8 +373,19 @@ class Session(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self.conn.state is not ConnectionState.OPEN:
+            return  # the extension offer was malformed: the engine answered 400
+        service = self.server.service_for(self.path or "/")
+        self.service = service
         sub = f" subprotocol {self.conn.subprotocol}" if self.conn.subprotocol else ""
-        self._note(f"open{sub}")
+        ext = ", ".join(e.name for e in self.conn.extensions)
+        self._note(f"open {self.path} ({service.name}){sub}{f' with {ext}' if ext else ''}")
+        try:
+            service.opened(self)
+        except Exception as error:
+            self._note(f"handler error on open: {error!r}; closing with 1011")
+            self.conn.close(CloseCode.INTERNAL_ERROR, "internal server error")
+        self.server.changed(self)
 
     def _handshake_timeout(self) -> None:
         if self.conn.state is ConnectionState.CONNECTING and self.transport is not None:
@@ -194,8 +405,27 @@ class Session(asyncio.Protocol):
             self.transport.close()
 
 
+HttpAnswer = Callable[[str, str], bytes | None]
+"""Called as http(method, path) for a request that is not a WebSocket upgrade: the
+whole response to send (then the connection closes), or None to let the WebSocket
+engine answer it (426 Upgrade Required and the like)."""
+
+Observer = Callable[[Session], None]
+"""Called whenever a session appears, changes state or ends."""
+
+
+def default_config() -> Config:
+    """The live server's engine settings: 1 MiB messages, permessage-deflate offered."""
+    return Config(extensions=(PerMessageDeflate,))
+
+
 class Server:
-    """A WebSocket server on one host:port. Use `start()`, then `shutdown()`."""
+    """A WebSocket server on one host:port. Use `start()`, then `shutdown()`.
+
+    By default it is wirelab's own site: the browser page at `/`, the chat broker at
+    `/chat` and echo on any other path. Pass `handler` (a function) to have every
+    path run it instead, or `services` and `default` to route paths yourself.
+    """
 
     def __init__(
         self,
@@ -203,23 +433,55 @@ class Server:
         host: str = "127.0.0.1",
         port: int = 8765,
         config: Config | None = None,
-        handler: Handler = echo,
+        handler: Handler | None = None,
+        services: Mapping[str, Service] | None = None,
+        default: Service | None = None,
+        http: HttpAnswer | bool | None = True,
         tap: Tap | None = None,
         notify: Notify | None = None,
         handshake_timeout: float = HANDSHAKE_TIMEOUT,
         max_connections: int = 1024,
+        send_buffer_limit: int | None = SEND_BUFFER_LIMIT,
     ) -> None:
         self.host = host
         self.port = port
-        self.config = config or Config()
-        self.handler = handler
+        self.config = default_config() if config is None else config
+        if handler is not None:
+            self.services: dict[str, Service] = dict(services or {})
+            self.default: Service = HandlerService(handler)
+        else:
+            if services is None:
+                from simulator.live.chat import Broker
+
+                services = {"/chat": Broker()}
+            self.services = dict(services)
+            self.default = default if default is not None else Echo()
+        if http is True:
+            from simulator.live.static import answer
+
+            http = answer
+        self.http: HttpAnswer | None = http or None
         self.tap = tap
         self.notify = notify
+        self.observers: list[Observer] = []
         self.handshake_timeout = handshake_timeout
         self.max_connections = max_connections
+        self.send_buffer_limit = send_buffer_limit
         self.sessions: set[Session] = set()
         self.ids = itertools.count(1)
         self._server: asyncio.Server | None = None
+
+    @property
+    def handler(self) -> Handler:
+        """The default path's event function (kept for callers of the single-handler API)."""
+        return self.default.received
+
+    def service_for(self, path: str) -> Service:
+        return self.services.get(path, self.default)
+
+    def changed(self, session: Session) -> None:
+        for observer in self.observers:
+            observer(session)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -234,6 +496,11 @@ class Server:
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"ws://{host}:{self.port}/"
+
+    @property
+    def page_url(self) -> str:
+        """The browser page's address."""
+        return "http" + self.url[2:]
 
     async def shutdown(
         self, code: int = CloseCode.GOING_AWAY, reason: str = "server shutting down"

@@ -147,11 +147,31 @@ def test_server_shutdown_closes_websockets_client_with_1001() -> None:
     run(scenario())
 
 
-def test_websockets_default_settings_offer_deflate_and_we_decline() -> None:
+def test_websockets_default_settings_negotiate_deflate_and_messages_are_compressed() -> None:
     tap = TapRecord()
+    message = "compress me " * 1000
 
     async def scenario() -> None:
         async with serving(tap=tap) as server, ws_connect(server.url) as ws:
+            assert ws.response is not None
+            assert ws.response.headers["Sec-WebSocket-Extensions"].startswith("permessage-deflate")
+            await ws.send(message)
+            assert await asyncio.wait_for(ws.recv(), STEP) == message
+
+    run(scenario())
+    for direction in ("in", "out"):
+        frames, _ = parse_frames(after_head(tap.joined(direction)))
+        assert frames[0].rsv1  # compressed both ways
+        assert len(frames[0].payload) < len(message) // 20
+
+
+def test_deflate_turned_off_on_our_side_is_declined() -> None:
+    from simulator.ws import Config
+
+    tap = TapRecord()
+
+    async def scenario() -> None:
+        async with serving(tap=tap, config=Config()) as server, ws_connect(server.url) as ws:
             assert ws.response is not None
             assert "Sec-WebSocket-Extensions" not in ws.response.headers
             message = "compress me " * 1000

@@ -94,7 +94,7 @@ def test_tap_agrees_with_the_client_tap() -> None:
 
     async def scenario() -> None:
         async with serving(tap=server_tap) as server:
-            client = await connect(server.url + "chat", tap=client_tap)
+            client = await connect(server.url + "echo", tap=client_tap)
             client.send_text("héllo", fragment_size=2)
             client.ping(b"p")
             events = {await client.recv(STEP), await client.recv(STEP)}
@@ -106,7 +106,7 @@ def test_tap_agrees_with_the_client_tap() -> None:
     run(scenario())
     assert server_tap.joined("in") == client_tap.joined("out")
     assert server_tap.joined("out") == client_tap.joined("in")
-    assert server_tap.joined("in").startswith(b"GET /chat HTTP/1.1\r\n")
+    assert server_tap.joined("in").startswith(b"GET /echo HTTP/1.1\r\n")
     assert server_tap.joined("out").startswith(b"HTTP/1.1 101 Switching Protocols\r\n")
 
 
