@@ -77,10 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
     teach.set_defaults(func=_cmd_teach)
 
     serve = sub.add_parser(
-        "serve", help="run a WebSocket echo server and watch its bytes live (--headless: no TUI)"
+        "serve",
+        help="serve a browser page, /echo and /chat; watch every byte live (--headless: no TUI)",
+        description="One port serves the browser page at http://HOST:PORT/, the chat broker at "
+        "ws://HOST:PORT/chat and an echo on any other WebSocket path. The TUI lists the "
+        "connections and shows every byte of each.",
     )
     serve.add_argument("--headless", action="store_true", help="no TUI: log connections only")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 exposes it)",
+    )
     serve.add_argument("--port", type=_port, default=8765, help="TCP port (default 8765; 0: any)")
     serve.add_argument(
         "--max-size",
@@ -101,6 +109,23 @@ def build_parser() -> argparse.ArgumentParser:
         default=1024,
         metavar="N",
         help="refuse connections beyond N with HTTP 503 (default 1024)",
+    )
+    serve.add_argument(
+        "--handshake-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="drop a connection that has not completed its handshake in S seconds (default 10)",
+    )
+    serve.add_argument(
+        "--no-compression",
+        action="store_true",
+        help="decline permessage-deflate (on by default: browsers and websockets offer it)",
+    )
+    serve.add_argument(
+        "--capture",
+        action="store_true",
+        help="also record the kernel's loopback packets of these connections (root or CAP_NET_RAW)",
     )
     serve.add_argument(
         "--record",
@@ -211,18 +236,42 @@ def _plural(count: int, noun: str) -> str:
 
 
 def _server(args: argparse.Namespace, trace: Trace | None, notify: Notify) -> Server:
-    """The echo server the options describe, tapping into `trace` when there is one."""
+    """The server the options describe, tapping into `trace` when there is one."""
     from simulator.live import Server, trace_tap
+    from simulator.live.server import default_config
     from simulator.ws import Config
 
-    config = Config(max_size=args.max_size, origins=tuple(args.origin) if args.origin else None)
+    extensions = () if args.no_compression else default_config().extensions
+    config = Config(
+        max_size=args.max_size,
+        origins=tuple(args.origin) if args.origin else None,
+        extensions=extensions,
+    )
     return Server(
         host=args.host,
         port=args.port,
         config=config,
         notify=notify,
         max_connections=args.max_connections,
+        handshake_timeout=args.handshake_timeout,
         tap=trace_tap(trace) if trace is not None else None,
+    )
+
+
+def _banner(server: Server) -> str:
+    return (
+        f"wirelab server on {server.url} — page {server.page_url}, "
+        f"chat {server.url}chat, echo on any other path"
+    )
+
+
+def _settings(args: argparse.Namespace) -> str:
+    origins = ", ".join(args.origin) if args.origin else "any"
+    deflate = "off" if args.no_compression else "permessage-deflate"
+    return (
+        f"limits: messages up to {args.max_size} bytes, {args.max_connections} connections, "
+        f"handshake within {args.handshake_timeout:g} s; origins: {origins}; "
+        f"compression: {deflate}"
     )
 
 
@@ -236,7 +285,11 @@ async def _start(server: Server, args: argparse.Namespace) -> None:
 def _exposed(args: argparse.Namespace) -> str | None:
     if args.host in ("127.0.0.1", "localhost", "::1"):
         return None
-    return f"listening on {args.host}: other machines can connect"
+    origins = "only from " + ", ".join(args.origin) if args.origin else "from any origin"
+    return (
+        f"listening on {args.host}: other machines can load the page, chat and echo "
+        f"({origins}); everything they send is shown here"
+    )
 
 
 def _export(trace: Trace, path: str) -> None:
@@ -267,7 +320,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        print(f"wirelab echo server on {server.url} (any path echoes); Ctrl-C stops it", flush=True)
+        print(f"{_banner(server)}; Ctrl-C stops it", flush=True)
+        print(_settings(args), flush=True)
         if exposed := _exposed(args):
             print(f"note: {exposed}", flush=True)
         await stop.wait()
@@ -284,12 +338,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _serve_inspector(args: argparse.Namespace) -> int:
     """`wirelab serve`: the echo server and the inspector following its bytes, one event loop."""
     from simulator.trace import Trace
-    from simulator.tui import InspectorApp
+    from simulator.tui.app import ServeApp
 
     trace = Trace()
-    apps: list[InspectorApp] = []
+    apps: list[ServeApp] = []
 
     def note(session: Session, text: str) -> None:
+        if text.startswith(("open ", "closed (")):
+            return  # the connection table shows those
         for app in apps:
             app.notify(f"{session.info}  {text}", timeout=4)
 
@@ -298,11 +354,12 @@ def _serve_inspector(args: argparse.Namespace) -> int:
     async def run() -> None:
         await _start(server, args)
         url = server.url
-        app = InspectorApp(
+        app = ServeApp(
             _model(trace),
-            source=f"live · {url} (any path echoes)",
-            empty_text=f"Waiting for traffic: try  wirelab client {url} --send hi",
-            live=True,
+            server,
+            source=f"live · {url}",
+            empty_text=f"Waiting for traffic: open {server.page_url} in a browser, "
+            f"or run  wirelab client {url}echo --send hi",
         )
         apps.append(app)
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, app.exit)

@@ -270,8 +270,20 @@ def _stream(record: WireRecord) -> Dissection:
     if record.connection is not None:
         where += f", connection {record.connection}"
     children: tuple[Field, ...] = ()
+    if record.connection is not None:
+        children += (
+            Field(
+                "stream.connection",
+                f"Connection: {record.connection}",
+                0,
+                0,
+                value=record.connection,
+                explanation="Which of the server's connections wrote or read these bytes "
+                "(numbered from 1 as they were accepted). Filter on it to follow one client.",
+            ),
+        )
     if n:
-        children = (
+        children += (
             Field(
                 "tcp.payload",
                 f"Data ({n} bytes)",

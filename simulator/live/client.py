@@ -9,7 +9,13 @@ import time
 from urllib.parse import urlsplit
 
 from simulator.errors import WirelabError
-from simulator.live.server import CLOSE_TIMEOUT, HANDSHAKE_TIMEOUT, ConnectionInfo, Tap
+from simulator.live.server import (
+    CLOSE_TIMEOUT,
+    HANDSHAKE_TIMEOUT,
+    ConnectionInfo,
+    Tap,
+    default_config,
+)
 from simulator.ws import (
     Accepted,
     CloseCode,
@@ -145,9 +151,12 @@ async def connect(
 ) -> WebSocketClient:
     """Open a TCP connection to `url` and complete the opening handshake.
 
+    Without `config`, permessage-deflate is offered, as browsers do.
     Raises `ClientError` with a one-line reason when that fails.
     """
     host, port, path = parse_url(url)
+    if config is None:
+        config = default_config()
     loop = asyncio.get_running_loop()
     try:
         _, client = await asyncio.wait_for(

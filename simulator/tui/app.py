@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import App
 from textual.screen import Screen
 from textual.worker import Worker
@@ -9,6 +11,9 @@ from textual.worker import Worker
 from simulator.tui.model import InspectorModel
 from simulator.tui.screens.error import report_worker_error
 from simulator.tui.screens.inspector import InspectorScreen
+
+if TYPE_CHECKING:
+    from simulator.live import Server
 
 
 class InspectorApp(App[None]):
@@ -42,3 +47,33 @@ class InspectorApp(App[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         report_worker_error(event)
+
+
+class ServeApp(InspectorApp):
+    """`wirelab serve`: the live inspector with the server's connection table."""
+
+    TITLE = "wirelab serve"
+
+    def __init__(
+        self,
+        model: InspectorModel,
+        server: Server,
+        *,
+        source: str = "",
+        empty_text: str = "",
+        kernel: bool = False,
+    ) -> None:
+        super().__init__(model, source=source, empty_text=empty_text, live=True)
+        self.server = server
+        self.kernel = kernel
+
+    def get_default_screen(self) -> Screen[None]:
+        from simulator.tui.screens.serve import ServeScreen
+
+        return ServeScreen(
+            self.model,
+            self.server,
+            source=self.source,
+            empty_text=self.empty_text,
+            kernel=self.kernel,
+        )

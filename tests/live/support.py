@@ -195,7 +195,7 @@ def wirelab(*args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[st
     )
 
 
-URL_LINE = re.compile(r"^wirelab echo server on (ws://127\.0\.0\.1:(\d+)/) ")
+URL_LINE = re.compile(r"^wirelab server on (ws://127\.0\.0\.1:(\d+)/) ")
 
 
 class ServeProcess:

@@ -10,7 +10,7 @@ import pytest
 
 from simulator.live import connect
 from simulator.trace import Trace, export_pcap, open_capture, reassemble
-from simulator.ws import TextMessage
+from simulator.ws import Config, TextMessage
 from simulator.ws.frames import Opcode, parse_frames
 from tests.live.support import STEP, ServeProcess, run, wirelab
 from tests.trace.test_synth import echo_session
@@ -20,7 +20,7 @@ WROTE = r"^wrote (\d+) packets? \((\d+) connections?\) to (.+)$"
 
 
 async def talk(url: str, text: str) -> None:
-    client = await connect(url)
+    client = await connect(url, config=Config())  # uncompressed: payloads readable in the pcap
     client.send_text(text)
     assert await client.recv(STEP) == TextMessage(text)
     assert await client.close() == (1000, "")
@@ -74,7 +74,7 @@ def test_unwritable_record_path_fails_before_serving(tmp_path: Path, where: str)
     assert result.returncode == 1, (result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"wirelab: cannot write {target}: ")
-    assert "echo server on" not in result.stdout and "Traceback" not in result.stderr
+    assert "server on" not in result.stdout and "Traceback" not in result.stderr
 
 
 # --- tshark ---------------------------------------------------------------------------------

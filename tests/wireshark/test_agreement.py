@@ -20,7 +20,7 @@ from websockets.asyncio.client import connect as websockets_connect
 
 from simulator.live import connect, trace_tap
 from simulator.trace import Trace, export_pcap
-from simulator.ws import BinaryMessage, Pong, TextMessage
+from simulator.ws import BinaryMessage, Config, Pong, TextMessage
 from simulator.ws.frames import Opcode
 from simulator.ws.handshake import accept_key
 from tests.live.support import STEP, run, serving
@@ -39,6 +39,7 @@ from tests.wireshark.support import (
 )
 
 ORIGIN = "http://127.0.0.1"
+PLAIN = Config()  # no permessage-deflate: the frames below are compared as sent
 BIG = bytes(i % 251 for i in range(70_000))  # the 64-bit length form
 TEXT_300 = "é" * 150  # 300 bytes of UTF-8: the 16-bit length form
 FRAGMENTED = "a fragmented text message"
@@ -86,7 +87,7 @@ THEIRS: Expected = [
 
 async def session(url: str) -> None:
     """The same conversation from our client, then from the `websockets` library's."""
-    ours = await connect(url, origin=ORIGIN)
+    ours = await connect(url, origin=ORIGIN, config=PLAIN)
     ours.send_text("hello")
     assert await ours.recv(STEP) == TextMessage("hello")
     ours.send_binary(bytes(range(256)))
@@ -101,7 +102,7 @@ async def session(url: str) -> None:
     assert await ours.recv(STEP) == TextMessage(TEXT_300)
     assert await ours.close(4000, "bye now") == (4000, "bye now")
 
-    # websockets offers permessage-deflate; the server declines, so nothing is compressed.
+    # websockets offers permessage-deflate; this server declines, so nothing is compressed.
     async with websockets_connect(url, ping_interval=None, open_timeout=STEP) as theirs:
         await theirs.send("from websockets")
         assert await asyncio.wait_for(theirs.recv(), STEP) == "from websockets"
@@ -123,7 +124,7 @@ async def session(url: str) -> None:
 
 async def exported_session(path: Path) -> int:
     trace = Trace()
-    async with serving(tap=trace_tap(trace)) as server:
+    async with serving(tap=trace_tap(trace), config=PLAIN) as server:
         await session(server.url)
         port = server.port
     export_pcap(trace, path)
@@ -131,7 +132,7 @@ async def exported_session(path: Path) -> int:
 
 
 async def captured_session(path: Path) -> int:
-    async with serving() as server, loopback_capture(server.port, path, connections=2):
+    async with serving(config=PLAIN) as server, loopback_capture(server.port, path, connections=2):
         await session(server.url)
     return server.port
 

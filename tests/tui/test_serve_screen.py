@@ -1,0 +1,83 @@
+"""`wirelab serve`'s screen: the connection table follows the server, and choosing a
+connection filters the packet list to its bytes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from textual.pilot import Pilot
+
+from simulator.cli import _model
+from simulator.live import Server, connect, trace_tap
+from simulator.trace import Trace
+from simulator.tui.app import ServeApp
+from simulator.tui.connections import ConnectionTable
+from simulator.tui.filter_bar import FilterBar
+from simulator.tui.packet_list import PacketList
+from simulator.tui.screens.serve import ServeScreen
+
+
+async def until(pilot: Pilot[None], done: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.1)
+
+
+def test_connections_are_listed_and_choosing_one_filters_to_it() -> None:
+    trace = Trace()
+
+    async def main() -> None:
+        server = Server(port=0, tap=trace_tap(trace))
+        await server.start()
+        app = ServeApp(_model(trace), server, source=server.url)
+        try:
+            async with app.run_test(size=(120, 40)) as pilot:
+                screen = app.screen
+                assert isinstance(screen, ServeScreen)
+                table = screen.query_one(ConnectionTable)
+                echo = await connect(server.url + "echo")
+                chat = await connect(server.url + "chat")
+                echo.send_text("one")
+                await echo.recv(5)
+                await chat.recv(5)  # the welcome
+                await until(pilot, lambda: len(table.rows_now) == 2, "two rows")
+                await until(
+                    pilot,
+                    lambda: all(row.bytes_out > 0 for row in table.rows_now.values()),
+                    "bytes counted",
+                )
+                rows = sorted(table.rows_now.values(), key=lambda row: row.number)
+                assert [(row.path, row.service, row.state) for row in rows] == [
+                    ("/echo", "echo", "open"),
+                    ("/chat", "chat", "open"),
+                ]
+                assert all(row.extensions == "permessage-deflate" for row in rows)
+                session = next(s for s in server.sessions if s.path == "/echo")
+                assert rows[0].bytes_in == session.bytes_in
+                assert rows[0].bytes_out == session.bytes_out
+                assert rows[0].peer.endswith(f":{echo.info.local[1]}")  # type: ignore[union-attr]
+                # Choose the chat connection: only its records stay.
+                await pilot.press("c", "down", "enter")
+                packets = screen.query_one(PacketList)
+                chat_records = [r.index for r in trace if r.connection == rows[1].number]
+                await until(pilot, lambda: packets.count == len(chat_records), "the filter")
+                assert screen.query_one(FilterBar).value == f"stream.connection == {rows[1].number}"
+                assert screen.focused is packets
+                # "a" shows everything again.
+                await pilot.press("a")
+                await until(pilot, lambda: packets.count == len(trace), "all records")
+                await echo.close()
+                await chat.close()
+                await until(
+                    pilot,
+                    lambda: [row.state for row in table.rows_now.values()] == ["closed"] * 2,
+                    "both closed",
+                )
+        finally:
+            await server.shutdown()
+
+    asyncio.run(asyncio.wait_for(main(), 60))
