@@ -344,7 +344,7 @@ def _serve_inspector(args: argparse.Namespace) -> int:
     apps: list[ServeApp] = []
 
     def note(session: Session, text: str) -> None:
-        if text.startswith(("open ", "closed (")):
+        if text.startswith(("open ", "closed (", "GET ", "HEAD ")):
             return  # the connection table shows those
         for app in apps:
             app.notify(f"{session.info}  {text}", timeout=4)

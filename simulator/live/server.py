@@ -231,6 +231,8 @@ class Session(asyncio.Protocol):
             return True
         self.kind = "http"
         self._write_raw(answer)
+        status = answer[9:12].decode("ascii", "replace")  # "HTTP/1.1 200 OK"
+        self._note(f"{method} {self.path[:80]} → {status}")
         if self._timer is not None:
             self._timer.cancel()
         if self.transport is not None:
