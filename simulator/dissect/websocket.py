@@ -11,12 +11,24 @@ A masked frame's clear payload is not in the frame's bytes. Callers that can
 hold it in a buffer of its own (an "unmasked payload" buffer) pass its index
 as `unmasked_buffer`; the unmasking steps, the decoded text and the close
 code then point there.
+
+permessage-deflate (RFC 7692) compresses whole messages, not frames, and with
+context takeover a message may copy bytes from the ones sent before it. So a
+compressed message is inflated by a `MessageInflater`, one per connection and
+direction, fed every compressed message of that direction in order (the
+message dissector in `simulator.dissect.messages` does this); a frame is then
+dissected with its `CompressedPart`, and its message's last frame shows the
+inflated bytes in a buffer of their own ("Inflated payload"). A frame
+dissected on its own is inflated on its own, which works unless it refers back.
+Inflating stops at `INFLATE_LIMIT` bytes, so a decompression bomb costs at most
+that much memory and time.
 """
 
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from simulator.dissect.fields import Buffer, Dissection, Field, FieldValue
 from simulator.dissect.http import problems_of
@@ -42,7 +54,16 @@ from simulator.ws.frames import (
 from simulator.ws.mask import apply_mask
 
 UNMASK_SHOWN = 64  # payload bytes unmasked one by one; the rest in one step
-INFLATE_LIMIT = 1 << 20  # at most this much decompressed output is shown
+# Inflating a message stops after this many bytes: 16 times the engine's default
+# message size limit (1 MiB), room for peers with larger limits, while a
+# decompression bomb (DEFLATE reaches about 1000:1) costs at most this much.
+INFLATE_LIMIT = 16 << 20
+TAIL = b"\x00\x00\xff\xff"  # the empty stored block a Z_SYNC_FLUSH ends with (RFC 7692 §7.2.1)
+_INFLATE_STEP = 1 << 20  # output asked of zlib at a time
+# Why a message may be missing context its sender assumed the receiver had.
+NOT_CAPTURED = "earlier messages not in this capture"
+FAILED_BEFORE = "an earlier message that could not be inflated"
+CUT_BEFORE = "an earlier message whose inflating was cut short"
 
 OPCODE_NAMES = {
     0x0: "continuation",
@@ -163,6 +184,181 @@ def _parse_partial(data: bytes, refused: str | None) -> _Parsed:
     return _Parsed(spans, b0, b1, key, payload, length, header, refused)
 
 
+# --- permessage-deflate: messages inflated in order ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Inflated:
+    """A compressed message inflated (RFC 7692 §7.2.2), or as far as it would go."""
+
+    data: bytes  # the inflated bytes kept: all of them, unless `size` says more came out
+    size: int  # how many bytes inflating produced (at most INFLATE_LIMIT)
+    compressed: int  # the message's compressed bytes: its frames' payloads, tail not counted
+    frames: int  # how many frames carried it
+    text: bool  # a text message, whose inflated bytes must be UTF-8
+    cut: bool = False  # there was more: inflating stopped at INFLATE_LIMIT
+    problem: str | None = None  # why inflating failed or stopped
+    takeover: bool | None = None  # may it refer to earlier messages? (None: not known)
+
+    @property
+    def whole(self) -> bool:
+        """Every inflated byte is here: nothing failed, nothing was cut or left out."""
+        return self.problem is None and not self.cut and len(self.data) == self.size
+
+    def ratio(self) -> str:
+        """'9 bytes → 5 bytes (×0.6)'."""
+        factor = f" (×{self.size / self.compressed:.1f})" if self.compressed else ""
+        return f"{self.compressed} bytes → {self.size} bytes{factor}"
+
+
+@dataclass(frozen=True, slots=True)
+class CompressedPart:
+    """One frame of a compressed message: which one, and (on the last) the message inflated."""
+
+    index: int  # 0 for the first frame, the one with RSV1 set
+    inflated: Inflated | None = None  # on the message's last frame
+
+
+@dataclass(slots=True)
+class _Message:
+    """A compressed message being inflated."""
+
+    text: bool
+    keep: int  # how many inflated bytes to keep
+    lost: str | None  # context it may need that the decompressor does not have
+    out: bytearray = field(default_factory=bytearray)
+    size: int = 0
+    compressed: int = 0
+    frames: int = 0
+    cut: bool = False
+    error: str | None = None
+
+
+class MessageInflater:
+    """One direction's decompressor, fed that direction's compressed messages in order.
+
+    RFC 7692 §7.1.1: unless `*_no_context_takeover` was agreed for this
+    direction (`takeover=False`), the sender keeps its compressor from one
+    message to the next, so a message may copy strings out of the ones before
+    it; one decompressor then serves the whole direction and must see every
+    compressed message. When one went by unseen (`missed`), or could not be
+    inflated, the next message starts from an empty window: zlib refuses a
+    reference into bytes it never had ("invalid distance too far back") rather
+    than making them up, so what comes out is always right, and a message that
+    cannot come out says why. Keeping context is always safe: a message that
+    does not refer back inflates the same either way.
+
+        inflater.begin(text=True)    # the first frame, RSV1 = 1
+        inflater.feed(payload)       # each frame's clear payload, in order
+        inflated = inflater.end()    # after the frame with FIN = 1
+    """
+
+    def __init__(self, *, takeover: bool | None = True, lost: str | None = None) -> None:
+        self.takeover = takeover
+        self.lost = lost  # why earlier context is missing; None while every message was seen
+        self._decompressor: Any = None  # zlib's Decompress type is not public
+        self._message: _Message | None = None
+
+    def missed(self, what: str = NOT_CAPTURED) -> None:
+        """Frames of this direction went by unseen: any message in progress is dropped."""
+        self._message = None
+        self._lose(what)
+
+    def begin(self, *, text: bool, keep: int = INFLATE_LIMIT) -> None:
+        """A compressed message starts (its first frame has RSV1 set)."""
+        if self._decompressor is None or self.takeover is False:
+            # §7.2.2: no context takeover, each message from an empty window. Inflating
+            # with the largest window (15 bits) reads any smaller one too (§7.1.2).
+            self._decompressor = zlib.decompressobj(wbits=-15)
+        lost = None if self.takeover is False else self.lost
+        self._message = _Message(text, min(keep, INFLATE_LIMIT), lost)
+
+    @property
+    def in_message(self) -> bool:
+        return self._message is not None
+
+    def feed(self, payload: bytes) -> None:
+        """The clear payload of the message's next frame."""
+        message = self._message
+        if message is None:
+            return
+        message.compressed += len(payload)
+        message.frames += 1
+        self._inflate(message, payload)
+
+    def end(self) -> Inflated | None:
+        """The message's last frame has been fed: put back the tail and finish (§7.2.2)."""
+        message, self._message = self._message, None
+        if message is None:
+            return None
+        self._inflate(message, TAIL)
+        if self._decompressor is not None and (self.takeover is False or self._decompressor.eof):
+            # No takeover: the next message starts afresh anyway. At eof the sender ended
+            # the DEFLATE stream with a final block (BFINAL = 1, which RFC 7692 allows): a
+            # stream that has ended takes no more input, so the next message starts anew.
+            self._decompressor = None
+        problem = None
+        if message.error is not None:
+            if message.lost is not None and "too far back" in message.error:
+                problem = f"refers to {message.lost}, so it cannot be inflated here"
+            else:
+                problem = "cannot be inflated"
+            problem += f" (zlib: {message.error})"
+        elif message.cut:
+            problem = (
+                f"inflated output cut at {INFLATE_LIMIT} bytes: the inspector inflates no "
+                "further (a receiver closes with 1009 once a message passes its size limit)"
+            )
+        return Inflated(
+            bytes(message.out), message.size, message.compressed, message.frames,
+            message.text, message.cut, problem, self.takeover,
+        )  # fmt: skip
+
+    def _lose(self, why: str) -> None:
+        """The window no longer matches the sender's: the next message starts empty."""
+        self._decompressor = None
+        if self.takeover is not False:
+            self.lost = why
+
+    def _inflate(self, message: _Message, data: bytes) -> None:
+        decompressor = self._decompressor
+        if decompressor is None or message.error is not None or message.cut:
+            return
+        pending = data
+        while True:
+            # Ask for one byte past the limit, and only ever a bounded amount at a time:
+            # a bomb is stopped there, never inflated whole.
+            ask = min(_INFLATE_STEP, INFLATE_LIMIT + 1 - message.size)
+            try:
+                piece = decompressor.decompress(pending, ask)
+            except zlib.error as error:
+                message.error = str(error).removeprefix("Error -3 while decompressing data: ")
+                self._lose(FAILED_BEFORE)
+                return
+            room = message.keep - len(message.out)
+            if room > 0:
+                message.out += piece[:room]
+            message.size += len(piece)
+            if message.size > INFLATE_LIMIT:
+                message.size = INFLATE_LIMIT
+                message.cut = True
+                self._lose(CUT_BEFORE)
+                return
+            pending = decompressor.unconsumed_tail
+            if not pending and len(piece) < ask:
+                return
+
+
+def inflate_alone(payload: bytes, *, text: bool) -> Inflated:
+    """One whole compressed message inflated with a fresh window, as if nothing came before."""
+    inflater = MessageInflater(takeover=None, lost="earlier messages not shown here")
+    inflater.begin(text=text)
+    inflater.feed(payload)
+    inflated = inflater.end()
+    assert inflated is not None
+    return inflated
+
+
 def dissect_ws_frame(
     frame_bytes: bytes,
     *,
@@ -171,18 +367,22 @@ def dissect_ws_frame(
     offset: int = 0,
     deflate: bool | None = None,
     from_client: bool | None = None,
+    part: CompressedPart | None = None,
+    inflated_buffer: int | None = None,
 ) -> Field:
     """Dissect the one WebSocket frame at the start of `frame_bytes`.
 
     `frame_bytes[0]` sits at `offset` in buffer `buffer`; a masked frame's clear
     payload, if the caller keeps it, is buffer `unmasked_buffer` (from its byte 0).
     `deflate` says whether permessage-deflate was negotiated (None: not known);
-    `from_client` whether a client sent the frame (None: not known). Bytes after
-    the frame are left out of the returned field.
+    `from_client` whether a client sent the frame (None: not known). A frame of
+    a compressed message comes with its `part`; on the message's last frame, the
+    inflated bytes are buffer `inflated_buffer`, if the caller keeps them. Bytes
+    after the frame are left out of the returned field.
     """
     return _Builder(
         _parse(frame_bytes), len(frame_bytes), buffer, unmasked_buffer, offset, deflate,
-        from_client,
+        from_client, part, inflated_buffer,
     ).field()  # fmt: skip
 
 
@@ -192,16 +392,31 @@ def websocket_dissection(
     title: str,
     deflate: bool | None = None,
     from_client: bool | None = None,
+    part: CompressedPart | None = None,
 ) -> Dissection:
-    """One frame as a dissection: buffer 0 is the frame; buffer 1, for a masked frame,
-    its unmasked payload."""
+    """One frame as a dissection: buffer 0 is the frame; then, for a masked frame, its
+    unmasked payload; then, for the last frame of a compressed message, the message
+    inflated.
+
+    `part` places the frame in its compressed message (see `MessageInflater`). Without
+    it, a whole frame with RSV1 set is taken for a message of its own and inflated
+    alone (unless `deflate` is False: then RSV1 is a protocol error).
+    """
     parsed = _parse(frame_bytes)
     buffers = [Buffer(title, frame_bytes)]
     unmasked = None
     if parsed.key is not None:
         unmasked = 1
         buffers.append(Buffer("Unmasked payload", parsed.payload))
-    top = _Builder(parsed, len(frame_bytes), 0, unmasked, 0, deflate, from_client).field()
+    if part is None:
+        part = _alone(parsed, deflate)
+    inflated = None
+    if part is not None and part.inflated is not None:
+        inflated = len(buffers)
+        buffers.append(Buffer("Inflated payload", part.inflated.data))
+    top = _Builder(
+        parsed, len(frame_bytes), 0, unmasked, 0, deflate, from_client, part, inflated
+    ).field()
     fields = [top]
     if top.end < len(frame_bytes):
         fields.append(
@@ -215,7 +430,7 @@ def websocket_dissection(
             )
         )
     return Dissection(
-        summary=_summary(parsed, top),
+        summary=_summary(parsed, top, part),
         protocol="WebSocket",
         fields=tuple(fields),
         buffers=tuple(buffers),
@@ -223,24 +438,59 @@ def websocket_dissection(
     )
 
 
-def _summary(parsed: _Parsed, top: Field) -> str:
+def _alone(parsed: _Parsed, deflate: bool | None) -> CompressedPart | None:
+    """A whole frame with RSV1 set, starting a data message, as a compressed message alone."""
+    frame = parsed.frame()
+    if frame is None or not frame.rsv1 or deflate is False:
+        return None
+    if frame.opcode not in (Opcode.TEXT, Opcode.BINARY):
+        return None
+    if not frame.fin:
+        return CompressedPart(0)
+    return CompressedPart(0, inflate_alone(frame.payload, text=frame.opcode == Opcode.TEXT))
+
+
+def _summary(parsed: _Parsed, top: Field, part: CompressedPart | None) -> str:
     """`Frame.__str__` ("TEXT 'hi' [2 bytes]"), except for compressed and incomplete frames."""
     frame = parsed.frame()
     if frame is None:
         return f"{_opcode_name(parsed.b0)} frame ({top.problem or 'incomplete'})"
-    inflated = next((f for _, f in top.walk() if f.name == "ws.inflated"), None)
-    if inflated is None:
+    return _frame_summary(frame, part)
+
+
+def _frame_summary(frame: Frame, part: CompressedPart | None) -> str:
+    """A whole frame in one line; a compressed one shows its message inflated, not its bytes."""
+    if part is None or frame.opcode >= 0x8:
         return str(frame)
-    value = inflated.value
-    shown = repr(value[:40]) if isinstance(value, str) else "(compressed)"
+    inflated = part.inflated
     notes = [f"{len(frame.payload)} bytes compressed"]
-    if isinstance(value, str | bytes):
-        notes[0] += f" from {len(value.encode() if isinstance(value, str) else value)}"
+    if inflated is None:
+        shown = "(compressed)"
+    else:
+        shown = _shown(inflated)
+        origin = f" from {inflated.size}" if inflated.data or inflated.problem is None else ""
+        if inflated.frames == 1:
+            notes[0] += origin
+        else:
+            notes.append(
+                f"last of {inflated.frames} frames: {inflated.compressed} bytes compressed" + origin
+            )
     if frame.masked:
         notes.append("masked")
     if not frame.fin:
         notes.append("FIN=0")
-    return f"{_opcode_name(parsed.b0)} {shown} [{', '.join(notes)}]"
+    name = OPCODE_NAMES.get(frame.opcode, f"opcode {frame.opcode:#x}").upper()
+    return f"{name} {shown} [{', '.join(notes)}]"
+
+
+def _shown(inflated: Inflated) -> str:
+    """The inflated message, briefly, for a summary line."""
+    if inflated.problem is not None and not inflated.data:
+        return "(cannot inflate)"
+    if inflated.text:
+        text, _ = _utf8(inflated.data[:160], final=False)
+        return repr(text[:40])
+    return repr(inflated.data[:20])
 
 
 def _opcode_name(b0: int | None) -> str:
@@ -264,6 +514,8 @@ class _Builder:
         offset: int,
         deflate: bool | None,
         from_client: bool | None,
+        part: CompressedPart | None = None,
+        inflated_buffer: int | None = None,
     ) -> None:
         self.p = parsed
         self.available = available
@@ -271,6 +523,8 @@ class _Builder:
         self.offset = offset
         self.deflate = deflate
         self.from_client = from_client
+        self.part = part
+        self.inflated_buffer = inflated_buffer
         b0 = parsed.b0 or 0
         self.opcode = b0 & OPCODE
         self.fin = bool(b0 & FIN)
@@ -306,7 +560,7 @@ class _Builder:
                 problems.append(f"truncated: {self.available} of {total} bytes")
         end = min(total, self.available) if total is not None else self.available
         if frame is not None:
-            label = f"WebSocket {frame}"
+            label = f"WebSocket {_frame_summary(frame, self.part)}"
         else:
             label = f"WebSocket {_opcode_name(p.b0)} frame"
         return Field(
@@ -400,32 +654,34 @@ class _Builder:
     def _rsv1(self, span: FieldSpan) -> Field:
         first_data = self.opcode in (Opcode.TEXT, Opcode.BINARY)
         explanation = (
-            "Reserved for extensions. With permessage-deflate (RFC 7692) negotiated, it "
-            "marks the first frame of a compressed message; otherwise it must be 0."
+            "Reserved for extensions; 0 unless a negotiated extension defines it (RFC 6455 "
+            '§5.2). permessage-deflate (RFC 7692 §6) makes RSV1 the "Per-Message '
+            'Compressed" bit: 1 on the first frame of a compressed message and only there. '
+            "Continuation frames carry 0 even when their message is compressed, and control "
+            "frames are never compressed, so their RSV1 is always 0."
         )
         problem = None
         if not span.value:
             display = "0"
+            if self.part is not None and self.opcode == Opcode.CONTINUATION:
+                display = "0 (continues a compressed message: only its first frame has RSV1)"
+            elif self.control and self.deflate:
+                display = "0 (control frames are never compressed)"
         elif not first_data:
             display = "1"
             problem = (
                 "RSV1 is only allowed on the first frame of a data message, never on "
-                "continuation or control frames (RFC 7692 §6.1)"
+                "continuation or control frames (RFC 7692 §6): a protocol error (1002)"
             )
         elif self.deflate is False:
             display = "1"
             problem = "set, but no extension was negotiated: a protocol error (1002)"
         elif self.deflate:
             display = "1 (compressed message, permessage-deflate)"
-            explanation = (
-                "permessage-deflate was negotiated: RSV1 on a message's first frame says "
-                "the whole message is DEFLATE-compressed (RFC 7692 §6)."
-            )
         else:
             display = "1 (compressed, if permessage-deflate was negotiated)"
-            explanation = (
-                "RSV1 set on a message's first frame means a compressed message when the "
-                "handshake negotiated permessage-deflate (RFC 7692); without it, the "
+            explanation += (
+                " The handshake is not in view: without permessage-deflate negotiated, the "
                 "receiver must fail the connection (1002)."
             )
         return self._at(
@@ -609,9 +865,8 @@ class _Builder:
         p = self.p
         data = p.payload
         complete = p.length is not None and len(data) == p.length
-        compressed = self.rsv1 and self.deflate is not False and not self.control
-        if compressed and self.opcode in (Opcode.TEXT, Opcode.BINARY):
-            return [self._inflated(data, complete)]
+        if self.part is not None and not self.control:
+            return [self._compressed(data)]
         if self.opcode == Opcode.TEXT:
             return [self._text(data, final=self.fin and complete)]
         if self.opcode == Opcode.CLOSE:
@@ -633,41 +888,97 @@ class _Builder:
             problem=problem,
         )
 
-    def _inflated(self, data: bytes, complete: bool) -> Field:
+    def _compressed(self, data: bytes) -> Field:
+        part = self.part
+        assert part is not None
+        inflated = part.inflated
         explanation = (
-            "permessage-deflate: the sender compressed the message with DEFLATE and removed "
-            "the final 00 00 ff ff; the receiver appends them and inflates (RFC 7692 §7.2)."
+            "permessage-deflate (RFC 7692 §7.2): the sender ran the whole message through "
+            "DEFLATE, flushed it so the output ends with an empty uncompressed block (its "
+            "last 4 bytes are always 00 00 ff ff) and dropped those 4 bytes (§7.2.1); the "
+            "message's frames carry what is left. "
+            "The receiver joins the payloads of all its frames, puts 00 00 ff ff back and "
+            "inflates."
         )
-        problem = None
-        value: str | bytes | None = None
-        if not (complete and self.fin):
-            display = "compressed; inflated once the whole message has arrived"
+        takeover = inflated.takeover if inflated is not None else None
+        if takeover is False:
+            explanation += (
+                " No context takeover was agreed for this direction: every message starts "
+                "from an empty window and inflates on its own."
+            )
         else:
-            try:
-                inflater = zlib.decompressobj(wbits=-15)
-                raw = inflater.decompress(data + b"\x00\x00\xff\xff", INFLATE_LIMIT)
-            except zlib.error:
-                raw = None
-            if raw is None:
-                display = "cannot inflate on its own: it refers to earlier messages"
-                explanation += (
-                    " Unless a *_no_context_takeover parameter was agreed, a message may "
-                    "refer back to earlier ones, so only the whole connection can inflate it."
-                )
-            elif self.opcode == Opcode.TEXT:
-                value, problem = _utf8(raw, final=True)
-                display = f"{len(raw)} bytes inflated: {value[:200]!r}"
+            explanation += (
+                " Unless *_no_context_takeover was agreed for this direction, the sender "
+                "keeps its compressor's window (up to 32 KiB, less if *_max_window_bits limits "
+                "it) from message to message, so a "
+                "message may copy strings from earlier ones: the receiver inflates them all, "
+                "in order, with one decompressor (context takeover, §7.1.1)."
+            )
+        children: tuple[Field, ...] = ()
+        problem = None
+        if inflated is None:
+            if part.index == 0:
+                display = f"{len(data)} bytes, the start of a compressed message"
             else:
-                value = raw
-                display = f"{len(raw)} bytes inflated: {raw[:16].hex(' ')}"
+                display = f"{len(data)} bytes, part {part.index + 1} of a compressed message"
+            if not self.fin:
+                display += ": inflated with its last frame"
+        else:
+            display = f"{len(data)} bytes of raw DEFLATE"
+            if inflated.frames > 1:
+                display = (
+                    f"last of {inflated.frames} frames, {len(data)} bytes; the message: "
+                    f"{inflated.ratio()}"
+                )
+            else:
+                display += f" → {inflated.size} bytes inflated"
+            if self.inflated_buffer is not None:
+                children = (self._inflated_field(inflated),)
+            else:
+                problem = inflated.problem
         return self._clear(
-            "ws.inflated",
+            "ws.compressed",
             "Compressed payload (permessage-deflate)",
             0,
             len(data),
-            value=value,
+            value=data,
             display=display,
             explanation=explanation,
+            children=children,
+            problem=problem,
+        )
+
+    def _inflated_field(self, inflated: Inflated) -> Field:
+        assert self.inflated_buffer is not None
+        data = inflated.data
+        value: FieldValue
+        problem = inflated.problem
+        if inflated.text:
+            value, bad_text = _utf8(data, final=inflated.whole)
+            shown = value if len(value) <= 200 else value[:200] + "…"
+            detail = repr(shown)
+            problem = problem or (bad_text and f"{bad_text}: 1007")
+        else:
+            value = data
+            detail = data[:16].hex(" ") + (" …" if len(data) > 16 else "")
+        if len(data) < inflated.size and not inflated.cut:
+            kept = f"only the first {len(data)} of {inflated.size} inflated bytes are kept"
+            problem = f"{problem}; {kept}" if problem else kept
+        explanation = (
+            "The message as the application receives it: the payloads of its frames joined, "
+            "00 00 ff ff appended, and inflated (RFC 7692 §7.2.2)."
+        )
+        if inflated.text:
+            explanation += " A text message must be valid UTF-8 once inflated."
+        return Field(
+            "ws.inflated",
+            f"Inflated payload ({inflated.size} bytes)",
+            0,
+            len(data),
+            value,
+            f"{inflated.ratio()}: {detail}" if data else inflated.ratio(),
+            explanation,
+            buffer=self.inflated_buffer,
             problem=problem,
         )
 

@@ -25,6 +25,7 @@ from simulator.trace.pcap import Capture
 from simulator.tui.model import Turn, message_conversation
 from simulator.ws import BinaryMessage, TextMessage
 from simulator.ws.close_codes import explain
+from simulator.ws.connection import Config
 from simulator.ws.frames import Opcode, parse_frames, serialize_frame
 from simulator.ws.handshake import build_request, build_response
 from tests.dissect.helpers import check_tree
@@ -62,10 +63,14 @@ def expected(record: WireRecord, done: dict[int, list[Dissection]]) -> dict[str,
 
 
 async def two_clients(trace: Trace) -> None:
-    """Two connections to the live echo server, their messages interleaved."""
+    """Two connections to the live echo server, their messages interleaved.
+
+    The clients offer no compression, so each frame carries its payload as sent
+    (tests/dissect/test_deflate.py follows compressed live traffic).
+    """
     async with serving(tap=trace_tap(trace)) as server:
-        first = await connect(server.url)
-        second = await connect(server.url)
+        first = await connect(server.url, config=Config())
+        second = await connect(server.url, config=Config())
         first.send_text("one")
         second.send_text("two", fragment_size=1)
         assert await first.recv(STEP) == TextMessage("one")
