@@ -520,8 +520,13 @@ class _Http:
                 )
             if "permessage-deflate" in value.lower():
                 text += (
-                    " Parameters: *_no_context_takeover resets the compressor for every "
-                    "message; *_max_window_bits limits its memory."
+                    " Parameters (RFC 7692 §7.1): server_no_context_takeover / "
+                    "client_no_context_takeover: that side starts every message with an "
+                    "empty window, so no message refers back to an earlier one; "
+                    "server_max_window_bits=N / client_max_window_bits=N: that side's LZ77 "
+                    "window is at most 2^N bytes (N from 8 to 15; 15, 32 KiB, without it). "
+                    "client_max_window_bits without a value, in an offer, lets the server "
+                    "choose the client's window."
                 )
             return text, "", None
         if lname == "sec-websocket-version":

@@ -18,6 +18,7 @@ from typing import Protocol, runtime_checkable
 from simulator.dissect.fields import Dissection
 from simulator.dissect.messages import MessageDissector
 from simulator.dissect.packet import combine, dissect_record
+from simulator.dissect.websocket import Inflated
 from simulator.trace.records import RecordSource, WireRecord
 from simulator.trace.streams import Pdu, Reassembler, connection_key
 
@@ -71,6 +72,12 @@ class StreamDissector:
                 return list(group.in_order)
             mine = connection_key(self.source.record(index))
             return [pdu for pdu in group.in_order if pdu.connection == mine]
+
+    def inflated(self, pdu: Pdu) -> Inflated | None:
+        """The message `pdu` ends, inflated, if it is the last frame of a compressed one."""
+        with self._lock:
+            group, _ = self._group(pdu.completed_in)
+            return None if group is None else group.messages.inflated(pdu)
 
     def _group(self, index: int) -> tuple[_Group | None, list[int] | range]:
         if isinstance(self.source, ConnectionIndex):

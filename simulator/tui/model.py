@@ -17,6 +17,7 @@ from typing import Literal, Protocol, TypeVar, runtime_checkable
 
 from simulator.dissect import Buffer, Dissection, Field
 from simulator.dissect.stream_view import StreamDissector
+from simulator.dissect.websocket import Inflated
 from simulator.trace import Endpoint, Layer, RecordSource, WireRecord
 from simulator.trace.streams import Pdu
 from simulator.ws.close_codes import explain
@@ -381,7 +382,7 @@ def message_conversation(stream: StreamDissector) -> ConversationFunction:
         if not pdus:
             return stream_conversation(source, index, dissect)
         client = _client_of(pdus)
-        return [_turn(pdu, client) for pdu in pdus]
+        return [_turn(pdu, client, stream.inflated(pdu)) for pdu in pdus]
 
     return conversation
 
@@ -396,7 +397,7 @@ def _client_of(pdus: Sequence[Pdu]) -> Endpoint:
     return pdus[0].src
 
 
-def _turn(pdu: Pdu, client: Endpoint) -> Turn:
+def _turn(pdu: Pdu, client: Endpoint, inflated: Inflated | None = None) -> Turn:
     direction: Direction = "client" if pdu.src == client else "server"
     packets = pdu.packets
     where = (
@@ -418,6 +419,14 @@ def _turn(pdu: Pdu, client: Endpoint) -> Turn:
     if frame.opcode == Opcode.CLOSE and len(frame.payload) >= 2:
         code = int.from_bytes(frame.payload[:2], "big")
         text = f"close code {code} ({explain(code)}) {printable(frame.payload[2:])}".rstrip()
+    elif inflated is not None:
+        # The last frame of a compressed message (RFC 7692): show what it inflates to.
+        label += f" · compressed, inflates to {inflated.size} bytes"
+        data = inflated.data
+        if inflated.text:
+            text = printable(data)
+        else:
+            text = data[:256].hex(" ") + (" …" if len(data) > 256 else "")
     elif frame.opcode == Opcode.BINARY or frame.rsv1:
         text = frame.payload[:256].hex(" ") + (" …" if len(frame.payload) > 256 else "")
     else:

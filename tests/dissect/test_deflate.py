@@ -483,3 +483,19 @@ def test_our_client_against_a_websockets_server() -> None:
     run(scenario())
     received: Sequence[str | bytes] = inflated_messages(trace, from_client=False)
     assert received == [*TEXTS, blob]
+
+
+def test_the_conversation_view_shows_compressed_messages_inflated() -> None:
+    from simulator.tui.model import message_conversation
+
+    deflater = Deflater()
+    text = b"follow me " * 20
+    chunks = [*opening(), client_frame(Opcode.TEXT, deflater(text), rsv1=True)]
+    chunks.append(client_frame(Opcode.BINARY, deflater(b"\x00\x01" * 8), rsv1=True))
+    trace = Trace(stream_records(chunks))
+    stream = StreamDissector(trace)
+    turns = message_conversation(stream)(trace, 0, stream)
+    assert [turn.direction for turn in turns] == ["client", "server", "client", "client"]
+    assert turns[2].text == text.decode()
+    assert "inflates to 200 bytes" in turns[2].label
+    assert turns[3].text == ("00 01 " * 8).strip()
