@@ -213,9 +213,7 @@ def parse_ipv4(packet: bytes) -> IPv4Header:
     if len(packet) < ihl * 4:
         raise ValueError(f"IHL says a {ihl * 4}-byte header but only {len(packet)} bytes given")
     if total_length < ihl * 4:
-        raise ValueError(
-            f"total length {total_length} is shorter than the {ihl * 4}-byte header"
-        )
+        raise ValueError(f"total length {total_length} is shorter than the {ihl * 4}-byte header")
     if total_length > len(packet):
         raise ValueError(
             f"truncated packet: total length is {total_length} but only {len(packet)} bytes given"
