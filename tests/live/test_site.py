@@ -308,3 +308,68 @@ def test_a_reader_that_stops_is_dropped_with_1013_and_its_buffer_stays_bounded()
                 await client.close()
 
     run(scenario(), timeout=30)
+
+
+# --- permessage-deflate on the wire --------------------------------------------------------
+
+
+async def deflate_websocket(port: int, offer: str) -> tuple[Raw, dict[str, str]]:
+    from simulator.ws.handshake import accept_key, build_request
+    from tests.live.support import KEY
+
+    raw = await Raw.open(port)
+    await raw.send(
+        build_request(host=f"127.0.0.1:{port}", path="/echo", key=KEY, extensions=(offer,))
+    )
+    response = parse_response(await raw.read_head())
+    assert response.status == 101
+    assert response.headers["sec-websocket-accept"] == accept_key(KEY)
+    return raw, response.headers
+
+
+def test_a_decompression_bomb_is_closed_with_1009_on_the_wire() -> None:
+    import zlib
+
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    bomb = compressor.compress(bytes(64 << 20)) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    bomb = bomb[:-4]  # 64 MiB of zeros in about 64 kB
+
+    async def scenario() -> list[object]:
+        async with serving() as server:
+            raw, headers = await deflate_websocket(server.port, "permessage-deflate")
+            assert headers["sec-websocket-extensions"] == "permessage-deflate"
+            await raw.send(masked(0x2, bomb, rsv1=True))
+            frames = server_frames(await raw.read_to_eof())
+            await raw.close()
+            return [close_of(frames[-1])]
+
+    [(code, reason)] = run(scenario())
+    assert code == CloseCode.MESSAGE_TOO_BIG
+    assert "inflates past" in reason
+
+
+@pytest.mark.parametrize(
+    "offer",
+    [
+        "permessage-deflate; server_max_window_bits=16",
+        "permessage-deflate; no_such_parameter",
+        "permessage-deflate; client_no_context_takeover; client_no_context_takeover",
+    ],
+)
+def test_an_offer_we_cannot_read_is_declined_and_the_connection_runs_uncompressed(
+    offer: str,
+) -> None:
+    async def scenario() -> None:
+        async with serving() as server:
+            raw, headers = await deflate_websocket(server.port, offer)
+            assert "sec-websocket-extensions" not in headers
+            await raw.send(masked(0x1, b"plain"))
+            [echo] = server_frames(await raw.read_exactly(7))
+            assert (echo.rsv1, echo.payload) == (False, b"plain")
+            # RSV1 is now a protocol error: no extension defines it.
+            await raw.send(masked(0x1, b"x", rsv1=True))
+            frames = server_frames(await raw.read_to_eof())
+            assert close_of(frames[-1])[0] == CloseCode.PROTOCOL_ERROR
+            await raw.close()
+
+    run(scenario())
