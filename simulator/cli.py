@@ -15,6 +15,7 @@ from simulator import __version__
 from simulator.errors import WirelabError
 
 if TYPE_CHECKING:
+    from simulator.lessons.course import Course
     from simulator.live import Server, Session
     from simulator.live.server import Notify
     from simulator.trace import RecordSource, Trace
@@ -74,7 +75,25 @@ def build_parser() -> argparse.ArgumentParser:
     teach.add_argument("lesson", nargs="?", help="a lesson id or number (default: the course)")
     teach.add_argument("--lessons", action="append", default=[], metavar="DIR",
                        help="also read lessons from DIR (repeatable)")  # fmt: skip
+    teach.add_argument(
+        "--share",
+        action="store_true",
+        help="let students follow your steps: wirelab follow ws://HOST:PORT/",
+    )
+    teach.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="with --share: address to bind (default 127.0.0.1; 0.0.0.0 for a classroom)",
+    )
+    teach.add_argument(
+        "--port", type=_port, default=8766, help="with --share: TCP port (default 8766)"
+    )
     teach.set_defaults(func=_cmd_teach)
+    follow = sub.add_parser("follow", help="follow a teacher's `wirelab teach --share`")
+    follow.add_argument("url", help="the teacher's ws://HOST:PORT/")
+    follow.add_argument("--lessons", action="append", default=[], metavar="DIR",
+                        help="also read lessons from DIR, as the teacher does")  # fmt: skip
+    follow.set_defaults(func=_cmd_follow)
 
     serve = sub.add_parser(
         "serve",
@@ -282,14 +301,13 @@ async def _start(server: Server, args: argparse.Namespace) -> None:
         raise WirelabError(f"cannot listen on {args.host}:{args.port}: {error.strerror}") from None
 
 
-def _exposed(args: argparse.Namespace) -> str | None:
+def _exposed(args: argparse.Namespace, what: str = "") -> str | None:
     if args.host in ("127.0.0.1", "localhost", "::1"):
         return None
-    origins = "only from " + ", ".join(args.origin) if args.origin else "from any origin"
-    return (
-        f"listening on {args.host}: other machines can load the page, chat and echo "
-        f"({origins}); everything they send is shown here"
-    )
+    if not what:
+        origins = "only from " + ", ".join(args.origin) if args.origin else "from any origin"
+        what = f"load the page, chat and echo ({origins}); everything they send is shown here"
+    return f"listening on {args.host}: other machines can {what}"
 
 
 def _export(trace: Trace, path: str) -> None:
@@ -459,21 +477,28 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 # --- lessons ----------------------------------------------------------------------------
 
 
-def _course_app(args: argparse.Namespace, *, teach: bool) -> int:
+def _load_course(args: argparse.Namespace) -> Course:
     from pathlib import Path
 
-    from simulator.lessons import Progress, load_course
-    from simulator.tui.course import CourseApp
+    from simulator.lessons import load_course
 
     folders = [Path(d) for d in args.lessons]
     for folder in folders:
         if not folder.is_dir():
             raise WirelabError(f"--lessons {folder}: not a folder")
     course = load_course(folders)
-    if args.lesson is not None and course.find(args.lesson) is None:
+    lesson = getattr(args, "lesson", None)
+    if lesson is not None and course.find(lesson) is None:
         names = ", ".join(lesson.id for lesson in course.lessons)
-        raise WirelabError(f"no lesson {args.lesson!r} (the course: {names})")
-    CourseApp(course, Progress(), start=args.lesson, teach=teach).run()
+        raise WirelabError(f"no lesson {lesson!r} (the course: {names})")
+    return course
+
+
+def _course_app(args: argparse.Namespace, *, teach: bool) -> int:
+    from simulator.lessons import Progress
+    from simulator.tui.course import CourseApp
+
+    CourseApp(_load_course(args), Progress(), start=args.lesson, teach=teach).run()
     return 0
 
 
@@ -482,7 +507,54 @@ def _cmd_learn(args: argparse.Namespace) -> int:
 
 
 def _cmd_teach(args: argparse.Namespace) -> int:
-    return _course_app(args, teach=True)
+    if not args.share:
+        return _course_app(args, teach=True)
+    from simulator.lessons import Progress
+    from simulator.live.classroom import Share, share_server
+    from simulator.tui.course import CourseApp
+
+    course = _load_course(args)
+    share = Share()
+    server = share_server(share, host=args.host, port=args.port)
+
+    async def run() -> None:
+        try:
+            await server.start()
+        except OSError as error:
+            raise WirelabError(
+                f"cannot listen on {args.host}:{args.port}: {error.strerror}"
+            ) from None
+        app = CourseApp(
+            course, Progress(), start=args.lesson, teach=True, share=share, share_url=server.url
+        )
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, app.exit)
+        what = f"follow your steps at {server.url} (they see your lesson position, nothing else)"
+        if exposed := _exposed(args, what):
+            app.call_later(app.notify, exposed, severity="warning")
+        try:
+            await app.run_async()
+        finally:
+            await server.shutdown(reason="the teacher ended the class")
+
+    asyncio.run(run())
+    print(f"wirelab teach: shared at {server.url}; {share.count} still following at the end")
+    return 0
+
+
+def _cmd_follow(args: argparse.Namespace) -> int:
+    from simulator.lessons import Progress
+    from simulator.live.client import parse_url
+    from simulator.tui.follow import FollowApp
+
+    parse_url(args.url)  # a clear error for a bad URL before the TUI starts
+    course = _load_course(args)
+    app = FollowApp(course, Progress(), args.url)
+
+    async def run() -> None:
+        await app.run_async()
+
+    asyncio.run(run())
+    return 0
 
 
 def _cmd_lessons_check(args: argparse.Namespace) -> int:

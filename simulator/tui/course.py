@@ -23,6 +23,7 @@ from simulator.tui.screens.home import HomeScreen
 
 if TYPE_CHECKING:
     from simulator.lessons.run import LessonRun
+    from simulator.live.classroom import Share
     from simulator.tui.model import InspectorModel
 
 
@@ -37,6 +38,8 @@ class CourseApp(App[None]):
         *,
         start: str | None = None,
         teach: bool = False,
+        share: Share | None = None,
+        share_url: str = "",
     ) -> None:
         super().__init__()
         self.course = course
@@ -45,6 +48,12 @@ class CourseApp(App[None]):
         self.start_teach = teach
         self.runs: dict[str, LessonRun] = {}
         self._save_told = False
+        # `wirelab teach --share`: every step shown goes to the followers.
+        self.share = share
+        self.share_url = share_url
+        self._digests: dict[str, str] = {}
+        if share is not None:
+            share.on_change = lambda count: self.refresh_bar()
 
     def get_default_screen(self) -> Screen[None]:
         return HomeScreen()
@@ -61,7 +70,7 @@ class CourseApp(App[None]):
 
     # --- lessons ----------------------------------------------------------------------
 
-    def open_lesson(self, name: str, *, teach: bool = False) -> None:
+    def open_lesson(self, name: str, *, teach: bool = False, step: int | None = None) -> None:
         from simulator.lessons.run import LessonRun
         from simulator.tui.screens.lesson import LessonScreen
 
@@ -79,12 +88,39 @@ class CourseApp(App[None]):
             self.show_error(f"“{lesson.title}” cannot run", f"{lesson.path}: {error}")
             return
         self.runs[lesson.id] = run
-        step = 0 if teach else self.progress.of(lesson.id).step
+        if step is None:
+            step = 0 if teach else self.progress.of(lesson.id).step
         self.push_screen(LessonScreen(lesson, run, teach=teach, step=step))
 
     def visited(self, lesson: Lesson, step: int) -> None:
         self.progress.visit(lesson.id, step)
         self.save()
+        if self.share is not None:
+            self.share.move(lesson.id, self.digest(lesson), lesson.title, step, len(lesson.steps))
+
+    def digest(self, lesson: Lesson) -> str:
+        """The lesson file's hash, which followers compare with their own copy's."""
+        from simulator.live.classroom import lesson_digest
+
+        if lesson.id not in self._digests:
+            self._digests[lesson.id] = lesson_digest(lesson.path)
+        return self._digests[lesson.id]
+
+    # --- the classroom ------------------------------------------------------------------
+
+    def classroom_note(self) -> str:
+        """What the lesson bar says about the classroom ("" when there is none)."""
+        if self.share is None:
+            return ""
+        count = self.share.count
+        return f"[b]{count} following[/b] at {self.share_url}"
+
+    def refresh_bar(self) -> None:
+        from simulator.tui.screens.lesson import LessonScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, LessonScreen) and screen.is_mounted:
+                screen.update_bar()
 
     def answered(self, lesson: Lesson, step: int) -> None:
         self.progress.answered(lesson.id, step)

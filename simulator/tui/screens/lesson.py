@@ -190,9 +190,11 @@ class LessonScreen(Screen[None]):
         lesson = self.lesson
         mode = "classroom" if self.teach else "self-paced"
         playing = f" · ▶ ×{SPEEDS[self.speed]:g}" if self.playing else ""
+        note = self.course_app.classroom_note()
         self.query_one("#lesson-bar", Static).update(
             f"[b]{self.course_app.course.number(lesson)}. {lesson.title}[/b] · "
             f"step {self.step + 1}/{len(lesson.steps)} · {mode}{playing}"
+            + (f" · {note}" if note else "")
         )
 
     def _visible(self) -> list[LadderArrow]:

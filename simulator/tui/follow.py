@@ -1,0 +1,138 @@
+"""`wirelab follow ws://HOST:PORT`: the course app, steered by a teacher's `--share`.
+
+While the student follows, each of the teacher's moves opens the same lesson
+at the same step (in the classroom layout). Moving on one's own (→, ←, g, a
+click on the ladder…) detaches: the student looks around while the bar says
+where the teacher is; `f` snaps back. A lesson file that differs from the
+teacher's is refused with a clear message, never shown as if it were the same.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.binding import Binding, BindingType
+
+from simulator.lessons.course import Course
+from simulator.lessons.model import Lesson
+from simulator.lessons.progress import Progress
+from simulator.live.classroom import Follower, Position
+from simulator.tui.course import CourseApp
+
+
+class FollowApp(CourseApp):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f", "follow_teacher", "Follow the teacher"),
+    ]
+
+    def __init__(self, course: Course, progress: Progress, url: str) -> None:
+        super().__init__(course, progress)
+        self.url = url
+        self.teacher: Position | None = None
+        self.attached = True
+        self.status = f"connecting to {url}…"
+        self.problem: str | None = None  # why the teacher's lesson cannot be shown
+        self._applying = False  # a move made for the teacher, not by the student
+        self.follower = Follower(url, self.teacher_moved, self.connection_status)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.sub_title = f"following {self.url}"
+        self.run_worker(self.follower.run(), name="follow", exit_on_error=False)
+        self.notify(f"Waiting for the teacher at {self.url}…", timeout=5)
+
+    async def action_quit(self) -> None:
+        self.follower.stop()
+        await super().action_quit()
+
+    # --- from the follower ----------------------------------------------------------------
+
+    def teacher_moved(self, kind: str, position: Position) -> None:
+        self.teacher = position
+        if kind == "hello":
+            self.attached = True  # a (re)connection puts the student back in step
+        if self.attached:
+            self.go_to_teacher()
+        else:
+            self.refresh_bar()
+
+    def connection_status(self, text: str) -> None:
+        why = text.split("; reconnecting")[0]
+        if text != "connected" and why != self.status.split("; reconnecting")[0]:
+            self.notify(text, title="Classroom", severity="warning", timeout=5)  # once a cause
+        self.status = text
+        self.refresh_bar()
+
+    # --- following ------------------------------------------------------------------------
+
+    def go_to_teacher(self) -> None:
+        from simulator.tui.screens.lesson import LessonScreen
+
+        position = self.teacher
+        if position is None:
+            self.notify("The teacher has not opened a lesson yet.")
+            return
+        lesson = self.course.find(position.lesson)
+        if lesson is None:
+            self._refuse(f"the teacher's lesson {position.lesson!r} is not in your course")
+            return
+        if self.digest(lesson) != position.digest:
+            self._refuse(
+                f"your copy of “{lesson.title}” differs from the teacher's "
+                "(use the same wirelab version and lesson folder)"
+            )
+            return
+        self.problem = None
+        self._applying = True
+        try:
+            screen = self.screen
+            if isinstance(screen, LessonScreen) and screen.lesson.id == lesson.id:
+                if screen.step != position.step:
+                    screen.show_step(position.step)
+                else:
+                    screen.update_bar()
+            else:
+                while isinstance(self.screen, LessonScreen) or len(self.screen_stack) > 1:
+                    self.pop_screen()
+                self.open_lesson(lesson.id, teach=True, step=position.step)
+        finally:
+            self._applying = False
+
+    def _refuse(self, problem: str) -> None:
+        if problem != self.problem:
+            self.problem = problem
+            self.notify(problem, title="Cannot follow", severity="error", timeout=10)
+        self.refresh_bar()
+
+    def visited(self, lesson: Lesson, step: int) -> None:
+        super().visited(lesson, step)
+        if not self._applying:
+            teacher = self.teacher
+            self.attached = (
+                teacher is not None and teacher.lesson == lesson.id and teacher.step == step
+            )
+            self.refresh_bar()
+
+    def action_follow_teacher(self) -> None:
+        self.attached = True
+        self.go_to_teacher()
+        self.refresh_bar()
+
+    def classroom_note(self) -> str:
+        teacher = self.teacher
+        if self.status != "connected":
+            return f"[b]{self.status}[/b]"
+        if teacher is None:
+            return "waiting for the teacher"
+        if self.problem is not None:
+            return f"[b]cannot follow:[/b] {self.problem}"
+        if self.attached:
+            return "[b]following the teacher[/b]"
+        screen_lesson = getattr(self.screen, "lesson", None)
+        where = f"step {teacher.step + 1}/{teacher.steps}"
+        if getattr(screen_lesson, "id", None) != teacher.lesson:
+            where = f"“{teacher.title}”, {where}"
+        return f"[b]looking around[/b] · teacher at {where} · f: back"
+
+
+__all__ = ["FollowApp"]

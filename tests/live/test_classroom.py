@@ -1,0 +1,210 @@
+"""Classroom follow over wirelab's own server: 200 followers, a slow one, reconnects."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import statistics
+import time
+
+import pytest
+
+from simulator.live.classroom import (
+    ClassroomError,
+    Follower,
+    Position,
+    Share,
+    decode,
+    encode,
+    share_server,
+)
+from simulator.ws import CloseCode
+from tests.live.support import STEP, close_of, request, run, server_frames
+
+LESSON = ("tcp-handshake", "0123456789abcdef", "The TCP handshake")
+
+
+class Student:
+    """A follower's core with what it saw."""
+
+    def __init__(self, url: str) -> None:
+        self.seen: list[tuple[str, Position]] = []
+        self.arrived: dict[int, float] = {}  # seq → when it arrived
+        self.statuses: list[str] = []
+        self.follower = Follower(url, self._position, self.statuses.append, delays=(0.05, 0.1, 0.2))
+        self.task = asyncio.ensure_future(self.follower.run())
+
+    def _position(self, kind: str, position: Position) -> None:
+        self.seen.append((kind, position))
+        self.arrived[position.seq] = time.perf_counter()
+
+    @property
+    def steps(self) -> list[int]:
+        return [position.seq for kind, position in self.seen if kind == "step"]
+
+    async def stop(self) -> None:
+        self.follower.stop()
+        await asyncio.wait_for(self.task, STEP)
+
+
+async def until(condition: object, what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+# --- the protocol ---------------------------------------------------------------------------
+
+
+def test_messages_round_trip_and_bad_ones_are_refused() -> None:
+    position = Position(*LESSON, step=3, steps=12, seq=7)
+    assert decode(encode("hello", position)) == ("hello", position)
+    assert decode(encode("step", position)) == ("step", position)
+    hello = json.loads(encode("hello", position))
+    for bad, why in [
+        ("nope", "not JSON"),
+        ("[1]", "not a JSON object"),
+        ('{"type": "rm -rf"}', "unknown message type"),
+        (json.dumps({**hello, "version": 2}), "same wirelab version"),
+        (json.dumps({**hello, "step": "3"}), "'step' is not a whole number"),
+        (json.dumps({**hello, "step": -1}), "'step' is not a whole number"),
+        (json.dumps({**hello, "step": True}), "'step' is not a whole number"),
+        (json.dumps({**hello, "step": 12}), "past the lesson's last"),
+        (json.dumps({**hello, "lesson": None}), "'lesson' is not a short string"),
+        (json.dumps({**hello, "title": "x" * 500}), "'title' is not a short string"),
+    ]:
+        with pytest.raises(ClassroomError, match=why):
+            decode(bad)
+
+
+# --- a full classroom -----------------------------------------------------------------------
+
+
+def test_two_hundred_followers_get_every_step_in_order() -> None:
+    followers, moves = 200, 30
+    counts: list[int] = []
+
+    async def scenario() -> list[float]:
+        share = Share(on_change=counts.append)
+        server = share_server(share, port=0)
+        await server.start()
+        url = f"ws://127.0.0.1:{server.port}/"
+        try:
+            share.move(*LESSON, step=0, steps=moves + 1)
+            students = [Student(url) for _ in range(followers)]
+            await until(lambda: share.count == followers, "200 followers")
+            await until(lambda: all(s.seen for s in students), "every hello")
+            assert {s.seen[0] for s in students} == {("hello", share.position)}
+            reach = []
+            for n in range(1, moves + 1):
+                started = time.perf_counter()
+                share.move(*LESSON, step=n, steps=moves + 1)
+                seq = share.position.seq  # type: ignore[union-attr]
+                await until(lambda seq=seq: all(s.seen[-1][1].seq == seq for s in students),
+                            f"move {n}")  # fmt: skip
+                reach.append(max(s.arrived[seq] for s in students) - started)
+            expected = list(range(2, moves + 2))
+            for student in students:
+                assert student.steps == expected  # every step, once, in order
+                assert [p.step for _, p in student.seen] == list(range(moves + 1))
+            for student in students[:50]:
+                await student.stop()
+            await until(lambda: share.count == followers - 50, "50 leave")
+            for student in students[50:]:
+                await student.stop()
+            await until(lambda: share.count == 0, "all leave")
+            return reach
+        finally:
+            await server.shutdown()
+
+    reach = run(scenario(), timeout=90)
+    assert max(counts) == followers and counts[-1] == 0
+    print(f"\none step to all {followers}: median {statistics.median(reach) * 1000:.1f} ms")
+
+
+def test_a_follower_that_stops_reading_is_dropped_and_resyncs() -> None:
+    limit = 8 * 1024
+
+    async def scenario() -> None:
+        share = Share()
+        server = share_server(share, port=0)
+        server.send_buffer_limit = limit
+        await server.start()
+        url = f"ws://127.0.0.1:{server.port}/"
+        try:
+            share.move(*LESSON, step=0, steps=5)
+            good = Student(url)
+            # The slow one: a raw socket that does the handshake, then never reads.
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", server.port))
+            reader, writer = await asyncio.open_connection(sock=sock)
+            writer.write(request(server.port, path="/"))
+            await writer.drain()
+            await until(lambda: share.count == 2, "two followers")
+            slow = next(s for s in share.followers.values() if s.info and
+                        s.info.peer == sock.getsockname()[:2])  # fmt: skip
+            assert slow.transport is not None
+            slow.transport.get_extra_info("socket").setsockopt(
+                socket.SOL_SOCKET, socket.SO_SNDBUF, 4096
+            )
+            peak = moves = 0
+            while not slow.dropped and moves < 5000:
+                moves += 1
+                share.move(*LESSON, step=moves % 5, steps=5)
+                if moves % 20 == 0:
+                    await asyncio.sleep(0.001)
+                if slow.transport is not None:
+                    peak = max(peak, slow.transport.get_write_buffer_size())
+            assert slow.dropped, "the slow follower was never dropped"
+            assert peak <= limit + 200  # the limit plus at most one message
+            # The one that reads got every move.
+            await until(lambda: len(good.steps) == moves, "every move")
+            assert good.steps == list(range(2, moves + 2))
+            # The slow one, reading at last, finds 1013 after what fitted.
+            data = bytearray()
+            while chunk := await asyncio.wait_for(reader.read(65536), STEP):
+                data += chunk
+            frames = server_frames(bytes(data)[data.index(b"\r\n\r\n") + 4 :])
+            assert close_of(frames[-1])[0] == CloseCode.TRY_AGAIN_LATER
+            writer.close()
+            # A follower dropped like that reconnects and is back in step.
+            await until(lambda: share.count == 1, "the slow one gone")
+            again = Student(url)
+            await until(lambda: again.seen and again.seen[-1][1] == share.position, "resync")
+            for student in (good, again):
+                await student.stop()
+        finally:
+            await server.shutdown()
+
+    run(scenario(), timeout=60)
+
+
+def test_followers_reconnect_when_the_teacher_restarts() -> None:
+    async def scenario() -> None:
+        share = Share()
+        server = share_server(share, port=0)
+        await server.start()
+        port = server.port
+        share.move(*LESSON, step=1, steps=5)
+        student = Student(f"ws://127.0.0.1:{port}/")
+        await until(lambda: student.seen, "the hello")
+        await server.shutdown()  # closes with 1001
+        await until(
+            lambda: any("the teacher ended the class" in s for s in student.statuses), "1001"
+        )
+        share = Share()
+        server = share_server(share, port=port)
+        await server.start()
+        try:
+            share.move(*LESSON, step=3, steps=5)
+            await until(lambda: student.follower.connections == 2, "a reconnect", timeout=20)
+            await until(lambda: student.seen[-1] == ("hello", share.position), "resync")
+            await student.stop()
+        finally:
+            await server.shutdown()
+
+    run(scenario(), timeout=40)
