@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from simulator.lessons.course import Course
     from simulator.live import Server, Session
     from simulator.live.server import Notify
+    from simulator.live.sniff import KernelCapture
     from simulator.trace import RecordSource, Trace
     from simulator.tui.model import SourceModel
 
@@ -310,10 +311,25 @@ def _exposed(args: argparse.Namespace, what: str = "") -> str | None:
     return f"listening on {args.host}: other machines can {what}"
 
 
-def _export(trace: Trace, path: str) -> None:
-    from simulator.trace import export_pcap
+def _capture(trace: Trace, server: Server) -> KernelCapture | str:
+    """Start recording the kernel's packets of `server`'s port, or say why it cannot."""
+    from simulator.live.sniff import CaptureUnavailable, KernelCapture
 
-    done = export_pcap(trace, path)
+    capture = KernelCapture(trace, server.port, loop=asyncio.get_running_loop())
+    try:
+        capture.start()
+    except CaptureUnavailable as error:
+        return str(error)
+    return capture
+
+
+def _export(trace: Trace, path: str, *, kernel: bool = False) -> None:
+    from simulator.trace import Layer, export_pcap
+
+    # With the kernel's own packets, those are what is written (the socket-level
+    # chunks would otherwise be written a second time as synthesized packets).
+    records = [r for r in trace if r.layer is Layer.LINK] if kernel else trace
+    done = export_pcap(records, path)
     packets, connections = _plural(done.packets, "packet"), _plural(done.connections, "connection")
     print(f"wrote {packets} ({connections}) to {path}", flush=True)
 
@@ -329,11 +345,21 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     def note(session: Session, text: str) -> None:
         print(f"{session.info}  {text}", flush=True)
 
+    if args.capture and args.record is None:
+        raise WirelabError("--capture without the TUI needs --record FILE to keep the packets")
     trace = Trace() if args.record is not None else None
     server = _server(args, trace, note)
+    kernel: list[KernelCapture] = []
 
     async def run() -> None:
         await _start(server, args)
+        if args.capture and trace is not None:
+            capture = _capture(trace, server)
+            if isinstance(capture, str):
+                print(capture, flush=True)
+            else:
+                kernel.append(capture)
+                print(f"capturing the kernel's packets of port {server.port} on lo", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -346,10 +372,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         count = len(server.sessions)
         print(f"stopping: closing {_plural(count, 'connection')} with 1001", flush=True)
         await server.shutdown()
+        await asyncio.sleep(0.2)  # the teardown's last packets
+        for capture in kernel:
+            capture.stop()
 
     asyncio.run(run())
     if trace is not None:
-        _export(trace, args.record)
+        _export(trace, args.record, kernel=bool(kernel))
     return 0
 
 
@@ -368,30 +397,41 @@ def _serve_inspector(args: argparse.Namespace) -> int:
             app.notify(f"{session.info}  {text}", timeout=4)
 
     server = _server(args, trace, note)
+    kernel: list[KernelCapture] = []
 
     async def run() -> None:
         await _start(server, args)
         url = server.url
+        capture = _capture(trace, server) if args.capture else None
+        if isinstance(capture, str):
+            print(capture, flush=True)  # also after the TUI is gone
+        elif capture is not None:
+            kernel.append(capture)
         app = ServeApp(
             _model(trace),
             server,
-            source=f"live · {url}",
+            source=f"live · {url}" + (" · kernel packets too" if kernel else ""),
             empty_text=f"Waiting for traffic: open {server.page_url} in a browser, "
             f"or run  wirelab client {url}echo --send hi",
+            kernel=bool(kernel),
         )
         apps.append(app)
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, app.exit)
         if exposed := _exposed(args):
             app.call_later(app.notify, exposed, severity="warning")
+        if isinstance(capture, str):
+            app.call_later(app.notify, capture, severity="warning", timeout=10)
         try:
             await app.run_async()
         finally:
             await server.shutdown()
+            for each in kernel:
+                each.stop()
 
     asyncio.run(run())
     print(f"wirelab serve: {len(trace)} records seen", flush=True)
     if args.record is not None:
-        _export(trace, args.record)
+        _export(trace, args.record, kernel=bool(kernel))
     return 0
 
 
