@@ -1,4 +1,12 @@
-"""Echo benchmark: one cheap raw client against our server, websockets and wsproto."""
+"""Echo benchmark: one cheap raw client against our server, websockets and wsproto.
+
+`--compression` runs it with permessage-deflate (RFC 7692) on both sides: the
+client offers `permessage-deflate; client_no_context_takeover` and sends
+compressed frames (compressed once, up front: without context takeover each
+stands alone); each server keeps its library's defaults and its own context
+takeover for the echoes. wsproto is left out of that mode. The payloads are
+then JSON-like text, which compresses the way real messages do.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -39,6 +48,7 @@ from wsproto.events import (
 from wsproto.utilities import RemoteProtocolError
 
 from simulator.live import Server
+from simulator.live.server import default_config
 from simulator.ws import Config, Opcode, serialize_frame
 from simulator.ws.frames import parse_frames
 from simulator.ws.handshake import accept_key
@@ -52,6 +62,9 @@ READY_TIMEOUT = 20.0  # for a server subprocess to print its port
 CONNECT_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 5.0
 STOP_TIMEOUT = 5.0
+COMPRESSION = False  # set by --compression, in the parent and in the server subprocesses
+OFFER = "permessage-deflate; client_no_context_takeover"
+TAIL = b"\x00\x00\xff\xff"  # RFC 7692 §7.2.1: the sync flush's tail, dropped on the wire
 
 
 class BenchError(Exception):
@@ -62,7 +75,8 @@ class BenchError(Exception):
 
 
 async def _serve_ours(port: int, stop: asyncio.Event) -> None:
-    server = Server(host=HOST, port=port, config=Config(max_size=MAX_SIZE))
+    extensions = default_config().extensions if COMPRESSION else ()
+    server = Server(host=HOST, port=port, config=Config(max_size=MAX_SIZE, extensions=extensions))
     await server.start()
     _ready(server.port)
     await stop.wait()
@@ -76,7 +90,12 @@ async def _serve_websockets(port: int, stop: asyncio.Event) -> None:
 
     # No keepalive pings: they are not per-message work and would only add frames.
     async with websockets_serve(
-        handler, HOST, port, compression=None, max_size=MAX_SIZE, ping_interval=None
+        handler,
+        HOST,
+        port,
+        compression="deflate" if COMPRESSION else None,
+        max_size=MAX_SIZE,
+        ping_interval=None,
     ) as server:
         _ready(next(iter(server.sockets)).getsockname()[1])
         await stop.wait()
@@ -197,6 +216,8 @@ class ServerProcess:
 def start_server(name: str, pinning: Pinning) -> ServerProcess:
     """Start `echo.py --serve NAME`, pinned as chosen; wait for it to print its port."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", name, "--port", "0"]
+    if COMPRESSION:
+        cmd.append("--compression")
     cpu = pinning.server_cpu
     if cpu is not None and pinning.taskset:
         cmd = ["taskset", "-c", str(cpu), *cmd]  # taskset execs: the PID stays the server's
@@ -272,7 +293,8 @@ class Client(asyncio.Protocol):
             (
                 f"GET / HTTP/1.1\r\nHost: {HOST}:{self.port}\r\nUpgrade: websocket\r\n"
                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {self.key}\r\n"
-                "Sec-WebSocket-Version: 13\r\n\r\n"
+                + (f"Sec-WebSocket-Extensions: {OFFER}\r\n" if COMPRESSION else "")
+                + "Sec-WebSocket-Version: 13\r\n\r\n"
             ).encode("ascii")
         )
 
@@ -287,6 +309,10 @@ class Client(asyncio.Protocol):
         headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines)}
         if not lines[0].startswith("HTTP/1.1 101"):
             self._fail(f"handshake refused: {lines[0]}")
+        elif COMPRESSION and "permessage-deflate" not in headers.get(
+            "sec-websocket-extensions", ""
+        ):
+            self._fail("the server did not accept permessage-deflate")
         elif headers.get("sec-websocket-accept") != accept_key(self.key):
             self._fail("wrong Sec-WebSocket-Accept")
         else:
@@ -468,11 +494,42 @@ CPU_METRICS = tuple(
 TARGET_VS_WSPROTO = 1.0
 
 
+def json_like(size: int, rng: random.Random) -> bytes:
+    """`size` bytes of JSON-ish records: what chat and API messages look like."""
+    words = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel")
+    parts = []
+    total = 0
+    while total < size:
+        item = (
+            f'{{"id":{rng.randrange(10**6)},"user":"{rng.choice(words)}{rng.randrange(100)}",'
+            f'"active":{rng.choice(("true", "false"))},"score":{rng.random():.3f}}},'
+        )
+        parts.append(item)
+        total += len(item)
+    return "".join(parts).encode()[:size]
+
+
+def data_frame(opcode: Opcode, payload: bytes) -> bytes:
+    """One client frame: compressed on its own when --compression, always masked."""
+    if not COMPRESSION:
+        return serialize_frame(opcode, payload, masking_key=MASKING_KEY)
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+    data = compressor.compress(payload) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    return serialize_frame(opcode, data[:-4], masking_key=MASKING_KEY, rsv1=True)
+
+
 class Frames:
-    """Every frame the client sends, masked once before any timing."""
+    """Every frame the client sends, masked (and compressed) once before any timing."""
 
     def __init__(self, sizes: Sizes) -> None:
         rng = random.Random(6455)
+        if COMPRESSION:
+            small = json_like(sizes.small_size, rng)
+            large, huge = json_like(sizes.large_size, rng), json_like(sizes.huge_size, rng)
+            self.small = data_frame(Opcode.TEXT, small)
+            self.large = data_frame(Opcode.TEXT, large)
+            self.huge = data_frame(Opcode.TEXT, huge)
+            return
         text = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(sizes.small_size))
         self.small = serialize_frame(Opcode.TEXT, text.encode(), masking_key=MASKING_KEY)
         self.large = serialize_frame(
@@ -572,19 +629,27 @@ async def check_echo(name: str, port: int) -> None:
 
 async def _check_echo(port: int) -> None:
     text = "héllo wirelab " * 10
-    data = random.Random(1).randbytes(200_000)
+    rng = random.Random(1)
+    data = json_like(200_000, rng) if COMPRESSION else rng.randbytes(200_000)
     async with connected(port) as client:
         client.tap = bytearray()
-        done = client.until(2)
-        client.write(serialize_frame(Opcode.TEXT, text.encode(), masking_key=MASKING_KEY))
-        client.write(serialize_frame(Opcode.BINARY, data, masking_key=MASKING_KEY))
+        done = client.until(3)
+        client.write(data_frame(Opcode.TEXT, text.encode()))
+        client.write(data_frame(Opcode.BINARY, data))
+        client.write(data_frame(Opcode.TEXT, text.encode()))  # with context: a back-reference
         async with asyncio.timeout(CONNECT_TIMEOUT):
             await done
         replies, rest = parse_frames(bytes(client.tap))
         client.tap = None
-    got = [(f.opcode, f.payload) for f in replies]
-    if got != [(Opcode.TEXT, text.encode()), (Opcode.BINARY, data)] or rest:
+    inflate = zlib.decompressobj(-15)  # the servers keep their context: one for all replies
+    got = [
+        (f.opcode, inflate.decompress(f.payload + TAIL) if f.rsv1 else f.payload) for f in replies
+    ]
+    wanted = [(Opcode.TEXT, text.encode()), (Opcode.BINARY, data), (Opcode.TEXT, text.encode())]
+    if got != wanted or rest:
         raise BenchError(f"wrong echo: {[str(f) for f in replies]}")
+    if COMPRESSION and not all(f.rsv1 for f in replies):
+        raise BenchError("the echoes were not compressed")
 
 
 def cpu_ns(pid: int) -> int | None:
@@ -648,6 +713,11 @@ def ratio(metric: Metric, ours: float, theirs: float) -> float:
     return ours / theirs if metric.higher_is_better else theirs / ours
 
 
+def _label(metric: Metric, sizes: Sizes) -> str:
+    label = metric.label.format(**vars(sizes))
+    return label.replace("binary", "JSON text") if COMPRESSION else label
+
+
 def summarize(samples: dict[str, dict[str, list[float]]], sizes: Sizes) -> list[dict[str, Any]]:
     rows = []
     for metric in METRICS + CPU_METRICS:
@@ -657,7 +727,7 @@ def summarize(samples: dict[str, dict[str, list[float]]], sizes: Sizes) -> list[
         medians = {name: statistics.median(values) for name, values in per_server.items()}
         row: dict[str, Any] = {
             "metric": metric.key,
-            "label": metric.label.format(**vars(sizes)),
+            "label": _label(metric, sizes),
             "unit": metric.unit,
             "higher_is_better": metric.higher_is_better,
             "judged": metric.target_vs_websockets is not None,
@@ -780,6 +850,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"comma-separated subset of {','.join(SERVERS)} (default: all)",
     )
     parser.add_argument("--no-pin", action="store_true", help="do not pin to CPUs")
+    parser.add_argument(
+        "--compression",
+        action="store_true",
+        help="permessage-deflate on both sides (ours and websockets; wsproto left out)",
+    )
     # Server mode, used by the benchmark for its subprocesses.
     parser.add_argument("--serve", choices=SERVERS, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -788,7 +863,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    global COMPRESSION
     args = build_parser().parse_args(argv)
+    COMPRESSION = args.compression
     if args.serve:
         if args.cpu is not None:
             os.sched_setaffinity(0, {args.cpu})
@@ -796,6 +873,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = [n.strip() for n in args.servers.split(",") if n.strip()]
     if not names or any(n not in SERVERS for n in names) or len(set(names)) < len(names):
         raise SystemExit(f"--servers: a comma-separated subset of {','.join(SERVERS)}")
+    if COMPRESSION:
+        names = [n for n in names if n != "wsproto"]
     sizes = QUICK if args.quick else Sizes()
     rounds = 1 if args.quick else args.rounds
     warmup = 0 if args.quick else args.warmup
@@ -833,7 +912,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps({**report, "rows": rows}, indent=2, ensure_ascii=False))
     else:
         header = (
-            f"wirelab echo benchmark, {started}, median of {rounds} round{'s' * (rounds > 1)}"
+            f"wirelab echo benchmark{' with permessage-deflate' if COMPRESSION else ''}, "
+            f"{started}, median of {rounds} round{'s' * (rounds > 1)}"
             f" after {warmup} warm-up round{'s' * (warmup != 1)}\n"
             f"wirelab {info['wirelab']}; Python {info['python']}, websockets"
             f" {info['websockets']}, wsproto {info['wsproto']}\n{pinning.note}"

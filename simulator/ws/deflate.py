@@ -111,6 +111,7 @@ class PerMessageDeflate(Extension):
         self._send_takeover = True
         self._send_bits = 15
         self._recv_takeover = True
+        self._recv_bits = 15  # the peer's window: no reference reaches further back
         self._compressor: zlib._Compress | None = None  # made at the first message
         self._decompressor: zlib._Decompress | None = None
         self._inflating = False  # inside a compressed message that is not finished
@@ -167,6 +168,7 @@ class PerMessageDeflate(Extension):
             limit = min(client_bits, self.client_max_window_bits or 15)
             if limit < 15 or client_limit is not None:
                 response.append(("client_max_window_bits", str(limit)))
+                self._recv_bits = limit
         self.agreed = tuple(response)
         return self.agreed
 
@@ -187,6 +189,7 @@ class PerMessageDeflate(Extension):
                     f"the server's window ({bits} bits) is larger than the "
                     f"{self.server_max_window_bits} asked for (RFC 7692 §7.1.2.1)"
                 )
+            self._recv_bits = bits
         elif self.server_max_window_bits is not None:
             raise HandshakeError("the server ignored server_max_window_bits (RFC 7692 §7.1.2.1)")
         if "client_max_window_bits" in response:
@@ -229,8 +232,9 @@ class PerMessageDeflate(Extension):
             return payload  # sent uncompressed (§6)
         decompressor = self._decompressor
         if decompressor is None or (not self._recv_takeover and not self._inflating):
-            # Inflating with the largest window reads any smaller one too.
-            decompressor = self._decompressor = zlib.decompressobj(-15)
+            # The window the peer agreed to keep within (RFC 7692 §7.1.2): a smaller one
+            # costs less memory.
+            decompressor = self._decompressor = zlib.decompressobj(-self._recv_bits)
         self._inflating = not fin
         data = payload + TAIL if fin else payload
         try:

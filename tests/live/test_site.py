@@ -337,7 +337,7 @@ def test_a_decompression_bomb_is_closed_with_1009_on_the_wire() -> None:
     async def scenario() -> list[object]:
         async with serving() as server:
             raw, headers = await deflate_websocket(server.port, "permessage-deflate")
-            assert headers["sec-websocket-extensions"] == "permessage-deflate"
+            assert headers["sec-websocket-extensions"].startswith("permessage-deflate")
             await raw.send(masked(0x2, bomb, rsv1=True))
             frames = server_frames(await raw.read_to_eof())
             await raw.close()

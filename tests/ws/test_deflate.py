@@ -397,3 +397,16 @@ def test_client_and_server_report_what_they_agreed() -> None:
     expected = "permessage-deflate; server_no_context_takeover; client_max_window_bits=10"
     assert pair.server.extensions[0].describe() == expected
     assert pair.client.extensions[0].describe() == expected
+
+
+def test_each_side_inflates_within_the_window_the_peer_agreed_to() -> None:
+    server = deflate(client_max_window_bits=9, server_max_window_bits=10)
+    pair = opened(deflate(client_max_window_bits=None), server)
+    agreed = "permessage-deflate; server_max_window_bits=10; client_max_window_bits=9"
+    assert pair.server.extensions[0].describe() == pair.client.extensions[0].describe() == agreed
+    text = ("0123456789abcdef" * 200) + "".join(chr(0x41 + i % 26) for i in range(3000))
+    for _ in range(3):  # with context takeover, references into earlier messages too
+        pair.client.send_text(text)
+        pair.server.send_text(text)
+        assert pair.to_server() == [TextMessage(text)]
+        assert pair.to_client() == [TextMessage(text)]
