@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from simulator.live.server import Service, Session, ping_command
-from simulator.ws import BinaryMessage, Event, TextMessage
+from simulator.ws import BinaryMessage, Event, Opcode, TextMessage, serialize_frame
 
 
 class Broker(Service):
@@ -31,9 +31,7 @@ class Broker(Service):
         if ping_command(session, event):
             return
         if type(event) is TextMessage or type(event) is BinaryMessage:
-            for other in list(self.members.values()):
-                if other is not session:
-                    other.send(event)
+            relay(event, [other for other in self.members.values() if other is not session])
 
     def closed(self, session: Session) -> None:
         number = session.info.id if session.info is not None else 0
@@ -42,7 +40,24 @@ class Broker(Service):
         self._announce(session, {"type": "leave", "client": number, "clients": len(self.members)})
 
     def _announce(self, about: Session, note: dict[str, object]) -> None:
-        text = json.dumps(note)
-        for other in list(self.members.values()):
-            if other is not about:
-                other.send_text(text)
+        notice = TextMessage(json.dumps(note))
+        relay(notice, [other for other in self.members.values() if other is not about])
+
+
+def relay(event: TextMessage | BinaryMessage, sessions: list[Session]) -> None:
+    """Send one message to many sessions. Its frame is built once for all the sessions
+    without an extension (the same bytes suit each: server frames are not masked);
+    a session with permessage-deflate compresses it with its own context."""
+    frame: bytes | None = None
+    for session in sessions:
+        if not session.conn.extensions:
+            if frame is None:
+                data = event.data
+                if isinstance(data, str):
+                    frame = serialize_frame(Opcode.TEXT, data.encode("utf-8"))
+                else:
+                    frame = serialize_frame(Opcode.BINARY, bytes(data))
+            if session.conn.send_prepared(frame):
+                session.flush()
+                continue
+        session.send(event)

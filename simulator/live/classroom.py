@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from simulator.errors import WirelabError
+from simulator.live.chat import relay
 from simulator.live.client import ClientError, WebSocketClient, connect
 from simulator.live.server import Server, Service, Session
 from simulator.ws import (
@@ -125,9 +126,7 @@ class Share(Service):
         """The teacher is now at `step` of `lesson`: tell every follower."""
         self._seq += 1
         self.position = Position(lesson, digest, title, step, steps, self._seq)
-        text = encode("step", self.position)  # encoded once for everyone
-        for session in list(self.followers.values()):
-            session.send_text(text)
+        relay(TextMessage(encode("step", self.position)), list(self.followers.values()))
 
     def opened(self, session: Session) -> None:
         if session.info is not None:

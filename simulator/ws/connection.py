@@ -589,6 +589,25 @@ class Connection:
                 rsv=rsv if start == 0 else 0,
             )
 
+    def send_prepared(self, frames: bytes) -> bool:
+        """Server: queue frames serialized once for many connections (a broadcast).
+
+        A server's frames are not masked, so without an extension the same bytes
+        are right for every client; building them once saves the work per
+        receiver. Returns False (and queues nothing) when this connection cannot
+        take them: not OPEN, a client, an extension negotiated, or a fragmented
+        message of its own under way. The caller vouches the bytes are whole frames.
+        """
+        if (
+            self.state is not ConnectionState.OPEN
+            or self._client
+            or self.extensions
+            or self._sending_fragments
+        ):
+            return False
+        self._out.append(frames)
+        return True
+
     def send_frame(self, opcode: Opcode, payload: bytes = b"", *, fin: bool = True) -> None:
         """Send one frame by hand, e.g. to show fragmentation step by step.
 
