@@ -410,3 +410,16 @@ def test_each_side_inflates_within_the_window_the_peer_agreed_to() -> None:
         pair.server.send_text(text)
         assert pair.to_server() == [TextMessage(text)]
         assert pair.to_client() == [TextMessage(text)]
+
+
+def test_prepared_frames_go_only_where_the_same_bytes_are_right() -> None:
+    frame = serialize_frame(Opcode.TEXT, b"to everyone")
+    plain = opened(Config(), Config())
+    assert plain.server.send_prepared(frame)
+    assert plain.to_client() == [TextMessage("to everyone")]
+    assert not plain.client.send_prepared(frame)  # a client must mask each frame itself
+    compressed = opened()
+    assert not compressed.server.send_prepared(frame)  # its own compression context
+    assert compressed.server.data_to_send() == b""
+    plain.server.close()
+    assert not plain.server.send_prepared(frame)  # no data after a close frame
