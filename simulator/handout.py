@@ -58,6 +58,12 @@ def _dissected(
         mine = [i for i in capture.same_connection(chosen[0]) if i <= chosen[0]]
         reassembler = reassemble(capture, mine)
     messages = MessageDissector()
+    if not isinstance(chosen, range):
+        # What the connection said before (the handshake, compression settings, the
+        # earlier compressed messages a later one refers to) explains this packet.
+        for pdu in reassembler.pdus:
+            if pdu.completed_in < chosen[0]:
+                messages.learn(pdu)
     for index in chosen:
         pdus = reassembler.pdus_completed_in(index)
         extra = [(pdu, messages.dissect(pdu)) for pdu in pdus]

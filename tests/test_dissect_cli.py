@@ -412,3 +412,35 @@ def test_a_packet_past_the_end(capsys: pytest.CaptureFixture[str], capture: Path
         assert one_error_line(err) == (
             f"wirelab: {capture} has packets 1–{count}; there is no packet {count + 1}"
         )
+
+
+def test_one_packet_of_a_compressed_session_is_inflated_in_context(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from simulator.ws import Config
+    from simulator.ws.deflate import PerMessageDeflate
+    from tests.ws.helpers import ConnectionPair
+
+    pair = ConnectionPair(
+        client_config=Config(extensions=(PerMessageDeflate,)),
+        server_config=Config(extensions=(PerMessageDeflate,)),
+    )
+    chunks = [("c", pair.client.data_to_send())]
+    pair.server.receive_data(chunks[0][1])
+    pair.server.events()
+    pair.server.accept()
+    chunks.append(("s", pair.server.data_to_send()))
+    text = "the same words again and again " * 5
+    for _ in range(2):  # the second only inflates with the first as context
+        pair.server.send_text(text)
+        chunks.append(("s", pair.server.data_to_send()))
+    path = tmp_path / "deflate.pcap"
+    export_pcap(stream_records(chunks), path)
+    status, out, _ = run_main(capsys, path, "--json")
+    whole = [m for m in json.loads(out)["messages"] if m["kind"] == "websocket"]
+    assert [m["inflated"] for m in whole] == [text, text]
+    last = whole[-1]["packet"]
+    status, out, err = run_main(capsys, path, "--packet", str(last), "--json")
+    assert (status, err) == (0, "")
+    [message] = json.loads(out)["messages"]
+    assert message["rsv1"] is True and message["inflated"] == text
