@@ -339,8 +339,8 @@ class Session(asyncio.Protocol):
 
     def _write_raw(self, *chunks: bytes) -> None:
         transport = self.transport
-        if transport is None:
-            return
+        if transport is None or transport.is_closing():
+            return  # gone (a broker may still relay to it before it is told): nothing to do
         size = sum(map(len, chunks))
         self.bytes_out += size
         if self._tap is not None and self.info is not None:
