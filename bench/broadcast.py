@@ -10,8 +10,10 @@ Two measures, side by side in one run:
 - throughput: one client pipelines many messages; how many messages per second
   the broker relays to everyone (and deliveries per second: messages × receivers).
 
-Compression is off on both servers (per-message compression would be done once
-per receiver and measure zlib); `--compression` turns it on for both.
+Compression is off on both servers: compressed, each receiver's copy is
+compressed with its own context (and has its own size, which this client,
+counting bytes, cannot follow); `bench/echo.py --compression` measures zlib's
+part.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from pathlib import Path
 from echo import Pinning, choose_cpus, versions  # bench/ is on sys.path when run as a script
 
 from simulator.live import Server
-from simulator.live.server import default_config
 from simulator.ws import Config, Opcode, serialize_frame
 
 HOST = "127.0.0.1"
@@ -50,14 +51,13 @@ class BenchError(Exception):
 # --- servers (subprocesses) --------------------------------------------------------------
 
 
-async def _serve(name: str, compression: bool) -> None:
+async def _serve(name: str) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     if name == "ours":
-        extensions = default_config().extensions if compression else ()
-        server = Server(host=HOST, port=0, config=Config(extensions=extensions))
+        server = Server(host=HOST, port=0, config=Config())  # no compression
         await server.start()
         print(f"READY {server.port}", flush=True)
         await stop.wait()
@@ -79,19 +79,13 @@ async def _serve(name: str, compression: bool) -> None:
         finally:
             clients.discard(ws)
 
-    async with serve(
-        handler, HOST, 0, compression="deflate" if compression else None, ping_interval=None
-    ) as server:
+    async with serve(handler, HOST, 0, compression=None, ping_interval=None) as server:
         print(f"READY {next(iter(server.sockets)).getsockname()[1]}", flush=True)
         await stop.wait()
 
 
-def start_server(
-    name: str, pinning: Pinning, compression: bool
-) -> tuple[subprocess.Popen[str], int]:
+def start_server(name: str, pinning: Pinning) -> tuple[subprocess.Popen[str], int]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", name]
-    if compression:
-        cmd.append("--compression")
     if pinning.server_cpu is not None and pinning.taskset:
         cmd = ["taskset", "-c", str(pinning.server_cpu), *cmd]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
@@ -126,9 +120,8 @@ def stop_server(proc: subprocess.Popen[str]) -> None:
 class Client(asyncio.Protocol):
     """Handshake by hand, then count the bytes that arrive."""
 
-    def __init__(self, port: int, compression: bool) -> None:
+    def __init__(self, port: int) -> None:
         self.port = port
-        self.compression = compression
         self.transport: asyncio.Transport | None = None
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.head = b""
@@ -140,10 +133,9 @@ class Client(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         key = base64.b64encode(os.urandom(16)).decode()
-        offer = "Sec-WebSocket-Extensions: permessage-deflate\r\n" if self.compression else ""
         transport.write(
             f"GET /chat HTTP/1.1\r\nHost: {HOST}:{self.port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n{offer}"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
             "Sec-WebSocket-Version: 13\r\n\r\n".encode()
         )
 
@@ -185,13 +177,11 @@ async def quiet(clients: Sequence[Client]) -> None:
     raise BenchError("the join notices never stopped")
 
 
-async def measure(
-    port: int, count: int, messages: int, pipelined: int, compression: bool
-) -> dict[str, float]:
+async def measure(port: int, count: int, messages: int, pipelined: int) -> dict[str, float]:
     loop = asyncio.get_running_loop()
     clients: list[Client] = []
     for _ in range(count):
-        _, client = await loop.create_connection(lambda: Client(port, compression), HOST, port)
+        _, client = await loop.create_connection(lambda: Client(port), HOST, port)
         await asyncio.wait_for(client.opened, STEP_TIMEOUT)
         clients.append(client)
     await quiet(clients)
@@ -243,12 +233,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=50, help="one-at-a-time messages (50)")
     parser.add_argument("--pipelined", type=int, default=1000, help="pipelined messages (1000)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds, medians reported (3)")
-    parser.add_argument("--compression", action="store_true", help="permessage-deflate on")
     parser.add_argument("--no-pin", action="store_true", help="do not pin to CPUs")
     parser.add_argument("--serve", choices=SERVERS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        asyncio.run(_serve(args.serve, args.compression))
+        asyncio.run(_serve(args.serve))
         return 0
     if args.clients < 2 or args.rounds < 1:
         raise SystemExit("--clients must be at least 2 and --rounds at least 1")
@@ -258,21 +247,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for _ in range(args.rounds):
             for name in SERVERS:
-                proc, port = start_server(name, pinning, args.compression)
+                proc, port = start_server(name, pinning)
                 try:
-                    run = measure(port, args.clients, args.messages, args.pipelined,
-                                  args.compression)  # fmt: skip
+                    run = measure(port, args.clients, args.messages, args.pipelined)
                     results[name].append(asyncio.run(run))
                 finally:
                     stop_server(proc)
     except (BenchError, TimeoutError, OSError) as error:
-        print(f"broadcast.py: {error or type(error).__name__}", file=sys.stderr)
+        print(f"broadcast.py: {str(error) or type(error).__name__}", file=sys.stderr)
         return 1
     med = {n: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for n, rs in results.items()}
     info = versions()
     print(
         f"wirelab broadcast benchmark: {args.clients} clients on /chat, {len(PAYLOAD)} B text, "
-        f"compression {'on' if args.compression else 'off'}, median of {args.rounds} rounds\n"
+        f"compression off, median of {args.rounds} rounds\n"
         f"wirelab {info['wirelab']}; Python {info['python']}, websockets {info['websockets']}\n"
         f"{pinning.note}\n"
     )
