@@ -10,16 +10,17 @@ import contextlib
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from simulator.live import ConnectionInfo, Server
+from simulator.live import ConnectionInfo, Server, Session
 from simulator.ws.frames import Frame, parse_frames
 from simulator.ws.handshake import accept_key, build_request, read_head
 
@@ -122,6 +123,44 @@ async def open_websocket(port: int, **options: Any) -> Raw:
     assert response.status == 101, head
     assert response.headers["sec-websocket-accept"] == accept_key(options.get("key", KEY))
     return raw
+
+
+class Stalled:
+    """A WebSocket client that sends its handshake and then stops reading, with a small
+    receive buffer, so what a server sends it backs up fast. `drain()` reads at last."""
+
+    def __init__(self, sock: socket.socket, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:  # fmt: skip
+        self.sock = sock
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, port: int, path: str) -> Stalled:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", port))
+        reader, writer = await asyncio.open_connection(sock=sock)
+        writer.write(request(port, path=path))
+        await writer.drain()
+        return cls(sock, reader, writer)
+
+    def session_in(self, sessions: Iterable[Session]) -> Session:
+        """Its session on the server, whose own send buffer is then made small too."""
+        mine = self.sock.getsockname()[:2]
+        session = next(s for s in sessions if s.info is not None and s.info.peer == mine)
+        assert session.transport is not None
+        server_side = session.transport.get_extra_info("socket")
+        server_side.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        return session
+
+    async def drain(self) -> list[Frame]:
+        """Read everything until the server closes; the frames after the 101."""
+        data = bytearray()
+        while chunk := await asyncio.wait_for(self.reader.read(65536), STEP):
+            data += chunk
+        self.writer.close()
+        return server_frames(bytes(data)[data.index(b"\r\n\r\n") + 4 :])
 
 
 # --- parsing what came back -------------------------------------------------------------

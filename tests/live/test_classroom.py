@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import statistics
 import time
 
@@ -20,7 +19,7 @@ from simulator.live.classroom import (
     share_server,
 )
 from simulator.ws import CloseCode
-from tests.live.support import STEP, close_of, request, run, server_frames
+from tests.live.support import STEP, Stalled, close_of, run
 
 LESSON = ("tcp-handshake", "0123456789abcdef", "The TCP handshake")
 
@@ -137,20 +136,9 @@ def test_a_follower_that_stops_reading_is_dropped_and_resyncs() -> None:
         try:
             share.move(*LESSON, step=0, steps=5)
             good = Student(url)
-            # The slow one: a raw socket that does the handshake, then never reads.
-            sock = socket.socket()
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            sock.connect(("127.0.0.1", server.port))
-            reader, writer = await asyncio.open_connection(sock=sock)
-            writer.write(request(server.port, path="/"))
-            await writer.drain()
+            stalled = await Stalled.open(server.port, "/")
             await until(lambda: share.count == 2, "two followers")
-            slow = next(s for s in share.followers.values() if s.info and
-                        s.info.peer == sock.getsockname()[:2])  # fmt: skip
-            assert slow.transport is not None
-            slow.transport.get_extra_info("socket").setsockopt(
-                socket.SOL_SOCKET, socket.SO_SNDBUF, 4096
-            )
+            slow = stalled.session_in(share.followers.values())
             peak = moves = 0
             while not slow.dropped and moves < 5000:
                 moves += 1
@@ -165,12 +153,8 @@ def test_a_follower_that_stops_reading_is_dropped_and_resyncs() -> None:
             await until(lambda: len(good.steps) == moves, "every move")
             assert good.steps == list(range(2, moves + 2))
             # The slow one, reading at last, finds 1013 after what fitted.
-            data = bytearray()
-            while chunk := await asyncio.wait_for(reader.read(65536), STEP):
-                data += chunk
-            frames = server_frames(bytes(data)[data.index(b"\r\n\r\n") + 4 :])
+            frames = await stalled.drain()
             assert close_of(frames[-1])[0] == CloseCode.TRY_AGAIN_LATER
-            writer.close()
             # A follower dropped like that reconnects and is back in step.
             await until(lambda: share.count == 1, "the slow one gone")
             again = Student(url)

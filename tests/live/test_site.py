@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from pathlib import Path
 
 import pytest
@@ -16,11 +15,11 @@ from simulator.ws import BinaryMessage, CloseCode, Config, Event, Ping, TextMess
 from tests.live.support import (
     STEP,
     Raw,
+    Stalled,
     TapRecord,
     close_of,
     open_websocket,
     parse_response,
-    request,
     run,
     server_frames,
     serving,
@@ -252,24 +251,11 @@ def test_a_reader_that_stops_is_dropped_with_1013_and_its_buffer_stays_bounded()
     async def scenario() -> None:
         async with serving(config=Config(), send_buffer_limit=limit) as server:
             url = server.url + "chat"
-            # The slow one: a raw socket with a small receive buffer that never reads.
-            sock = socket.socket()
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            sock.connect(("127.0.0.1", server.port))
-            reader, writer = await asyncio.open_connection(sock=sock)
-            writer.write(request(server.port, path="/chat"))
-            await writer.drain()
+            slow = await Stalled.open(server.port, "/chat")
             await asyncio.sleep(0.2)  # let it join before the flood
             fast = await connect(url)
             sender = await connect(url)
-            slow_session = next(
-                s for s in server.sessions if s.info and s.info.peer == sock.getsockname()[:2]
-            )
-            # Small kernel buffers on the server's side too, so the flood backs up into
-            # the server's own (bounded) buffer quickly.
-            assert slow_session.transport is not None
-            server_sock = slow_session.transport.get_extra_info("socket")
-            server_sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+            slow_session = slow.session_in(server.sessions)
             peak = sent = 0
             for _ in range(2000):
                 sender.send_text(message)
@@ -287,20 +273,13 @@ def test_a_reader_that_stops_is_dropped_with_1013_and_its_buffer_stays_bounded()
                 event = await fast.recv(STEP)
                 assert isinstance(event, TextMessage)
             # The slow reader, reading at last, finds the 1013 close after what fitted.
-            data = bytearray()
-            while True:
-                chunk = await asyncio.wait_for(reader.read(65536), STEP)
-                if not chunk:
-                    break
-                data += chunk
-            frames = server_frames(bytes(data)[data.index(b"\r\n\r\n") + 4 :])
+            frames = await slow.drain()
             assert close_of(frames[-1]) == (
                 CloseCode.TRY_AGAIN_LATER,
                 "you read too slowly; reconnect",
             )
             relayed = [f for f in frames if f.opcode == 0x1 and f.payload == message.encode()]
             assert 0 < len(relayed) < sent
-            writer.close()
             # It can come back and gets a fresh welcome.
             again = await connect(url)
             assert notice(await again.recv(STEP))["type"] == "welcome"

@@ -12,16 +12,10 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer
 
 from simulator.dissect.filters import compile_filter
-from simulator.tui.bit_ruler import BitRuler
 from simulator.tui.connections import ConnectionRow, ConnectionTable
-from simulator.tui.explanation import ExplanationBar
-from simulator.tui.field_tree import FieldTree
 from simulator.tui.filter_bar import FilterBar
-from simulator.tui.hex_view import HexView
-from simulator.tui.packet_list import PacketList
 from simulator.tui.screens.inspector import InspectorScreen
 
 if TYPE_CHECKING:
@@ -62,18 +56,10 @@ class ServeScreen(InspectorScreen):
         self.kernel = kernel
 
     def compose(self) -> ComposeResult:
-        from textual.containers import Container, Vertical
-
-        yield FilterBar(id="filter")
-        yield ConnectionTable(self.server, id="connections")
-        yield PacketList(self.model, empty_text=self.empty_text, tail=True, id="packets")
-        with Container(id="detail"):
-            yield FieldTree(id="fields")
-            with Vertical(id="bytes"):
-                yield HexView(id="hex")
-                yield BitRuler(id="ruler")
-        yield ExplanationBar(id="explain")
-        yield Footer()
+        for widget in super().compose():
+            yield widget
+            if isinstance(widget, FilterBar):
+                yield ConnectionTable(self.server, id="connections")
 
     def on_mount(self) -> None:
         super().on_mount()
