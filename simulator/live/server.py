@@ -186,7 +186,6 @@ class Session(asyncio.Protocol):
             self._head.clear()
         conn = self.conn
         conn.receive_data(data)
-        service = self.service
         # Loop: accept() parses the bytes that came right behind the request into new events.
         while events := conn.events():
             for event in events:
@@ -215,7 +214,8 @@ class Session(asyncio.Protocol):
         try:
             parsed = hs.read_head(self._head)
         except HandshakeError:
-            return True  # the engine answers a malformed or oversized head
+            self.kind = "websocket"
+            return True  # the engine answers a malformed or oversized head (400, 431)
         if parsed is None:
             return False
         head, _ = parsed
@@ -478,11 +478,6 @@ class Server:
         self.sessions: set[Session] = set()
         self.ids = itertools.count(1)
         self._server: asyncio.Server | None = None
-
-    @property
-    def handler(self) -> Handler:
-        """The default path's event function (kept for callers of the single-handler API)."""
-        return self.default.received
 
     def service_for(self, path: str) -> Service:
         return self.services.get(path, self.default)
