@@ -17,8 +17,8 @@ from simulator.errors import WirelabError
 if TYPE_CHECKING:
     from simulator.lessons.course import Course
     from simulator.live import Server, Session
+    from simulator.live.capture import KernelCapture
     from simulator.live.server import Notify
-    from simulator.live.sniff import KernelCapture
     from simulator.trace import RecordSource, Trace
     from simulator.tui.model import SourceModel
 
@@ -313,14 +313,12 @@ def _exposed(args: argparse.Namespace, what: str = "") -> str | None:
 
 def _capture(trace: Trace, server: Server) -> KernelCapture | str:
     """Start recording the kernel's packets of `server`'s port, or say why it cannot."""
-    from simulator.live.sniff import CaptureUnavailable, KernelCapture
+    from simulator.live.capture import CaptureUnavailable, start_capture
 
-    capture = KernelCapture(trace, server.port, loop=asyncio.get_running_loop())
     try:
-        capture.start()
+        return start_capture(trace, server.port)
     except CaptureUnavailable as error:
         return str(error)
-    return capture
 
 
 def _export(trace: Trace, path: str, *, kernel: bool = False) -> None:
@@ -374,7 +372,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         await server.shutdown()
         await asyncio.sleep(0.2)  # the teardown's last packets
         for capture in kernel:
-            capture.stop()
+            print(await capture.aclose(), flush=True)
 
     asyncio.run(run())
     if trace is not None:
@@ -426,10 +424,12 @@ def _serve_inspector(args: argparse.Namespace) -> int:
         finally:
             await server.shutdown()
             for each in kernel:
-                each.stop()
+                await each.aclose()
 
     asyncio.run(run())
     print(f"wirelab serve: {len(trace)} records seen", flush=True)
+    for each in kernel:
+        print(each.stats, flush=True)
     if args.record is not None:
         _export(trace, args.record, kernel=bool(kernel))
     return 0

@@ -319,3 +319,15 @@ def test_total_length_below_the_header() -> None:
 )
 def test_found_by_fuzzing(packet: str) -> None:
     dissect(bytes.fromhex(packet))
+
+
+def test_a_checksum_left_to_offload_is_named_not_flagged() -> None:
+    """What Linux leaves in a loopback packet: the pseudo-header's sum, not complemented."""
+    packet = bytearray(syn_packet())
+    pseudo = packet[12:20] + bytes([0, 6]) + (len(packet) - 20).to_bytes(2)
+    partial = ~internet_checksum(pseudo) & 0xFFFF
+    packet[36:38] = partial.to_bytes(2)
+    checksum = field(dissect(bytes(packet)), "tcp.checksum")
+    assert checksum.problem is None
+    assert checksum.display == f"{partial:#06x} (left to checksum offload)"
+    assert "loopback" in checksum.explanation
