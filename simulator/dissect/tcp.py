@@ -103,7 +103,8 @@ def _checksum_field(
     if status is None and _sum_with(buf, start, length, network, proto) == 0:
         status = "correct"
     elif status is None and _offloaded(value, length, network, proto):
-        status = "left to checksum offload"
+        full = _sum_with(buf, start, length, network, proto, zero_at=at)
+        status = f"left to checksum offload; filled in: {full:#06x}"
         explanation += (
             " This one holds only the pseudo-header's sum: the sending kernel left the rest "
             "to the network card (checksum offload). A capture on the sending host sees it "

@@ -329,5 +329,7 @@ def test_a_checksum_left_to_offload_is_named_not_flagged() -> None:
     packet[36:38] = partial.to_bytes(2)
     checksum = field(dissect(bytes(packet)), "tcp.checksum")
     assert checksum.problem is None
-    assert checksum.display == f"{partial:#06x} (left to checksum offload)"
+    packet[36:38] = b"\x00\x00"
+    full = internet_checksum(bytes(pseudo) + bytes(packet[20:]))  # what TCP would send
+    assert checksum.display == f"{partial:#06x} (left to checksum offload; filled in: {full:#06x})"
     assert "loopback" in checksum.explanation
