@@ -4,8 +4,10 @@
 client offers `permessage-deflate; client_no_context_takeover` and sends
 compressed frames (compressed once, up front: without context takeover each
 stands alone); each server keeps its library's defaults and its own context
-takeover for the echoes. wsproto is left out of that mode. The payloads are
-then JSON-like text, which compresses the way real messages do.
+takeover for the echoes. `--compression=zlib` gives every server zlib's own
+defaults instead (32 KiB windows, memLevel 8, level 6), so all three do the
+same work. The payloads are then JSON-like text, which compresses the way
+real messages do.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ from typing import Any
 from revision import revision  # bench/ is on sys.path when run as a script
 from websockets.asyncio.server import ServerConnection
 from websockets.asyncio.server import serve as websockets_serve
+from websockets.extensions.permessage_deflate import (
+    ServerPerMessageDeflateFactory,
+    enable_server_permessage_deflate,
+)
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import (
     AcceptConnection,
@@ -45,11 +51,13 @@ from wsproto.events import (
     Request,
     TextMessage,
 )
+from wsproto.extensions import PerMessageDeflate as WsprotoDeflate
 from wsproto.utilities import RemoteProtocolError
 
 from simulator.live import Server
 from simulator.live.server import default_config
 from simulator.ws import Config, Opcode, serialize_frame
+from simulator.ws.deflate import PerMessageDeflate
 from simulator.ws.frames import parse_frames
 from simulator.ws.handshake import accept_key
 
@@ -62,7 +70,10 @@ READY_TIMEOUT = 20.0  # for a server subprocess to print its port
 CONNECT_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 5.0
 STOP_TIMEOUT = 5.0
-COMPRESSION = False  # set by --compression, in the parent and in the server subprocesses
+# Set by --compression, in the parent and in the server subprocesses: "" (off),
+# "defaults" (each library's own permessage-deflate settings) or "zlib" (zlib's).
+COMPRESSION = ""
+COMPRESSION_MODES = ("defaults", "zlib")
 OFFER = "permessage-deflate; client_no_context_takeover"
 TAIL = b"\x00\x00\xff\xff"  # RFC 7692 §7.2.1: the sync flush's tail, dropped on the wire
 
@@ -76,6 +87,8 @@ class BenchError(Exception):
 
 async def _serve_ours(port: int, stop: asyncio.Event) -> None:
     extensions = default_config().extensions if COMPRESSION else ()
+    if COMPRESSION == "zlib":
+        extensions = (PerMessageDeflate,)  # no window bits asked: 15; memLevel 8, level 6
     server = Server(host=HOST, port=port, config=Config(max_size=MAX_SIZE, extensions=extensions))
     await server.start()
     _ready(server.port)
@@ -88,12 +101,16 @@ async def _serve_websockets(port: int, stop: asyncio.Event) -> None:
         async for msg in ws:
             await ws.send(msg)
 
+    # compression="deflate" adds 4 KiB windows and memLevel 5 unless a deflate
+    # factory is already there; without arguments that factory keeps zlib's defaults.
+    extensions = [ServerPerMessageDeflateFactory()] if COMPRESSION == "zlib" else None
     # No keepalive pings: they are not per-message work and would only add frames.
     async with websockets_serve(
         handler,
         HOST,
         port,
         compression="deflate" if COMPRESSION else None,
+        extensions=extensions,
         max_size=MAX_SIZE,
         ping_interval=None,
     ) as server:
@@ -149,7 +166,9 @@ class WsprotoEcho(asyncio.Protocol):
             elif isinstance(event, Ping):
                 out.append(ws.send(event.response()))
             elif isinstance(event, Request):
-                out.append(ws.send(AcceptConnection()))
+                # wsproto's deflate defaults are zlib's: 32 KiB windows, memLevel 8.
+                extensions = [WsprotoDeflate()] if COMPRESSION else []
+                out.append(ws.send(AcceptConnection(extensions=extensions)))
             elif isinstance(event, CloseConnection):
                 out.append(ws.send(event.response()))
                 close = True
@@ -211,13 +230,14 @@ class ServerProcess:
     name: str
     proc: subprocess.Popen[str]
     port: int
+    negotiated: str = ""  # its Sec-WebSocket-Extensions answer, seen by the echo check
 
 
 def start_server(name: str, pinning: Pinning) -> ServerProcess:
     """Start `echo.py --serve NAME`, pinned as chosen; wait for it to print its port."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", name, "--port", "0"]
     if COMPRESSION:
-        cmd.append("--compression")
+        cmd.append(f"--compression={COMPRESSION}")
     cpu = pinning.server_cpu
     if cpu is not None and pinning.taskset:
         cmd = ["taskset", "-c", str(cpu), *cmd]  # taskset execs: the PID stays the server's
@@ -285,6 +305,7 @@ class Client(asyncio.Protocol):
         self.waiter: asyncio.Future[int] | None = None  # resolves with perf_counter_ns()
         self.close_seen = False
         self.tap: bytearray | None = None  # when set, every byte after the handshake
+        self.extensions = ""  # the server's Sec-WebSocket-Extensions answer
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -316,6 +337,7 @@ class Client(asyncio.Protocol):
         elif headers.get("sec-websocket-accept") != accept_key(self.key):
             self._fail("wrong Sec-WebSocket-Accept")
         else:
+            self.extensions = headers.get("sec-websocket-extensions", "")
             self.open = True
             self.opened.set_result(None)
             return bytes(self.head[end + 4 :])
@@ -518,17 +540,36 @@ def data_frame(opcode: Opcode, payload: bytes) -> bytes:
     return serialize_frame(opcode, data[:-4], masking_key=MASKING_KEY, rsv1=True)
 
 
+def payload_length(frame: bytes) -> int:
+    """The payload length a frame's header announces (RFC 6455 §5.2)."""
+    length = frame[1] & 0x7F
+    if length == 126:
+        return int.from_bytes(frame[2:4], "big")
+    if length == 127:
+        return int.from_bytes(frame[2:10], "big")
+    return length
+
+
 class Frames:
     """Every frame the client sends, masked (and compressed) once before any timing."""
 
     def __init__(self, sizes: Sizes) -> None:
         rng = random.Random(6455)
+        self.deflated: dict[int, int] = {}  # message size → its deflated size, compressed
         if COMPRESSION:
             small = json_like(sizes.small_size, rng)
             large, huge = json_like(sizes.large_size, rng), json_like(sizes.huge_size, rng)
             self.small = data_frame(Opcode.TEXT, small)
             self.large = data_frame(Opcode.TEXT, large)
             self.huge = data_frame(Opcode.TEXT, huge)
+            self.deflated = {
+                size: payload_length(frame)
+                for size, frame in (
+                    (sizes.small_size, self.small),
+                    (sizes.large_size, self.large),
+                    (sizes.huge_size, self.huge),
+                )
+            }
             return
         text = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(sizes.small_size))
         self.small = serialize_frame(Opcode.TEXT, text.encode(), masking_key=MASKING_KEY)
@@ -618,16 +659,19 @@ WORKLOADS: tuple[tuple[str, Workload], ...] = (
 )
 
 
-async def check_echo(name: str, port: int) -> None:
-    """Make sure a server echoes exactly, text and binary, before timing it."""
+async def check_echo(name: str, port: int) -> str:
+    """Make sure a server echoes exactly, text and binary, before timing it.
+
+    Returns its Sec-WebSocket-Extensions answer.
+    """
     try:
-        await _check_echo(port)
+        return await _check_echo(port)
     except (TimeoutError, ConnectionError) as error:
         reason = str(error) or type(error).__name__
         raise BenchError(f"{name} failed the echo check: {reason}") from error
 
 
-async def _check_echo(port: int) -> None:
+async def _check_echo(port: int) -> str:
     text = "héllo wirelab " * 10
     rng = random.Random(1)
     data = json_like(200_000, rng) if COMPRESSION else rng.randbytes(200_000)
@@ -641,6 +685,7 @@ async def _check_echo(port: int) -> None:
             await done
         replies, rest = parse_frames(bytes(client.tap))
         client.tap = None
+        negotiated = client.extensions
     inflate = zlib.decompressobj(-15)  # the servers keep their context: one for all replies
     got = [
         (f.opcode, inflate.decompress(f.payload + TAIL) if f.rsv1 else f.payload) for f in replies
@@ -650,6 +695,7 @@ async def _check_echo(port: int) -> None:
         raise BenchError(f"wrong echo: {[str(f) for f in replies]}")
     if COMPRESSION and not all(f.rsv1 for f in replies):
         raise BenchError("the echoes were not compressed")
+    return negotiated
 
 
 def cpu_ns(pid: int) -> int | None:
@@ -663,15 +709,15 @@ def cpu_ns(pid: int) -> int | None:
 async def run_rounds(
     servers: Sequence[ServerProcess],
     sizes: Sizes,
+    frames: Frames,
     *,
     rounds: int,
     warmup: int,
     log: Callable[[str], None],
 ) -> dict[str, dict[str, list[float]]]:
     """samples[metric][server]: one value per round; the `warmup` rounds before are dropped."""
-    frames = Frames(sizes)
     for server in servers:
-        await check_echo(server.name, server.port)
+        server.negotiated = await check_echo(server.name, server.port)
     names = [server.name for server in servers]
     by_name = {server.name: server for server in servers}
     samples: dict[str, dict[str, list[float]]] = {
@@ -706,6 +752,57 @@ def _fmt_values(values: dict[str, float]) -> str:
 
 
 # --- report ----------------------------------------------------------------------------
+
+
+def deflate_settings(name: str) -> str:
+    """The zlib settings a server compresses its echoes with (not visible on the wire)."""
+    level, mem_level = 6, 8  # zlib's defaults (level -1 means 6)
+    if name == "ours":
+        factory = default_config().extensions[0] if COMPRESSION == "defaults" else None
+        deflate = factory() if factory is not None else PerMessageDeflate()
+        assert isinstance(deflate, PerMessageDeflate)
+        level, mem_level = deflate.level, deflate.mem_level
+    elif name == "websockets" and COMPRESSION == "defaults":
+        factory = enable_server_permessage_deflate(None)[0]
+        assert isinstance(factory, ServerPerMessageDeflateFactory)
+        settings = factory.compress_settings or {}
+        level = settings.get("level", 6)
+        mem_level = settings.get("memLevel", 8)
+    # wsproto always compresses with zlib's defaults.
+    return f"level {level}, memLevel {mem_level}"
+
+
+def describe_compression(servers: Sequence[ServerProcess], frames: Frames, sizes: Sizes) -> str:
+    """The payloads, the client's offer and what each server answered, for the header."""
+    kinds = (
+        "each server with its library's defaults"
+        if COMPRESSION == "defaults"
+        else ("every server with zlib's defaults")
+    )
+    shrink = ", ".join(
+        f"{_size(size)} → {_size(deflated)}"
+        + (f" ({size / deflated:.1f}:1)" if size > 1000 else "")
+        for size, deflated in frames.deflated.items()
+    )
+    lines = [
+        f"permessage-deflate, {kinds}. Payloads: JSON-like text records"
+        f" ({_size(sizes.small_size)}, {_size(sizes.large_size)}, {_size(sizes.huge_size)}).",
+        f"client offers: {OFFER}; it deflates each frame once, up front (level 6,"
+        f" 32 KiB window): {shrink}",
+    ]
+    width = max(len(s.name) for s in servers)
+    for server in servers:
+        lines.append(
+            f"  {server.name:<{width}} answers: {server.negotiated or '(nothing)'};"
+            f" compresses with {deflate_settings(server.name)}"
+        )
+    return "\n".join(lines)
+
+
+def _size(n: int) -> str:
+    if n >= MIB and n % MIB == 0:
+        return f"{n // MIB} MiB"
+    return f"{n:,} B"
 
 
 def ratio(metric: Metric, ours: float, theirs: float) -> float:
@@ -852,8 +949,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-pin", action="store_true", help="do not pin to CPUs")
     parser.add_argument(
         "--compression",
-        action="store_true",
-        help="permessage-deflate on both sides (ours and websockets; wsproto left out)",
+        nargs="?",
+        const="defaults",
+        default="",
+        choices=COMPRESSION_MODES,
+        help="permessage-deflate on both sides, each server with its library's defaults;"
+        " =zlib: every server with zlib's (32 KiB windows, memLevel 8, level 6)",
     )
     # Server mode, used by the benchmark for its subprocesses.
     parser.add_argument("--serve", choices=SERVERS, help=argparse.SUPPRESS)
@@ -873,9 +974,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = [n.strip() for n in args.servers.split(",") if n.strip()]
     if not names or any(n not in SERVERS for n in names) or len(set(names)) < len(names):
         raise SystemExit(f"--servers: a comma-separated subset of {','.join(SERVERS)}")
-    if COMPRESSION:
-        names = [n for n in names if n != "wsproto"]
     sizes = QUICK if args.quick else Sizes()
+    frames = Frames(sizes)
     rounds = 1 if args.quick else args.rounds
     warmup = 0 if args.quick else args.warmup
     if rounds < 1 or warmup < 0:
@@ -893,7 +993,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for name in names:
             servers.append(start_server(name, pinning))
-        samples = asyncio.run(run_rounds(servers, sizes, rounds=rounds, warmup=warmup, log=log))
+        run = run_rounds(servers, sizes, frames, rounds=rounds, warmup=warmup, log=log)
+        samples = asyncio.run(run)
     except KeyboardInterrupt:
         log("interrupted")
         return 130
@@ -909,6 +1010,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = {"date": started, "rounds": rounds, "warmup_rounds": warmup, **info}
         report["pinning"] = pinning.note
         report["sizes"] = vars(sizes)
+        if COMPRESSION:
+            report["compression"] = {
+                "mode": COMPRESSION,
+                "offer": OFFER,
+                "client_payload_bytes": frames.deflated,
+                "negotiated": {s.name: s.negotiated for s in servers},
+                "zlib": {s.name: deflate_settings(s.name) for s in servers},
+            }
         print(json.dumps({**report, "rows": rows}, indent=2, ensure_ascii=False))
     else:
         header = (
@@ -918,6 +1027,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"wirelab {info['wirelab']}; Python {info['python']}, websockets"
             f" {info['websockets']}, wsproto {info['wsproto']}\n{pinning.note}"
         )
+        if COMPRESSION:
+            header += "\n" + describe_compression(servers, frames, sizes)
         print(format_table(rows, names, header))
     return 0
 

@@ -11,20 +11,40 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 def bench(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, *args], cwd=BENCH, capture_output=True, text=True, timeout=240,
+        [sys.executable, *args], cwd=BENCH, capture_output=True, text=True, timeout=100,
         check=False,
     )  # fmt: skip
 
 
-def test_echo_with_compression_runs_and_checks_the_echoes() -> None:
-    done = bench("echo.py", "--compression", "--quick", "--no-pin", "--servers", "ours")
+def test_echo_with_compression_negotiates_and_checks_the_echoes() -> None:
+    done = bench("echo.py", "--compression", "--quick", "--no-pin", "--servers", "ours,wsproto")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "with permessage-deflate" in done.stdout
     assert "JSON text" in done.stdout
+    # Each server's answer to the client's offer is reported as it came.
+    assert "ours    answers: permessage-deflate; client_no_context_takeover" in done.stdout
+    assert "wsproto answers: permessage-deflate" in done.stdout
 
 
 def test_broadcast_runs_with_a_few_clients() -> None:
     done = bench("broadcast.py", "--clients", "5", "--messages", "3", "--pipelined", "20",
                  "--rounds", "1", "--no-pin")  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "one message to all others, median" in done.stdout
+    assert "one message to all 4 others, median" in done.stdout
+    assert "compression off" in done.stdout
+
+
+def test_broadcast_with_compression_and_several_senders() -> None:
+    done = bench("broadcast.py", "--clients", "5", "--messages", "3", "--pipelined", "20",
+                 "--senders", "2", "--rounds", "1", "--no-pin", "--compression",
+                 "--servers", "ours,websockets")  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "20 pipelined (2 senders)" in done.stdout
+    assert "websockets answers: permessage-deflate" in done.stdout
+
+
+def test_broadcast_rejects_an_unknown_server_in_one_line() -> None:
+    done = bench("broadcast.py", "--servers", "nobody")
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert "--servers" in done.stderr
