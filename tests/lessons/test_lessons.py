@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from simulator.lessons import LessonError, Progress, check_folder, load_course, parse_lesson
+from simulator.lessons import LessonError, check_folder, load_course, parse_lesson
 from simulator.lessons.checkpoints import ask
 from simulator.lessons.run import LessonRun
 from simulator.resources import lessons_dir
@@ -108,36 +106,3 @@ def test_checkpoints_are_computed_by_the_real_code() -> None:
         line=1, kind="header-bytes", question="?", params={"payload": 300, "masked": True}
     )
     assert ask(header, run, 0).expected == "8"  # 2 + 2 (16-bit length) + 4 (masking key)
-
-
-def test_progress_is_saved_atomically_and_a_corrupt_file_is_set_aside(tmp_path: Path) -> None:
-    path = tmp_path / "wirelab" / "progress.json"
-    progress = Progress(path)
-    progress.visit("tcp-handshake", 3)
-    progress.answered("tcp-handshake", 3)
-    assert progress.save() is None
-    again = Progress(path)
-    assert again.last == "tcp-handshake" and again.of("tcp-handshake").step == 3
-    assert again.of("tcp-handshake").answered == {3}
-    assert json.loads(path.read_text())["version"] == 1
-    assert [p.name for p in path.parent.iterdir()] == ["progress.json"]  # no temporary left
-    path.write_text("{ not json")
-    broken = Progress(path)
-    assert broken.problem is not None and "progress.json.corrupt-1" in broken.problem
-    assert broken.lessons == {} and (path.parent / "progress.json.corrupt-1").exists()
-    assert broken.save() is None and Progress(path).problem is None
-
-
-def test_progress_that_cannot_be_written_says_so(tmp_path: Path) -> None:
-    blocker = tmp_path / "file"
-    blocker.write_text("")
-    progress = Progress(blocker / "progress.json")  # a folder that cannot exist
-    problem = progress.save()
-    assert problem is not None and "cannot save progress" in problem
-
-
-def test_xdg_data_home_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
-    assert Progress().path == tmp_path / "wirelab" / "progress.json"
-    del os.environ["XDG_DATA_HOME"]
-    assert Progress().path.parts[-4:] == (".local", "share", "wirelab", "progress.json")
