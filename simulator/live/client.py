@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import os
+import re
+import socket
+import string
 import time
-from urllib.parse import urlsplit
 
 from simulator.errors import WirelabError
 from simulator.live.server import (
@@ -33,19 +36,121 @@ class ClientError(WirelabError):
     """The client could not connect or the handshake failed."""
 
 
+URL_FORM = "ws://HOST[:PORT][/PATH]"
+MAX_URL_LENGTH = 2048  # far beyond any real one, and a request line servers still accept
+_HOST_NAME_CHARS = frozenset(string.ascii_letters + string.digits + "-._")
+_NEVER_IN_URLS = frozenset('"<>\\^`{|}')  # RFC 3986 §2: these must be percent-encoded
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
 def parse_url(url: str) -> tuple[str, int, str]:
-    """`ws://host:port/path?query` → (host, port, resource name)."""
-    parts = urlsplit(url)
-    if parts.scheme == "wss":
-        raise ClientError("wss:// (WebSocket over TLS) is not supported; use ws://")
-    if parts.scheme != "ws" or not parts.hostname:
-        raise ClientError(f"not a ws:// URL: {url!r}")
+    """`ws://host:port/path?query` → (host, port, resource name).
+
+    Anything else raises `ClientError` with one line: the URL, what is wrong with it and the
+    form expected. The form is RFC 6455 §3's ws-URI: no user name or password, no fragment;
+    wss:// (TLS) is not supported. Nothing is looked up or connected to here.
+    """
     try:
-        port = parts.port or 80
-    except ValueError:
-        raise ClientError(f"bad port in {url!r}") from None
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return parts.hostname, port, path
+        return _split_url(url)
+    except ValueError as error:
+        raise ClientError(f"bad URL {_shown(url)}: {error}; expected {URL_FORM}") from None
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """`text` quoted on one line (control characters escaped), long ones shortened."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[: limit - 10]!r}… ({len(text)} characters)"
+
+
+def _split_url(url: str) -> tuple[str, int, str]:
+    """`parse_url`'s work; a ValueError says what is wrong."""
+    if not url:
+        raise ValueError("it is empty")
+    if len(url) > MAX_URL_LENGTH:
+        raise ValueError(f"too long: more than {MAX_URL_LENGTH} characters")
+    for number, char in enumerate(url, 1):
+        if char == " ":
+            raise ValueError(f"a space (character {number}); write it as %20")
+        if not char.isprintable() and char.isascii():
+            raise ValueError(f"a control character ({char!r}, character {number})")
+        if not char.isascii():
+            raise ValueError(
+                f"a non-ASCII character ({char!r}, character {number}); percent-encode it"
+            )
+        if char in _NEVER_IN_URLS:
+            raise ValueError(f"{char!r} (character {number}) is not allowed; percent-encode it")
+    scheme, separator, rest = url.partition("://")
+    if not separator or not _SCHEME.fullmatch(scheme):
+        raise ValueError("not a ws:// URL (it does not start with ws://)")
+    if scheme.lower() == "wss":
+        raise ValueError("wss:// (WebSocket over TLS) is not supported, only ws://")
+    if scheme.lower() != "ws":
+        raise ValueError(f"not a ws:// URL ({scheme}:// is not supported, only ws://)")
+    if "#" in rest:
+        raise ValueError("a fragment (#...) has no place in a WebSocket URL; write # as %23")
+    cut = min((at for at in (rest.find("/"), rest.find("?")) if at >= 0), default=len(rest))
+    authority, tail = rest[:cut], rest[cut:]
+    if "@" in authority:
+        raise ValueError("a user name or password (...@) is not allowed in a ws:// URL")
+    host, port = _split_authority(authority)
+    if _BAD_PERCENT.search(tail):
+        raise ValueError("a '%' not followed by two hex digits; write % itself as %25")
+    path = tail if tail.startswith("/") else "/" + tail
+    return host, port, path
+
+
+def _split_authority(authority: str) -> tuple[str, int]:
+    """`HOST[:PORT]`, `[IPv6]`, `[IPv6]:PORT` → (host, port)."""
+    if not authority:
+        raise ValueError("no host")
+    if authority.startswith("["):
+        literal, bracket, after = authority[1:].partition("]")
+        if not bracket:
+            raise ValueError("invalid IPv6 address: no closing ']'")
+        try:
+            ipaddress.IPv6Address(literal)
+        except ValueError:
+            raise ValueError("invalid IPv6 address between the brackets") from None
+        if after and not after.startswith(":"):
+            raise ValueError(f"{_shown(after, 20)} after the IPv6 address (only :PORT may follow)")
+        host, port = literal, (after[1:] if after else None)
+    else:
+        host, colon, port_text = authority.partition(":")
+        if ":" in port_text:
+            raise ValueError("an IPv6 address goes in brackets: ws://[::1]:8765/")
+        _check_host_name(host)
+        port = port_text if colon else None
+    if port is None:
+        return host, 80
+    if not port:
+        raise ValueError("no port after ':' (leave the ':' out for the default, 80)")
+    if not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
+        raise ValueError(f"port {_shown(port, 20)} is not a number from 1 to 65535")
+    return host, int(port)
+
+
+def _check_host_name(host: str) -> None:
+    """A DNS name (RFC 1123) or a dotted-quad IPv4 address, or a ValueError."""
+    if not host:
+        raise ValueError("no host")
+    if all(char.isdigit() or char == "." for char in host):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            raise ValueError(f"invalid IPv4 address {_shown(host, 20)}") from None
+        return
+    for char in host:
+        if char not in _HOST_NAME_CHARS:
+            raise ValueError(f"{char!r} is not allowed in a host name")
+    if len(host) > 253:
+        raise ValueError(f"host name too long ({len(host)} characters, at most 253)")
+    labels = host.removesuffix(".").split(".")
+    if "" in labels:
+        raise ValueError("the host name has an empty part (two dots in a row?)")
+    if any(len(label) > 63 for label in labels):
+        raise ValueError("the host name has a part longer than 63 characters")
 
 
 class WebSocketClient(asyncio.Protocol):
@@ -165,7 +270,10 @@ async def connect(
     except TimeoutError:
         raise ClientError(f"timed out connecting to {host}:{port}") from None
     except OSError as error:
-        why = os.strerror(error.errno) if error.errno else str(error)
+        if isinstance(error, socket.gaierror):  # the name lookup: its errno is no errno
+            why = error.strerror or str(error)
+        else:
+            why = os.strerror(error.errno) if error.errno else str(error)
         raise ClientError(f"cannot connect to {host}:{port}: {why}") from None
     authority = f"[{host}]" if ":" in host else host  # an IPv6 literal (RFC 9110 §7.2)
     if port != 80:
