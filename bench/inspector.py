@@ -618,7 +618,7 @@ def child_first_screen_model(path: str, launch: int) -> dict[str, Any]:
     """`wirelab inspect`'s model: open the capture, the rows of the first screen."""
     from simulator.cli import _model
     from simulator.trace.pcap import open_capture
-    from simulator.tui import InspectorApp  # noqa: F401  (imported by `wirelab inspect`)
+    from simulator.tui.app import InspectorApp  # noqa: F401  (imported by `wirelab inspect`)
 
     imported = time.monotonic_ns()
     capture = open_capture(path)
@@ -642,7 +642,7 @@ def child_first_screen_tui(path: str, launch: int) -> dict[str, Any]:
     """The real inspector, headless, until a frame with the packet list's rows is out."""
     from simulator.cli import _model
     from simulator.trace.pcap import open_capture
-    from simulator.tui import InspectorApp
+    from simulator.tui.app import InspectorApp
     from simulator.tui.packet_list import PacketList
 
     imported = time.monotonic_ns()
@@ -699,7 +699,7 @@ def child_memory(path: str, launch: int, picks: int, seed: int, huge: int) -> di
     """Open, index fully, dissect `picks` random packets: the peak RSS at each stage."""
     from simulator.cli import _model
     from simulator.trace.pcap import open_capture
-    from simulator.tui.model import SourceModel  # noqa: F401  (imported by _model)
+    from simulator.views.inspector import SourceModel  # noqa: F401  (imported by _model)
 
     stages = {"imports": _maxrss_mib()}
     start = time.monotonic_ns()

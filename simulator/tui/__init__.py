@@ -1,11 +1,12 @@
-"""The Textual user interface: the hex-dump inspector (`wirelab inspect`, `wirelab serve`).
+"""The Textual user interface: the course and the hex-dump inspector.
 
-Only this package imports Textual; nothing imports it but the command line.
+- `simulator.tui.course.CourseApp`: `wirelab`, `wirelab learn`, `wirelab teach` and
+  `wirelab follow` — the home, lesson and sandbox screens, a class followed live.
+- `simulator.tui.app.InspectorApp`: `wirelab inspect` and `wirelab serve` — packet
+  list, field tree and linked hex pane over a model from `simulator.views`.
+
+Screens are in `screens/`, one per mode; the other modules are their widgets.
+Only this package imports Textual; nothing imports it but the command line. The
+package itself imports nothing, so the home screen starts without the inspector
+(or the simulated network) loaded.
 """
-
-from __future__ import annotations
-
-from simulator.tui.app import InspectorApp
-from simulator.tui.model import InspectorModel, Row, SourceModel, Turn, raw_dissection
-
-__all__ = ["InspectorApp", "InspectorModel", "Row", "SourceModel", "Turn", "raw_dissection"]

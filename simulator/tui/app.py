@@ -8,9 +8,9 @@ from textual.app import App
 from textual.screen import Screen
 from textual.worker import Worker
 
-from simulator.tui.model import InspectorModel
 from simulator.tui.screens.error import report_worker_error
 from simulator.tui.screens.inspector import InspectorScreen
+from simulator.views.inspector import InspectorModel
 
 if TYPE_CHECKING:
     from simulator.live import Server

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from simulator.dissect import Dissection, Field
-from simulator.tui.render import bit_ruler
+from simulator.views.render import bit_ruler
 
 
 class BitRuler(Static):

@@ -11,8 +11,8 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from simulator.tui.model import Turn
-from simulator.tui.render import ConversationLine, conversation_lines
+from simulator.dissect.conversation import Turn
+from simulator.views.render import ConversationLine, conversation_lines
 
 
 class ConversationView(ScrollView, can_focus=True):

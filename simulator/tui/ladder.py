@@ -28,7 +28,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from simulator.tui.render import ELLIPSIS, fit
+from simulator.views.render import ELLIPSIS, fit
 
 LIFELINE = "│"
 CROSSING = "┼"  # a shaft passing over a lifeline it does not stop at

@@ -13,8 +13,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from simulator.tui.messages import RecordChosen, RecordHighlighted
-from simulator.tui.model import InspectorModel
-from simulator.tui.render import columns, heading_cells, row_cells
+from simulator.views.inspector import InspectorModel
+from simulator.views.render import columns, heading_cells, row_cells
 
 
 class PacketList(ScrollView, can_focus=True):

@@ -18,6 +18,7 @@ import pytest
 from websockets.asyncio.client import connect as ws_connect
 from websockets.asyncio.server import ServerConnection, serve
 
+from simulator.dissect.conversation import message_conversation
 from simulator.dissect.fields import Dissection, Field
 from simulator.dissect.messages import KEEP_HEAD, MessageDissector, message_json
 from simulator.dissect.stream_view import StreamDissector
@@ -486,8 +487,6 @@ def test_our_client_against_a_websockets_server() -> None:
 
 
 def test_the_conversation_view_shows_compressed_messages_inflated() -> None:
-    from simulator.tui.model import message_conversation
-
     deflater = Deflater()
     text = b"follow me " * 20
     chunks = [*opening(), client_frame(Opcode.TEXT, deflater(text), rsv1=True)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from simulator.dissect import Buffer, Dissection, Field
 from simulator.trace import Endpoint, Layer, Trace, WireRecord
-from simulator.tui.model import SourceModel
+from simulator.views.inspector import SourceModel
 
 CLIENT = Endpoint("127.0.0.1", 50312)
 SERVER = Endpoint("127.0.0.1", 8765)

@@ -18,21 +18,22 @@ from textual.widgets.tree import TreeNode
 import simulator.tui.hex_view
 from simulator.cli import _model
 from simulator.dissect import Dissection, Field
+from simulator.dissect.conversation import Turn
 from simulator.trace import Layer, Trace, WireRecord
 from simulator.trace.pcap import open_capture
-from simulator.tui import InspectorApp, SourceModel
+from simulator.tui.app import InspectorApp
 from simulator.tui.bit_ruler import BitRuler
 from simulator.tui.conversation import ConversationView
 from simulator.tui.explanation import ExplanationBar
 from simulator.tui.field_tree import FieldTree
 from simulator.tui.filter_bar import FilterBar
 from simulator.tui.hex_view import HexView
-from simulator.tui.model import Row, Turn
 from simulator.tui.packet_list import PacketList
 from simulator.tui.screens.error import ErrorScreen
 from simulator.tui.screens.follow import FollowScreen
 from simulator.tui.screens.help import HelpScreen
 from simulator.tui.screens.inspector import InspectorScreen
+from simulator.views.inspector import Row, SourceModel
 from tests.tui.fakes import CLIENT, SERVER, big_trace, fake_dissect, fake_model, fake_trace, frame
 from tests.tui.sessions import TEXT_PACKET, session_pcap
 

@@ -17,10 +17,11 @@ from simulator.cli import build_parser
 from simulator.errors import WirelabError
 from simulator.live import Server, connect, trace_tap
 from simulator.trace import Trace, WireRecord
-from simulator.tui import InspectorApp, SourceModel, raw_dissection
+from simulator.tui.app import InspectorApp
 from simulator.tui.packet_list import PacketList
 from simulator.tui.screens.error import ErrorScreen
 from simulator.tui.screens.inspector import InspectorScreen
+from simulator.views.inspector import SourceModel, raw_dissection
 from tests.tui.fakes import fake_dissect, fake_trace
 
 BIN = Path(sys.executable).parent

@@ -11,7 +11,7 @@ from simulator.cli import _model
 from simulator.trace import Endpoint, Layer, Trace
 from simulator.trace.pcap import open_capture
 from simulator.trace.segments import tcp_segment
-from simulator.tui import InspectorApp
+from simulator.tui.app import InspectorApp
 from simulator.tui.screens.save import SaveScreen
 
 CLIENT = Endpoint("127.0.0.1", 50000)

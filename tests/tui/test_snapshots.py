@@ -15,7 +15,7 @@ from textual.pilot import Pilot
 from simulator.cli import _model
 from simulator.trace import Trace
 from simulator.trace.pcap import open_capture
-from simulator.tui import InspectorApp
+from simulator.tui.app import InspectorApp
 from simulator.tui.filter_bar import FilterBar
 from simulator.tui.screens.inspector import InspectorScreen
 from tests.tui.fakes import fake_model

@@ -1,1 +1,1 @@
-"""The inspector's screens: one per mode, plus its modals."""
+"""Screens, one per mode: the course's (home, lesson, sandbox), the inspector's, and modals."""

@@ -11,9 +11,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker
 
+from simulator.dissect.conversation import Turn
 from simulator.tui.conversation import ConversationView
-from simulator.tui.model import InspectorModel, Turn
 from simulator.tui.screens.error import report_worker_error
+from simulator.views.inspector import InspectorModel
 
 
 class FollowScreen(Screen[None]):

@@ -20,7 +20,7 @@ from simulator.tui.screens.inspector import InspectorScreen
 
 if TYPE_CHECKING:
     from simulator.live import Server
-    from simulator.tui.model import InspectorModel
+    from simulator.views.inspector import InspectorModel
 
 REFRESH_SECONDS = 0.5
 

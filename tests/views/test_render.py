@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from simulator.dissect.conversation import Turn
 from simulator.dissect.hexdump import (
     Piece,
     bit_value,
@@ -11,8 +12,8 @@ from simulator.dissect.hexdump import (
     offset_digits,
     where,
 )
-from simulator.tui.model import Row, Turn
-from simulator.tui.render import (
+from simulator.views.inspector import Row
+from simulator.views.render import (
     bit_ruler,
     columns,
     conversation_lines,

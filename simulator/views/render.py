@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
 
+from simulator.dissect.conversation import Direction, Turn
 from simulator.dissect.hexdump import Span, bit_value
-from simulator.tui.model import Direction, Row, Turn
+from simulator.views.inspector import Row
 
 ELLIPSIS = "…"
 

@@ -11,7 +11,7 @@ from simulator.cli import _model
 from simulator.dissect import Buffer, Dissection, Field
 from simulator.trace import Endpoint, Layer, LinkType, Trace, WireRecord
 from simulator.trace.pcap import open_capture
-from simulator.tui.model import SourceModel, printable, raw_dissection, stream_conversation
+from simulator.views.inspector import SourceModel, raw_dissection
 from tests.tui.fakes import CLIENT, SERVER, fake_dissect, fake_model, fake_trace
 from tests.tui.sessions import TEXT_PACKET, session_pcap, session_trace
 
@@ -152,18 +152,6 @@ def test_stream_conversation_groups_a_connections_records() -> None:
     assert turns[0].text.startswith("GET /chat HTTP/1.1\nHost: 127.0.0.1:8765\n")
     assert turns[0].label == f"packet 1 · {CLIENT} → {SERVER} · 157 bytes"
     assert [turn.label.split(" · ")[0] for turn in model.conversation(9)] == ["packet 10"]
-
-
-def test_link_records_have_no_conversation_until_the_reassembler_is_wired() -> None:
-    trace = Trace()
-    trace.append(0.0, Layer.LINK, bytes(40))
-    assert stream_conversation(trace, 0, fake_dissect) == []
-
-
-def test_printable_keeps_text_and_line_ends() -> None:
-    assert printable(b"hi\r\nthere\x00 and more text") == "hi\nthere· and more text"
-    assert printable(b"\x88\x0a\x03\xeaRSV1 set") == "····RSV1 set"  # binary: one line
-    assert printable(b"abcdef", limit=3) == "abc\n… 3 more bytes"
 
 
 class Indexing:

@@ -3,27 +3,26 @@
 The screens depend only on the `InspectorModel` protocol. `SourceModel` is the
 one implementation: any `RecordSource` (a live `Trace`, a pcap `Capture`) plus a
 dissect function. The dissect function and the conversation function are
-parameters, so wiring in the real dissectors and the stream reassembler is a
-one-line change where the model is built (see `simulator.cli`).
+parameters (see `simulator.cli`, which wires in the stream dissector and
+`message_conversation`).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, TypeVar, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from simulator.dissect import Buffer, Dissection, Field
-from simulator.dissect.stream_view import StreamDissector
-from simulator.dissect.websocket import Inflated
-from simulator.trace import Endpoint, Layer, RecordSource, WireRecord
-from simulator.trace.streams import Pdu
-from simulator.ws.close_codes import explain
-from simulator.ws.frames import KNOWN_OPCODES, Opcode, parse_frames
-
-Direction = Literal["client", "server"]
+from simulator.dissect.conversation import (
+    ConversationFunction,
+    DissectFunction,
+    Turn,
+    stream_conversation,
+)
+from simulator.trace import Layer, RecordSource, WireRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,15 +37,6 @@ class Row:
     length: int  # on the wire (the capture may hold fewer bytes)
     info: str
     problem: bool = False  # the dissection found something malformed
-
-
-@dataclass(frozen=True, slots=True)
-class Turn:
-    """One message of a conversation, for the follow-stream view."""
-
-    direction: Direction  # who spoke: the side that opened the connection is the client
-    label: str  # "packet 4 · 127.0.0.1:50312 → 127.0.0.1:8765 · 5 bytes"
-    text: str  # the message, as text a person can read
 
 
 class InspectorModel(Protocol):
@@ -98,13 +88,6 @@ class IndexedSource(Protocol):
 
     def index_steps(self, batch: int) -> Iterator[object]: ...
 
-
-DissectFunction = Callable[[WireRecord], Dissection]
-ConversationFunction = Callable[[RecordSource, int, DissectFunction], list[Turn]]
-"""(source, index, dissect) → the turns of record `index`'s connection; runs in a worker.
-
-`source` is the model's own source (a `Capture` keeps its connection index);
-`dissect` is the model's cached dissect function."""
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -272,9 +255,6 @@ def _shown(field: Field) -> str:
     return field.display or str(field.value or "")
 
 
-# --- until the real dissectors are wired in ---------------------------------------------
-
-
 def raw_dissection(record: WireRecord, *, problem: str | None = None) -> Dissection:
     """A record as undissected bytes: what the inspector shows before any dissector runs.
 
@@ -321,114 +301,3 @@ def raw_dissection(record: WireRecord, *, problem: str | None = None) -> Dissect
         buffers=(Buffer(f"Record {record.number} ({size} bytes)", record.data),),
         problems=(problem,) if problem else (),
     )
-
-
-def printable(data: bytes, *, limit: int = 64 * 1024) -> str:
-    """Bytes as text a person can read: ASCII as is, other bytes as '·'.
-
-    Line ends are kept when the bytes look like text (nearly all printable), so
-    an HTTP head reads as lines while a binary frame stays on one.
-    """
-    shown = data[:limit]
-    texty = sum(0x20 <= b < 0x7F or b in (0x09, 0x0A, 0x0D) for b in shown) >= 0.9 * len(shown)
-    keep = (0x09, 0x0A) if texty else ()
-    text = "".join(
-        chr(b) if 0x20 <= b < 0x7F or b in keep else ("" if texty and b == 0x0D else "·")
-        for b in shown
-    )
-    if len(data) > limit:
-        text += f"\n… {len(data) - limit:,} more bytes"
-    return text
-
-
-def stream_conversation(source: RecordSource, index: int, dissect: DissectFunction) -> list[Turn]:
-    """The records of the connection `index` belongs to, one turn per read or write.
-
-    Works for `Layer.STREAM` records (grouped by `connection`). Captured
-    packets need the stream reassembler; until it is wired in they give no turns.
-    """
-    del dissect  # the reassembler-based version reads the dissections
-    chosen = source.record(index)
-    if chosen.layer is not Layer.STREAM or chosen.connection is None:
-        return []
-    turns: list[Turn] = []
-    client = None
-    for i in range(len(source)):
-        record = source.record(i)
-        if record.connection != chosen.connection or record.layer is not Layer.STREAM:
-            continue
-        if client is None:
-            client = record.src  # the side that wrote first opened the connection
-        size = len(record.data)
-        turns.append(
-            Turn(
-                direction="client" if record.src == client else "server",
-                label=f"packet {record.number} · {record.src} → {record.dst} · {size} bytes",
-                text=printable(record.data),
-            )
-        )
-    return turns
-
-
-def message_conversation(stream: StreamDissector) -> ConversationFunction:
-    """Turns from the messages reassembled out of a connection (HTTP, then WebSocket frames).
-
-    A connection with no such messages falls back to one turn per read or write
-    (`stream_conversation`).
-    """
-
-    def conversation(source: RecordSource, index: int, dissect: DissectFunction) -> list[Turn]:
-        pdus = stream.messages(index)
-        if not pdus:
-            return stream_conversation(source, index, dissect)
-        client = _client_of(pdus)
-        return [_turn(pdu, client, stream.inflated(pdu)) for pdu in pdus]
-
-    return conversation
-
-
-def _client_of(pdus: Sequence[Pdu]) -> Endpoint:
-    for pdu in pdus:
-        if pdu.kind == "http" and pdu.data.startswith(b"GET "):
-            return pdu.src
-    for pdu in pdus:
-        if pdu.kind == "websocket" and len(pdu.data) > 1 and pdu.data[1] & 0x80:
-            return pdu.src  # clients mask their frames
-    return pdus[0].src
-
-
-def _turn(pdu: Pdu, client: Endpoint, inflated: Inflated | None = None) -> Turn:
-    direction: Direction = "client" if pdu.src == client else "server"
-    packets = pdu.packets
-    where = (
-        f"packet {packets[0] + 1}"
-        if len(packets) == 1
-        else (f"packets {packets[0] + 1}–{packets[-1] + 1}")
-    )
-    if pdu.kind == "http":
-        head, _, body = pdu.data.partition(b"\r\n\r\n")
-        text = printable(head) + (f"\n\n{printable(body)}" if body else "")
-        return Turn(direction, f"{where} · HTTP · {len(pdu.data)} bytes", text)
-    frames, _ = parse_frames(pdu.data)
-    if not frames:
-        return Turn(direction, f"{where} · WebSocket", printable(pdu.data))
-    frame = frames[0]
-    name = Opcode(frame.opcode).name if frame.opcode in KNOWN_OPCODES else f"{frame.opcode:#x}"
-    fin = "" if frame.fin else ", FIN=0"
-    label = f"{where} · {name} · {len(frame.payload)} bytes{fin}"
-    if frame.opcode == Opcode.CLOSE and len(frame.payload) >= 2:
-        code = int.from_bytes(frame.payload[:2], "big")
-        text = f"close code {code} ({explain(code)}) {printable(frame.payload[2:])}".rstrip()
-    elif inflated is not None:
-        # The last frame of a compressed message (RFC 7692): show what it inflates to.
-        label += f" · compressed, inflates to {inflated.size} bytes"
-        data = inflated.data
-        if inflated.text:
-            text = printable(data)
-        else:
-            text = data[:256].hex(" ") + (" …" if len(data) > 256 else "")
-    elif frame.opcode == Opcode.BINARY or frame.rsv1:
-        text = frame.payload[:256].hex(" ") + (" …" if len(frame.payload) > 256 else "")
-    else:
-        text = printable(frame.payload)
-    return Turn(direction, label, text)

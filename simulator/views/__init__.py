@@ -1,0 +1,1 @@
+"""Textual-free view models: lesson steps, the inspector's rows and conversations, handouts."""
