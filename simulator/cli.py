@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from simulator import __version__
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from simulator.live.capture import KernelCapture
     from simulator.live.server import Notify
     from simulator.trace import RecordSource, Trace
-    from simulator.tui.model import SourceModel
+    from simulator.views.inspector import SourceModel
 
 
 def _size(text: str) -> int:
@@ -55,6 +56,18 @@ def _port(text: str) -> int:
     return int(text)
 
 
+# Where a command's own `--lessons DIR` goes. Under the global option's name it would replace
+# the folders given before the command (argparse copies a command's options over the global
+# ones); `_lesson_folders` reads both.
+_LESSONS_AFTER = "lessons_after_command"
+
+
+def _lessons_option(parser: argparse.ArgumentParser, text: str) -> None:
+    parser.add_argument(
+        "--lessons", action="append", dest=_LESSONS_AFTER, default=[], metavar="DIR", help=text
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wirelab",
@@ -69,13 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     learn = sub.add_parser("learn", help="self-paced lessons: checkpoints, saved progress")
     learn.add_argument("lesson", nargs="?", help="a lesson id or number (default: the course)")
-    learn.add_argument("--lessons", action="append", default=[], metavar="DIR",
-                       help="also read lessons from DIR (repeatable)")  # fmt: skip
+    _lessons_option(learn, "also read lessons from DIR (repeatable)")
     learn.set_defaults(func=_cmd_learn)
     teach = sub.add_parser("teach", help="classroom mode: a presenter layout for a projector")
     teach.add_argument("lesson", nargs="?", help="a lesson id or number (default: the course)")
-    teach.add_argument("--lessons", action="append", default=[], metavar="DIR",
-                       help="also read lessons from DIR (repeatable)")  # fmt: skip
+    _lessons_option(teach, "also read lessons from DIR (repeatable)")
     teach.add_argument(
         "--share",
         action="store_true",
@@ -92,8 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     teach.set_defaults(func=_cmd_teach)
     follow = sub.add_parser("follow", help="follow a teacher's `wirelab teach --share`")
     follow.add_argument("url", help="the teacher's ws://HOST:PORT/")
-    follow.add_argument("--lessons", action="append", default=[], metavar="DIR",
-                        help="also read lessons from DIR, as the teacher does")  # fmt: skip
+    _lessons_option(follow, "also read lessons from DIR, as the teacher does")
     follow.set_defaults(func=_cmd_follow)
 
     serve = sub.add_parser(
@@ -211,13 +221,16 @@ def build_parser() -> argparse.ArgumentParser:
     check = what.add_parser(
         "check", help="validate lesson files: each problem with its file and line"
     )
-    check.add_argument("dir", nargs="?", help="a folder of lesson files (default: the course)")
+    check.add_argument(
+        "dir", nargs="?", help="a folder of lesson files (default: the course, if no --lessons)"
+    )
+    _lessons_option(check, "also check the lesson files in DIR (repeatable)")
     check.add_argument(
         "--no-run", action="store_true", help="only read the files; do not run their networks"
     )
     check.set_defaults(func=_cmd_lessons_check)
     listing = what.add_parser("list", help="the course, in order")
-    listing.add_argument("--lessons", action="append", default=[], metavar="DIR")
+    _lessons_option(listing, "also read lessons from DIR (repeatable)")
     listing.set_defaults(func=_cmd_lessons_list)
     actions = what.add_parser("actions", help="the actions a lesson's ```do blocks may use")
     actions.set_defaults(func=_cmd_lessons_actions)
@@ -437,8 +450,9 @@ def _serve_inspector(args: argparse.Namespace) -> int:
 
 def _model(source: RecordSource) -> SourceModel:
     """The inspector's model: records dissected with the messages their streams carry."""
+    from simulator.dissect.conversation import message_conversation
     from simulator.dissect.stream_view import StreamDissector
-    from simulator.tui.model import SourceModel, message_conversation
+    from simulator.views.inspector import SourceModel
 
     stream = StreamDissector(source)
     return SourceModel(source, stream, conversation=message_conversation(stream))
@@ -456,7 +470,7 @@ def _check_file(path: str) -> None:
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from simulator.trace.pcap import open_capture
-    from simulator.tui import InspectorApp
+    from simulator.tui.app import InspectorApp
 
     path = os.fspath(args.file)
     _check_file(path)
@@ -468,7 +482,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 def _cmd_dissect(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from simulator.handout import dissect_file
+    from simulator.views.handout import dissect_file
 
     _check_file(args.file)
     return dissect_file(args.file, packet=args.packet, as_json=args.json, console=Console())
@@ -517,16 +531,19 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 # --- lessons ----------------------------------------------------------------------------
 
 
-def _load_course(args: argparse.Namespace) -> Course:
-    from pathlib import Path
-
-    from simulator.lessons import load_course
-
-    folders = [Path(d) for d in args.lessons]
+def _lesson_folders(args: argparse.Namespace) -> list[Path]:
+    """The `--lessons` folders given before the command, then those given after it."""
+    folders = [Path(d) for d in [*args.lessons, *getattr(args, _LESSONS_AFTER, [])]]
     for folder in folders:
         if not folder.is_dir():
             raise WirelabError(f"--lessons {folder}: not a folder")
-    course = load_course(folders)
+    return folders
+
+
+def _load_course(args: argparse.Namespace) -> Course:
+    from simulator.lessons import load_course
+
+    course = load_course(_lesson_folders(args))
     lesson = getattr(args, "lesson", None)
     if lesson is not None and course.find(lesson) is None:
         names = ", ".join(lesson.id for lesson in course.lessons)
@@ -582,11 +599,12 @@ def _cmd_teach(args: argparse.Namespace) -> int:
 
 
 def _cmd_follow(args: argparse.Namespace) -> int:
-    from simulator.lessons import Progress
     from simulator.live.client import parse_url
+
+    parse_url(args.url)  # a bad URL: one clear line, before the TUI is even loaded
+    from simulator.lessons import Progress
     from simulator.tui.follow import FollowApp
 
-    parse_url(args.url)  # a clear error for a bad URL before the TUI starts
     course = _load_course(args)
     app = FollowApp(course, Progress(), args.url)
 
@@ -598,30 +616,29 @@ def _cmd_follow(args: argparse.Namespace) -> int:
 
 
 def _cmd_lessons_check(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
+    """Check DIR and the --lessons folders; with none of them, the course's own lessons."""
     from simulator.lessons import check_folder
     from simulator.resources import lessons_dir
 
-    folder = Path(args.dir) if args.dir else lessons_dir()
-    if not folder.is_dir():
-        raise WirelabError(f"{folder} is not a folder of lesson files")
-    count, problems = check_folder(folder, run=not args.no_run)
-    for problem in problems:
-        print(problem, flush=True)
-    if count == 0:
-        raise WirelabError(f"no lesson files (*.md) in {folder}")
-    verdict = "no problems" if not problems else _plural(len(problems), "problem")
-    print(f"{_plural(count, 'lesson')} checked in {folder}: {verdict}", file=sys.stderr)
-    return 1 if problems else 0
+    folders = [Path(args.dir)] if args.dir else []
+    if folders and not folders[0].is_dir():
+        raise WirelabError(f"{folders[0]} is not a folder of lesson files")
+    folders += _lesson_folders(args)
+    status = 0
+    for folder in folders or [lessons_dir()]:
+        count, problems = check_folder(folder, run=not args.no_run)
+        for problem in problems:
+            print(problem, flush=True)
+        if count == 0:
+            raise WirelabError(f"no lesson files (*.md) in {folder}")
+        verdict = "no problems" if not problems else _plural(len(problems), "problem")
+        print(f"{_plural(count, 'lesson')} checked in {folder}: {verdict}", file=sys.stderr)
+        status = 1 if problems else status
+    return status
 
 
 def _cmd_lessons_list(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from simulator.lessons import load_course
-
-    course = load_course([Path(d) for d in args.lessons])
+    course = _load_course(args)
     for number, lesson in enumerate(course.lessons, 1):
         about = f"{lesson.id}, {lesson.level}, {len(lesson.steps)} steps"
         print(f"{number:2}. {lesson.title}  [{about}]")
