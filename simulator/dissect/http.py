@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from simulator.dissect.fields import Buffer, Dissection, Field, FieldValue
+from simulator.text import plural
 from simulator.ws.errors import HandshakeError
 from simulator.ws.handshake import accept_key, check_request, is_valid_key, read_head
 
@@ -236,7 +237,8 @@ class _Http:
         end = len(self.data)
         if self.head_end is None:
             self.problems.append(
-                f"incomplete: the head has no empty line yet ({len(self.data)} bytes so far)"
+                "incomplete: the head has no empty line yet "
+                f"({plural(len(self.data), 'byte')} so far)"
             )
         else:
             body, end = self._body(self.head_end)
@@ -539,7 +541,7 @@ class _Http:
             text = HEADER_EXPLANATIONS[lname]
             return (
                 text,
-                f"{value} bytes" if value.isdigit() else "",
+                plural(int(value), "byte") if value.isdigit() else "",
                 (None if value.isdigit() else "not a number"),
             )
         if lname in HEADER_EXPLANATIONS:
@@ -581,11 +583,11 @@ class _Http:
         body = data[start : start + length]
         problem = None
         if len(body) < length:
-            problem = f"incomplete: {len(body)} of {length} bytes"
+            problem = f"incomplete: {len(body)} of {plural(length, 'byte')}"
         return (
             self.span(
                 "http.body",
-                f"Body ({length} bytes)",
+                f"Body ({plural(length, 'byte')})",
                 start,
                 start + len(body),
                 value=body,
@@ -646,7 +648,7 @@ class _Http:
         return (
             self.span(
                 "http.body",
-                f"Body, chunked ({total} bytes of data)",
+                f"Body, chunked ({plural(total, 'byte')} of data)",
                 start,
                 pos,
                 value=data[start:pos],
@@ -667,7 +669,7 @@ class _Http:
                 start,
                 data_at,
                 value=size,
-                display=f"{size:#x} ({size} bytes)",
+                display=f"{size:#x} ({plural(size, 'byte')})",
                 explanation="The chunk's size in hexadecimal, then a line end.",
             ),
         ]
@@ -688,7 +690,7 @@ class _Http:
             "Last chunk" if size == 0 else "Chunk",
             start,
             end,
-            display=f"{size} bytes" if size else "0 bytes: the end of the body",
+            display=plural(size, "byte") if size else "0 bytes: the end of the body",
             explanation="The zero-size chunk that ends the body."
             if size == 0
             else "One piece of the body.",
@@ -736,7 +738,7 @@ def http_dissection(message_bytes: bytes, *, title: str, key: str | None = None)
         fields.append(
             Field(
                 "data",
-                f"Data after the message ({rest} bytes)",
+                f"Data after the message ({plural(rest, 'byte')})",
                 top.end,
                 len(message_bytes),
                 value=message_bytes[top.end :],

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulator.dissect.fields import Field
+from simulator.text import plural
 
 IP_PROTOCOLS: dict[int, str] = {
     0: "IPv6 hop-by-hop options",
@@ -240,7 +241,7 @@ def dissect_ipv4(buf: bytes, start: int = 0, *, buffer: int = 0) -> NetworkLayer
             s,
             s + 1,
             value=ihl,
-            display=f"{ihl} ({hlen} bytes)",
+            display=f"{ihl} ({plural(hlen, 'byte')})",
             explanation="The header length in 32-bit words: 5 (20 bytes) without options, at "
             "most 15 (60 bytes).",
             bits=(b + 4, b + 8),
@@ -277,7 +278,7 @@ def dissect_ipv4(buf: bytes, start: int = 0, *, buffer: int = 0) -> NetworkLayer
             s + 2,
             s + 4,
             value=total,
-            display=f"{total} bytes",
+            display=plural(total, "byte"),
             explanation="The whole packet, header and data, in bytes (at most 65535). "
             "Anything after it in the frame is link-layer padding.",
             buffer=buffer,
@@ -301,7 +302,7 @@ def dissect_ipv4(buf: bytes, start: int = 0, *, buffer: int = 0) -> NetworkLayer
             s + 6,
             s + 8,
             value=frag,
-            display=f"{frag}" if not frag else f"{frag} ({frag * 8} bytes)",
+            display=f"{frag}" if not frag else f"{frag} ({plural(frag * 8, 'byte')})",
             explanation="Where this fragment's data belongs in the original packet, in units "
             "of 8 bytes; 0 for the first fragment or an unfragmented packet.",
             bits=(b + 51, b + 64),
@@ -348,7 +349,7 @@ def dissect_ipv4(buf: bytes, start: int = 0, *, buffer: int = 0) -> NetworkLayer
                 s + 20,
                 s + 20 + len(options),
                 value=options,
-                display=f"{len(options)} bytes: {options.hex(' ')}",
+                display=f"{plural(len(options), 'byte')}: {options.hex(' ')}",
                 explanation="IPv4 options (record route, timestamps, router alert…), padded to "
                 "a multiple of 4 bytes. Rare today; many routers drop packets carrying them.",
                 buffer=buffer,
@@ -359,13 +360,19 @@ def dissect_ipv4(buf: bytes, start: int = 0, *, buffer: int = 0) -> NetworkLayer
 
     header_ok = avail >= 20 and ihl >= 5 and avail >= hlen
     if avail < 20:
-        problems.append(f"truncated: the header needs 20 bytes, {max(avail, 0)} are here")
+        problems.append(
+            f"truncated: the header needs 20 bytes, only {plural(max(avail, 0), 'byte')} here"
+        )
     elif avail < hlen:
-        problems.append(f"truncated: the header needs {hlen} bytes, {avail} are here")
+        problems.append(
+            f"truncated: the header needs {hlen} bytes, only {plural(avail, 'byte')} here"
+        )
     length_ok = total >= hlen  # else the total length is wrong: the payload cannot be trusted
     announced = total if length_ok else avail
     if header_ok and total > avail:
-        problems.append(f"truncated: the packet announces {total} bytes, {avail} are here")
+        problems.append(
+            f"truncated: the packet announces {total} bytes, only {plural(avail, 'byte')} here"
+        )
     end = s + min(announced, avail) if header_ok else len(buf)
     first_fragment = frag == 0
     whole = first_fragment and not flags & 1
@@ -550,7 +557,7 @@ def dissect_ipv6(buf: bytes, start: int = 0, *, buffer: int = 0) -> NetworkLayer
             s + 4,
             s + 6,
             value=plen,
-            display=f"{plen} bytes",
+            display=plural(plen, "byte"),
             explanation="Bytes after this 40-byte header (extension headers included).",
             buffer=buffer,
         ),
@@ -584,9 +591,13 @@ def dissect_ipv6(buf: bytes, start: int = 0, *, buffer: int = 0) -> NetworkLayer
     problems = []
     header_ok = avail >= 40
     if not header_ok:
-        problems.append(f"truncated: the header needs 40 bytes, {max(avail, 0)} are here")
+        problems.append(
+            f"truncated: the header needs 40 bytes, only {plural(max(avail, 0), 'byte')} here"
+        )
     elif plen > avail - 40:
-        problems.append(f"truncated: the packet announces {40 + plen} bytes, {avail} are here")
+        problems.append(
+            f"truncated: the packet announces {40 + plen} bytes, only {plural(avail, 'byte')} here"
+        )
     end = min(s + 40 + plen, len(buf)) if header_ok else len(buf)
     src = address_text(src_raw)[0] if avail >= 24 else None
     dst = address_text(dst_raw)[0] if header_ok else None

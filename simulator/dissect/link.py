@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from simulator.dissect.fields import Field
+from simulator.text import plural
 from simulator.trace.records import LinkType
 
 LINKTYPE_IPV6 = 229  # raw IPv6 (not in LinkType: wirelab never writes it)
@@ -107,7 +108,7 @@ def dissect_link(data: bytes, link_type: int, *, buffer: int = 0) -> LinkLayer:
         return LinkLayer(None, 0, Network.IPV6, "Raw IPv6", "IPv6")
     unknown = Field(
         "data",
-        f"Data (pcap link type {link_type}, {len(data)} bytes)",
+        f"Data (pcap link type {link_type}, {plural(len(data), 'byte')})",
         0,
         len(data),
         value=data,
@@ -160,7 +161,7 @@ def _type_field(name: str, label: str, data: bytes, start: int, buffer: int) -> 
             start,
             start + 2,
             value=value,
-            display=f"{value} bytes",
+            display=plural(value, "byte"),
             explanation=(
                 "At most 1500, so this is an 802.3 length, not an EtherType: an LLC header "
                 "follows, not an IP packet."
@@ -423,7 +424,7 @@ def _linux_sll(data: bytes, buffer: int) -> LinkLayer:
                 4,
                 6,
                 value=halen,
-                display=f"{halen} bytes",
+                display=plural(halen, "byte"),
                 explanation="How many of the next 8 bytes hold the link-layer address.",
                 buffer=buffer,
             )

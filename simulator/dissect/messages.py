@@ -31,6 +31,7 @@ from simulator.dissect.websocket import (
     MessageInflater,
     websocket_dissection,
 )
+from simulator.text import plural
 from simulator.trace.records import Endpoint, WireRecord
 from simulator.trace.streams import ConnectionKey, Pdu
 from simulator.ws.errors import HandshakeError, ProtocolError
@@ -105,8 +106,9 @@ class MessageDissector:
         self.learn(pdu)
         context = self._contexts[pdu.connection]
         packets = _packet_list(pdu.packets)
+        size = plural(len(pdu.data), "byte")
         if pdu.kind == "websocket":
-            title = f"WebSocket frame {pdu.src} → {pdu.dst} ({len(pdu.data)} bytes, {packets})"
+            title = f"WebSocket frame {pdu.src} → {pdu.dst} ({size}, {packets})"
             from_client = None if context.client is None else pdu.src == context.client
             return websocket_dissection(
                 pdu.data,
@@ -115,7 +117,7 @@ class MessageDissector:
                 from_client=from_client,
                 part=self._parts.get((pdu.connection, pdu.src, pdu.stream_offset)),
             )
-        title = f"HTTP message {pdu.src} → {pdu.dst} ({len(pdu.data)} bytes, {packets})"
+        title = f"HTTP message {pdu.src} → {pdu.dst} ({size}, {packets})"
         return http_dissection(pdu.data, title=title, key=context.key)
 
     def inflated(self, pdu: Pdu) -> Inflated | None:

@@ -31,6 +31,7 @@ from simulator.dissect.tcp import (
     dissect_tcp,
     dissect_udp,
 )
+from simulator.text import plural
 from simulator.trace.records import Endpoint, Layer, LinkType, WireRecord
 
 LINK_TYPE_NAMES = {int(t): t.name for t in LinkType}
@@ -123,12 +124,12 @@ def _frame(record: WireRecord) -> Dissection:
 def _frame_field(record: WireRecord) -> Field:
     n = len(record.data)
     link_name = LINK_TYPE_NAMES.get(record.link_type, str(record.link_type))
-    label = f"Frame {record.number}: {n} bytes captured"
+    label = f"Frame {record.number}: {plural(n, 'byte')} captured"
     problem = None
     if record.truncated and record.original_length is not None:
         label += f" of {record.original_length} on the wire"
         problem = (
-            f"the capture kept only {n} of {record.original_length} bytes (its snapshot "
+            f"the capture kept only {n} of {plural(record.original_length, 'byte')} (its snapshot "
             "length): the end of the packet is missing"
         )
     return Field(
@@ -147,7 +148,7 @@ def _frame_field(record: WireRecord) -> Field:
 def _data(data: bytes, start: int, end: int, what: str) -> Field:
     return Field(
         "data",
-        f"Data ({what}, {end - start} bytes)",
+        f"Data ({what}, {plural(end - start, 'byte')})",
         start,
         end,
         value=data[start:end],
@@ -176,7 +177,7 @@ def _with_trailer(layers: list[Field], link: LinkLayer, data: bytes, end: int) -
     if link.field is not None and link.field.name == "eth":
         padding = Field(
             "eth.padding",
-            f"Padding ({len(rest)} bytes)",
+            f"Padding ({plural(len(rest), 'byte')})",
             end,
             len(data),
             value=rest,
@@ -189,7 +190,7 @@ def _with_trailer(layers: list[Field], link: LinkLayer, data: bytes, end: int) -
         *layers,
         Field(
             "data",
-            f"Trailer ({len(rest)} bytes)",
+            f"Trailer ({plural(len(rest), 'byte')})",
             end,
             len(data),
             value=rest,
@@ -204,7 +205,7 @@ def _finish(record: WireRecord, layers: list[Field], protocol: str, summary: str
         summary=summary,
         protocol=protocol,
         fields=tuple(layers),
-        buffers=(Buffer(f"Frame {record.number} ({n} bytes)", record.data),),
+        buffers=(Buffer(f"Frame {record.number} ({plural(n, 'byte')})", record.data),),
         problems=problems_of(layers),
     )
 
@@ -213,7 +214,7 @@ def _undissected(record: WireRecord, problem: str) -> Dissection:
     n = len(record.data)
     field = Field(
         "data",
-        f"Data ({n} bytes)",
+        f"Data ({plural(n, 'byte')})",
         0,
         n,
         value=record.data,
@@ -221,10 +222,10 @@ def _undissected(record: WireRecord, problem: str) -> Dissection:
         problem=problem,
     )
     return Dissection(
-        summary=f"{n} bytes (not dissected)",
+        summary=f"{plural(n, 'byte')} (not dissected)",
         protocol="Data",
         fields=(field,),
-        buffers=(Buffer(f"Frame {record.number} ({n} bytes)", record.data),),
+        buffers=(Buffer(f"Frame {record.number} ({plural(n, 'byte')})", record.data),),
         problems=(problem,),
     )
 
@@ -235,7 +236,7 @@ def _undissected(record: WireRecord, problem: str) -> Dissection:
 def _link_summary(link: LinkLayer, n: int) -> str:
     if link.src and link.dst:
         return f"{link.src} → {link.dst} {link.carries}"
-    return f"{link.protocol}: {link.carries}, {n} bytes"
+    return f"{link.protocol}: {link.carries}, {plural(n, 'byte')}"
 
 
 def _ip_summary(net: NetworkLayer) -> str:
@@ -286,7 +287,7 @@ def _stream(record: WireRecord) -> Dissection:
         children += (
             Field(
                 "tcp.payload",
-                f"Data ({n} bytes)",
+                f"Data ({plural(n, 'byte')})",
                 0,
                 n,
                 value=data,
@@ -295,20 +296,20 @@ def _stream(record: WireRecord) -> Dissection:
         )
     stream = Field(
         "stream",
-        f"TCP stream data, {where}, {n} bytes",
+        f"TCP stream data, {where}, {plural(n, 'byte')}",
         0,
         n,
         value=n,
-        display=f"{n} bytes written by {src}",
+        display=f"{plural(n, 'byte')} written by {src}",
         explanation="Bytes one side wrote into its TCP connection, recorded at the socket: "
         "TCP's headers are not here, and a chunk's edges need not match message edges.",
         children=children,
     )
     http = n > 0 and looks_like_http(data)
     return Dissection(
-        summary=f"{src} → {dst} {start_line(data) if http else f'{n} bytes'}",
+        summary=f"{src} → {dst} {start_line(data) if http else plural(n, 'byte')}",
         protocol="HTTP" if http else "TCP",
         fields=(stream,),
-        buffers=(Buffer(f"Chunk {record.number} ({n} bytes)", data),),
+        buffers=(Buffer(f"Chunk {record.number} ({plural(n, 'byte')})", data),),
         problems=(),
     )

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from simulator.dissect.fields import Field
 from simulator.dissect.ipv4 import NetworkLayer, internet_checksum, scapy_decode
+from simulator.text import plural
 
 TCP_PROTO, UDP_PROTO, ICMP_PROTO, ICMPV6_PROTO = 6, 17, 1, 58
 
@@ -140,10 +141,10 @@ def _payload_field(
     data = buf[start : start + max(announced, 0)]
     problem = None
     if len(data) < announced:
-        problem = f"truncated: {announced} bytes announced, {len(data)} captured"
+        problem = f"truncated: {plural(announced, 'byte')} announced, {len(data)} captured"
     return Field(
         name,
-        f"{label} ({announced} bytes)",
+        f"{label} ({plural(announced, 'byte')})",
         start,
         start + len(data),
         value=data,
@@ -346,7 +347,7 @@ def dissect_tcp(
             s + 12,
             s + 13,
             value=hlen,
-            display=f"{hlen} bytes ({offset} × 4)",
+            display=f"{plural(hlen, 'byte')} ({offset} × 4)",
             explanation="The header's length in 32-bit words (5 to 15: 20 to 60 bytes), so "
             "the receiver knows where options end and data begins.",
             bits=(b + 96, b + 100),
@@ -429,9 +430,13 @@ def dissect_tcp(
         fields.append(options)
     problems: list[str] = []
     if avail < 20:
-        problems.append(f"truncated: the header needs 20 bytes, {max(avail, 0)} are here")
+        problems.append(
+            f"truncated: the header needs 20 bytes, only {plural(max(avail, 0), 'byte')} here"
+        )
     elif avail < hlen:
-        problems.append(f"truncated: the header needs {hlen} bytes, {avail} are here")
+        problems.append(
+            f"truncated: the header needs {hlen} bytes, only {plural(avail, 'byte')} here"
+        )
     if header_ok and hlen > length:
         problems.append(f"the header is longer than the {length}-byte segment")
     data_length = max(length - hlen, 0) if header_ok else 0
@@ -500,7 +505,7 @@ def _option_head(buf: bytes, pos: int, kind: int, length: int, buffer: int) -> l
             pos + 1,
             pos + 2,
             value=length,
-            display=f"{length} bytes",
+            display=plural(length, "byte"),
             explanation="The option's length in bytes, counting the kind and this byte.",
             buffer=buffer,
         ),
@@ -583,7 +588,7 @@ def _tcp_options(
         start,
         end,
         value=buf[start:end],
-        display=f"{end - start} bytes",
+        display=plural(end - start, "byte"),
         explanation="Optional extensions, each as kind, length and value (single-byte NOP and "
         "end-of-list excepted). Most are agreed in the SYN and SYN-ACK.",
         children=tuple(children),
@@ -601,7 +606,7 @@ def _tcp_option(
     expected = TCP_OPTION_LENGTHS.get(kind)
     problem = None
     if expected is not None and length != expected:
-        problem = f"length {length}, but this option is always {expected} bytes"
+        problem = f"length {length}, but this option is always {plural(expected, 'byte')}"
     elif kind == 5 and (length - 2) % 8:
         problem = f"length {length}: SACK blocks take 8 bytes each, after 2"
     if problem is not None:
@@ -624,7 +629,7 @@ def _tcp_option(
             pos + 2,
             end,
             value=mss,
-            display=f"{mss} bytes",
+            display=plural(mss, "byte"),
             explanation="The most data this side wants to receive in one segment.",
             buffer=buffer,
         )
@@ -634,7 +639,7 @@ def _tcp_option(
             pos,
             end,
             value=mss,
-            display=f"{mss} bytes",
+            display=plural(mss, "byte"),
             explanation="The largest segment payload the sender of this SYN is willing to "
             "receive: usually its link's MTU minus the IP and TCP headers (1500 - 40 = 1460 "
             "for IPv4 on Ethernet). Sent only in SYN segments.",
@@ -698,7 +703,7 @@ def _tcp_option(
                     at,
                     at + 8,
                     value=f"{left}-{right}",
-                    display=f"{left}-{right} ({(right - left) % 2**32} bytes)",
+                    display=f"{left}-{right} ({plural((right - left) % 2**32, 'byte')})",
                     explanation="A range of bytes received out of order: from the left edge "
                     "up to (not including) the right edge.",
                     children=(
@@ -728,7 +733,7 @@ def _tcp_option(
             pos,
             end,
             value=body,
-            display=f"{len(blocks)} block{'s' * (len(blocks) != 1)}",
+            display=plural(len(blocks), "block"),
             explanation="Selective acknowledgment: blocks that arrived beyond the cumulative "
             "ACK, so the sender resends only what is missing.",
             children=(*head, *blocks),
@@ -775,7 +780,7 @@ def _tcp_option(
         pos,
         end,
         value=body,
-        display=f"kind {kind}, {len(body)} bytes of data",
+        display=f"kind {kind}, {plural(len(body), 'byte')} of data",
         explanation="An option wirelab does not decode; TCP skips unknown options by their length.",
         children=(
             *head,
@@ -828,7 +833,7 @@ def dissect_udp(
             s + 4,
             s + 6,
             value=ulen,
-            display=f"{ulen} bytes",
+            display=plural(ulen, "byte"),
             explanation="Header (8 bytes) plus data.",
             buffer=buffer,
             problem=None if 8 <= ulen <= length else "does not match the IP payload length",

@@ -32,6 +32,7 @@ from typing import Any
 
 from simulator.dissect.fields import Buffer, Dissection, Field, FieldValue
 from simulator.dissect.http import problems_of
+from simulator.text import plural
 from simulator.ws.close_codes import explain, is_valid_on_wire
 from simulator.ws.errors import ProtocolError
 from simulator.ws.frames import (
@@ -206,9 +207,9 @@ class Inflated:
         return self.problem is None and not self.cut and len(self.data) == self.size
 
     def ratio(self) -> str:
-        """'9 bytes → 5 bytes (×0.6)'."""
+        """'9 bytes → 5 bytes (×0.6)', '1 byte' when it is one."""
         factor = f" (×{self.size / self.compressed:.1f})" if self.compressed else ""
-        return f"{self.compressed} bytes → {self.size} bytes{factor}"
+        return f"{plural(self.compressed, 'byte')} → {plural(self.size, 'byte')}{factor}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,7 +423,7 @@ def websocket_dissection(
         fields.append(
             Field(
                 "data",
-                f"After the frame ({len(frame_bytes) - top.end} bytes)",
+                f"After the frame ({plural(len(frame_bytes) - top.end, 'byte')})",
                 top.end,
                 len(frame_bytes),
                 value=frame_bytes[top.end :],
@@ -463,7 +464,7 @@ def _frame_summary(frame: Frame, part: CompressedPart | None) -> str:
     if part is None or frame.opcode >= 0x8:
         return str(frame)
     inflated = part.inflated
-    notes = [f"{len(frame.payload)} bytes compressed"]
+    notes = [f"{plural(len(frame.payload), 'byte')} compressed"]
     if inflated is None:
         shown = "(compressed)"
     else:
@@ -473,7 +474,8 @@ def _frame_summary(frame: Frame, part: CompressedPart | None) -> str:
             notes[0] += origin
         else:
             notes.append(
-                f"last of {inflated.frames} frames: {inflated.compressed} bytes compressed" + origin
+                f"last of {inflated.frames} frames: "
+                f"{plural(inflated.compressed, 'byte')} compressed{origin}"
             )
     if frame.masked:
         notes.append("masked")
@@ -555,9 +557,11 @@ class _Builder:
         total = p.frame_length
         if frame is None:
             if total is None:
-                problems.append(f"truncated: the header is incomplete ({self.available} bytes)")
+                problems.append(
+                    f"truncated: the header is incomplete ({plural(self.available, 'byte')})"
+                )
             else:
-                problems.append(f"truncated: {self.available} of {total} bytes")
+                problems.append(f"truncated: {self.available} of {plural(total, 'byte')}")
         end = min(total, self.available) if total is not None else self.available
         if frame is not None:
             label = f"WebSocket {_frame_summary(frame, self.part)}"
@@ -730,7 +734,7 @@ class _Builder:
         elif marker == LENGTH_64:
             display = "127 (the length is in the next 8 bytes)"
         else:
-            display = f"{marker} bytes"
+            display = plural(marker, "byte")
             if self.control and marker > MAX_CONTROL_PAYLOAD:
                 problem = "control frames carry at most 125 bytes (RFC 6455 §5.5)"
         return self._at(
@@ -757,7 +761,7 @@ class _Builder:
             span,
             "ws.extended_payload_length",
             "Extended payload length",
-            display=f"{length} bytes",
+            display=plural(length, "byte"),
             explanation=(
                 "A 64-bit payload length in network byte order, for 65536 bytes or more."
                 if wide
@@ -775,7 +779,7 @@ class _Builder:
         wire = head if p.key is None else apply_mask(head, p.key)
         problem = None
         if p.length is not None and n < p.length:
-            problem = f"truncated: {n} of {p.length} bytes"
+            problem = f"truncated: {n} of {plural(p.length, 'byte')}"
         if self.masked:
             display = f"masked: {wire[:16].hex(' ')}" + (" …" if n > 16 else "")
             explanation = (
@@ -792,7 +796,7 @@ class _Builder:
         return self._at(
             span,
             "ws.payload",
-            f"Payload ({p.length if p.length is not None else n} bytes)",
+            f"Payload ({plural(p.length if p.length is not None else n, 'byte')})",
             value=p.payload,
             display=display,
             explanation=explanation,
@@ -843,7 +847,8 @@ class _Builder:
                     UNMASK_SHOWN,
                     len(clear),
                     value=clear[UNMASK_SHOWN:],
-                    display=f"{len(clear) - UNMASK_SHOWN} more bytes, unmasked the same way",
+                    display=plural(len(clear) - UNMASK_SHOWN, "more byte")
+                    + ", unmasked the same way",
                     explanation="Every byte i is XORed with masking-key byte i mod 4.",
                 )
             )
@@ -918,20 +923,22 @@ class _Builder:
         problem = None
         if inflated is None:
             if part.index == 0:
-                display = f"{len(data)} bytes, the start of a compressed message"
+                display = f"{plural(len(data), 'byte')}, the start of a compressed message"
             else:
-                display = f"{len(data)} bytes, part {part.index + 1} of a compressed message"
+                display = (
+                    f"{plural(len(data), 'byte')}, part {part.index + 1} of a compressed message"
+                )
             if not self.fin:
                 display += ": inflated with its last frame"
         else:
-            display = f"{len(data)} bytes of raw DEFLATE"
+            display = f"{plural(len(data), 'byte')} of raw DEFLATE"
             if inflated.frames > 1:
                 display = (
-                    f"last of {inflated.frames} frames, {len(data)} bytes; the message: "
+                    f"last of {inflated.frames} frames, {plural(len(data), 'byte')}; the message: "
                     f"{inflated.ratio()}"
                 )
             else:
-                display += f" → {inflated.size} bytes inflated"
+                display += f" → {plural(inflated.size, 'byte')} inflated"
             if self.inflated_buffer is not None:
                 children = (self._inflated_field(inflated),)
             else:
@@ -972,7 +979,7 @@ class _Builder:
             explanation += " A text message must be valid UTF-8 once inflated."
         return Field(
             "ws.inflated",
-            f"Inflated payload ({inflated.size} bytes)",
+            f"Inflated payload ({plural(inflated.size, 'byte')})",
             0,
             len(data),
             value,

@@ -1,4 +1,9 @@
-"""The explanation bar: one line about the selected field (or the packet), problems first."""
+"""The explanation bar: one line about the selected field (or the packet), problems first.
+
+Explanations may mark inline code with backticks ("`wirelab accept KEY`"): the bar
+drops the backticks and styles the span (`explanation--code`). Every piece is
+appended to a `Text` as it is; nothing shown here is ever read as Rich markup.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ from rich.text import Text
 from textual.widgets import Static
 
 from simulator.dissect import Dissection, Field
-from simulator.dissect.hexdump import where
+from simulator.dissect.hexdump import where as place
+from simulator.text import split_code
 
 
 class ExplanationBar(Static):
@@ -18,6 +24,7 @@ class ExplanationBar(Static):
         "explanation--name",
         "explanation--problem",
         "explanation--value",
+        "explanation--code",
     }
 
     DEFAULT_CSS = """
@@ -25,25 +32,45 @@ class ExplanationBar(Static):
     ExplanationBar > .explanation--name { color: $text-accent; text-style: bold; }
     ExplanationBar > .explanation--problem { color: $text-error; text-style: bold; }
     ExplanationBar > .explanation--value { color: $text-muted; }
+    ExplanationBar > .explanation--code { text-style: bold; background: $surface; }
     """
 
-    def show_field(self, dissection: Dissection | None, field: Field | None) -> None:
+    def show_field(
+        self,
+        dissection: Dissection | None,
+        field: Field | None,
+        *,
+        value: str | None = None,
+        where: bool = True,
+    ) -> None:
+        """`field` (or, without one, the packet) in the bar; `value` replaces the field's
+        own line (a value held back), `where` False leaves out where its bytes are."""
         name_style = self.get_component_rich_style("explanation--name", partial=True)
         problem_style = self.get_component_rich_style("explanation--problem", partial=True)
         value_style = self.get_component_rich_style("explanation--value", partial=True)
         text = Text(no_wrap=True, overflow="ellipsis")
         if field is not None:
             text.append(field.name, name_style)
-            text.append(f"  {where(field.start, field.end, field.bits)}  ")
+            text.append(f"  {place(field.start, field.end, field.bits)}  " if where else "  ")
             if field.problem:
                 text.append(f"⚠ {field.problem}  ", problem_style)
-            text.append(field.explanation or str(field))
-            text.append("\n" + str(field).replace("\n", " "), value_style)
+            if field.explanation:
+                self.append_explanation(text, field.explanation)
+            else:
+                text.append(value if value is not None else str(field))
+            line = value if value is not None else str(field)
+            text.append("\n" + line.replace("\n", " "), value_style)
         elif dissection is not None:
             for problem in dissection.problems:
                 text.append(f"⚠ {problem}  ", problem_style)
             text.append(dissection.summary)
-        self.update(text)
+        self.update(text, layout=False)  # the bar's height is the stylesheet's
+
+    def append_explanation(self, text: Text, explanation: str) -> None:
+        """Append `explanation` to `text`, its `code` spans styled and their backticks dropped."""
+        code_style = self.get_component_rich_style("explanation--code", partial=True)
+        for piece, is_code in split_code(explanation):
+            text.append(piece, code_style if is_code else "")
 
     def say(self, message: str) -> None:
-        self.update(Text(message, no_wrap=True, overflow="ellipsis"))
+        self.update(Text(message, no_wrap=True, overflow="ellipsis"), layout=False)

@@ -71,9 +71,9 @@ class TextMessage:
     data: str
 
     def __str__(self) -> str:
-        return (
-            f"TEXT {self.data[:40]!r}{'…' if len(self.data) > 40 else ''} [{len(self.data)} chars]"
-        )
+        size = len(self.data)
+        more = "…" if size > 40 else ""
+        return f"TEXT {self.data[:40]!r}{more} [{size} char{'s' * (size != 1)}]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +81,8 @@ class BinaryMessage:
     data: bytes
 
     def __str__(self) -> str:
-        return f"BINARY {self.data[:16].hex(' ')} [{len(self.data)} bytes]"
+        size = len(self.data)
+        return f"BINARY {self.data[:16].hex(' ')} [{size} byte{'s' * (size != 1)}]"
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,7 +142,8 @@ class Frame(NamedTuple):
             name = Opcode(self.opcode).name
         except ValueError:
             name = f"OPCODE {self.opcode:#x}"
-        notes = [f"{len(self.payload)} bytes"]
+        size = len(self.payload)
+        notes = [f"{size} byte{'s' * (size != 1)}"]
         if self.masked:
             notes.append("masked")
         if not self.fin:

@@ -171,7 +171,7 @@ def test_titles_name_the_direction_the_size_and_the_packets() -> None:
     dissection = messages.dissect(ping)
     assert dissection.buffers[0].name == f"WebSocket frame {ALICE} → {SERVER} (7 bytes, packet 4)"
     assert dissection.buffers[1].name == "Unmasked payload"
-    assert dissection.summary == "PING 'p' [1 bytes, masked]"
+    assert dissection.summary == "PING 'p' [1 byte, masked]"
 
 
 def test_message_json() -> None:

@@ -260,7 +260,7 @@ def test_raw_keeps_the_wire_bytes_of_a_non_minimal_length():
         (MASKED_PONG_HELLO, "PONG 'Hello' [5 bytes, masked]"),
         (bytes.fromhex("88 05 03 e8") + b"bye", "CLOSE 1000 (normal closure) 'bye' [5 bytes]"),
         (bytes.fromhex("88 00"), "CLOSE [0 bytes]"),
-        (bytes.fromhex("c2 01 ff"), "BINARY ff [1 bytes, RSV=100]"),
+        (bytes.fromhex("c2 01 ff"), "BINARY ff [1 byte, RSV=100]"),
         (bytes.fromhex("83 00"), "OPCODE 0x3 [0 bytes]"),
     ],
 )
