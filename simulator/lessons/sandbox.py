@@ -11,20 +11,24 @@ ready-made lists of edits ("clear MASK", "set RSV1", ...).
 — a server `Connection` for a client's frame, a client `Connection` for a
 server's — after a real opening handshake, exactly as a live or simulated
 peer would see them. The `Verdict` reports what the engine did (its events,
-the close frame it queued, the code and the reason) and the RFC rule behind
-it, found in `RULES`: a table keyed by the reason the engine gives, with a
-fallback on the close code alone. Nothing here decides whether a frame is
-valid: only the engine does.
+the close frame it queued, the code and the reason), says it in a line (its
+`summary`: what was delivered or answered, what the receiver waits for, the
+close code it failed with) and names the RFC rule behind it, found in `RULES`:
+a table keyed by the `Violation` the engine reports, with a fallback on the
+close code alone. Nothing here decides whether a frame is valid: only the
+engine does.
 """
 
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Literal
 
 from simulator.errors import WirelabError
+from simulator.text import plural
 from simulator.ws.close_codes import CloseCode, explain
 from simulator.ws.connection import DEFAULT_MAX_SIZE, Config, Connection, Role
 from simulator.ws.events import (
@@ -59,6 +63,7 @@ __all__ = [
     "AnnounceLength",
     "Edit",
     "EditError",
+    "FrameFacts",
     "HeaderField",
     "Preset",
     "Rule",
@@ -67,13 +72,17 @@ __all__ = [
     "SetLength",
     "SetPayload",
     "Shape",
+    "Status",
     "ToggleBit",
     "Verdict",
+    "Violation",
     "announce_length",
     "apply_edits",
     "changed_offsets",
     "describe",
+    "frame_facts",
     "header_fields",
+    "identify",
     "judge",
     "presets",
     "read_shape",
@@ -193,7 +202,7 @@ class ToggleBit:
 
     def apply(self, data: bytes) -> bytes:
         if not 0 <= self.byte < len(data):
-            raise EditError(f"byte {self.byte} is past the end ({len(data)} bytes)")
+            raise EditError(f"byte {self.byte} is past the end ({plural(len(data), 'byte')})")
         out = bytearray(data)
         out[self.byte] ^= 0x80 >> self.bit
         return bytes(out)
@@ -237,7 +246,7 @@ class SetByte:
 
     def apply(self, data: bytes) -> bytes:
         if not 0 <= self.offset < len(data):
-            raise EditError(f"byte {self.offset} is past the end ({len(data)} bytes)")
+            raise EditError(f"byte {self.offset} is past the end ({plural(len(data), 'byte')})")
         out = bytearray(data)
         out[self.offset] = self.value
         return bytes(out)
@@ -321,7 +330,7 @@ class SetPayload:
 
     def __str__(self) -> str:
         shown = self.data[:12].hex(" ") + (" …" if len(self.data) > 12 else "")
-        return f"payload := {shown} [{len(self.data)} bytes]"
+        return f"payload := {shown} [{plural(len(self.data), 'byte')}]"
 
 
 Edit = ToggleBit | SetBits | SetByte | SetLength | AnnounceLength | SetPayload
@@ -451,7 +460,7 @@ def presets(frame_bytes: bytes, sent_by_client: bool) -> list[Preset]:
             Preset(
                 "length says more than sent",
                 (set_length(lie),),
-                f"the length field says {lie}, but only {length7} payload bytes follow",
+                f"the length field says {lie}, but the payload is {plural(length7, 'byte')}",
             )
         )
     found.append(
@@ -547,8 +556,8 @@ def presets(frame_bytes: bytes, sent_by_client: bool) -> list[Preset]:
             Preset(
                 "length in the 16-bit form",
                 (announce_length(len(payload), form=16),),
-                f"the same {len(payload)} bytes, their length in the 16-bit form: the {who} "
-                "breaks §5.2's minimal-encoding rule",
+                f"the same {plural(len(payload), 'byte')}, their length in the 16-bit form: "
+                f"the {who} breaks §5.2's minimal-encoding rule",
             )
         )
     return found
@@ -680,15 +689,15 @@ def describe(data: bytes) -> str:
     """One line on the frame at the start of `data`: `Frame.__str__`, or what is missing."""
     shape = read_shape(data)
     if shape is None:
-        return f"not a frame: {len(data)} byte(s), a header needs 2"
+        return f"not a frame: {plural(len(data), 'byte')}, a header needs 2"
     if shape.missing:
         opcode = shape.first & OPCODE
         name = _OPCODE_NAMES.get(opcode, f"opcode {opcode:#x}").upper()
         least = "" if shape.end is not None else "at least "
-        return f"{name} frame, incomplete: {least}{shape.missing} more byte(s) to come"
+        return f"{name} frame, incomplete: {least}{plural(shape.missing, 'more byte')} to come"
     payload, rest = _payload(data, shape)
     clear = apply_mask(payload, shape.masking_key) if shape.masking_key else payload
-    after = f" + {len(rest)} byte(s) after it" if rest else ""
+    after = f" + {plural(len(rest), 'byte')} after it" if rest else ""
     return f"{_frame(data, shape, clear)}{after}"
 
 
@@ -705,23 +714,98 @@ def _frame(data: bytes, shape: Shape, payload: bytes) -> Frame:
 # --- the rules --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """The RFC rule behind one failure the engine reports.
+class Violation(Enum):
+    """A failure the engine reports: which RFC rule a frame broke.
 
-    `pattern` is matched (in full) against the engine's reason; `code`, when
-    set, must equal the close code too. `text` may use the pattern's groups.
+    The engine's `ProtocolError` names its failure in words only (with the close code
+    beside them), so each member's value is the engine's reason word for word, the
+    failing frame's numbers left as fields: {opcode}, {length}, {close_code} and
+    {limit}. `identify` fills them from the frames' own bytes (`FrameFacts`), never
+    from the text, and takes the member whose words then equal the engine's. A
+    `Violation` carried by the engine's errors would make that lookup unnecessary.
     """
 
-    pattern: str
+    UNMASKED_CLIENT_FRAME = "client frame is not masked"
+    MASKED_SERVER_FRAME = "server frame is masked"
+    RSV_WITHOUT_EXTENSION = "RSV bits set without a negotiated extension"
+    RSV_ON_CONTROL_FRAME = "RSV bits set on a control frame"
+    RESERVED_OPCODE = "reserved opcode {opcode:#x}"
+    LENGTH_TOP_BIT = "64-bit payload length has its most significant bit set"
+    FRAGMENTED_CONTROL_FRAME = "fragmented control frame"
+    CONTROL_FRAME_TOO_LONG = "control frame with a {length}-byte payload (max 125)"
+    CONTINUATION_WITHOUT_MESSAGE = "continuation frame without a message to continue"
+    INTERLEAVED_MESSAGE = "new data frame inside a fragmented message"
+    TEXT_NOT_UTF8 = "text message is not valid UTF-8"
+    CLOSE_REASON_NOT_UTF8 = "close reason is not valid UTF-8"
+    CLOSE_WITH_ONE_BYTE = "close frame with a 1-byte payload"
+    INVALID_CLOSE_CODE = "invalid close code {close_code}"
+    MESSAGE_TOO_BIG = "message of more than {limit} bytes"
+    FRAME_TOO_BIG = "frame of {length} bytes exceeds the {limit}-byte limit"
+
+
+@dataclass(frozen=True, slots=True)
+class FrameFacts:
+    """The numbers of one frame the rules quote, read from its header and payload bytes."""
+
+    opcode: int
+    length: int | None  # as announced; None while the extended length bytes are missing
+    close_code: int | None  # a close frame's status code (its first 2 payload bytes)
+    limit: int  # the receiver's message size limit (`Config.max_size`)
+
+    def words(self, template: str) -> str:
+        """`template` with these numbers in its {fields}."""
+        return template.format(
+            opcode=self.opcode, length=self.length, close_code=self.close_code, limit=self.limit
+        )
+
+
+def frame_facts(data: bytes, *, limit: int) -> list[FrameFacts]:
+    """The facts of every frame whose header starts in `data`, in order."""
+    found: list[FrameFacts] = []
+    pos = 0
+    while (shape := read_shape(data[pos:])) is not None:
+        opcode = shape.first & OPCODE
+        code = None
+        if opcode == Opcode.CLOSE:
+            payload, _ = _payload(data[pos:], shape)
+            clear = apply_mask(payload, shape.masking_key) if shape.masking_key else payload
+            code = int.from_bytes(clear[:2], "big") if len(clear) >= 2 else None
+        found.append(FrameFacts(opcode, shape.length, code, limit))
+        if shape.end is None or shape.missing:
+            break
+        pos += shape.end
+    return found
+
+
+def identify(reason: str, facts: Sequence[FrameFacts]) -> tuple[Violation, FrameFacts] | None:
+    """The violation the engine's `reason` reports, and the facts of the frame it is about."""
+    candidates = facts or (FrameFacts(0, None, None, 0),)
+    for violation in Violation:
+        for fact in candidates:
+            if fact.words(violation.value) == reason:
+                return violation, fact
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """The RFC rule behind one `Violation`.
+
+    `text` may quote the failing frame's numbers, as `FrameFacts.words` fills them;
+    `code`, when set, is the close code the rule calls for (another code falls back
+    on what that code means); `refine` picks section and text from the facts.
+    """
+
     section: str
     text: str
     code: int | None = None
-    refine: Callable[[re.Match[str]], tuple[str, str]] | None = None
+    refine: Callable[[FrameFacts], tuple[str, str]] | None = None
 
 
-def _close_code_rule(match: re.Match[str]) -> tuple[str, str]:
-    code = int(match["code"])
+def _close_code_rule(facts: FrameFacts) -> tuple[str, str]:
+    code = facts.close_code
+    if code is None:  # pragma: no cover - the engine names a code it read
+        return "§7.4", "a close frame's status code must be one an endpoint may send"
     if code in (1005, 1006, 1015):
         return "§7.4.1", (
             f"{code} is a reserved value and MUST NOT be set as a status code in a Close "
@@ -739,100 +823,87 @@ def _close_code_rule(match: re.Match[str]) -> tuple[str, str]:
     return "§7.4.2", f"status codes run from 1000 to 4999; {code} is outside every range"
 
 
-RULES: tuple[Rule, ...] = (
-    Rule(
-        r"client frame is not masked",
+_TOO_BIG = Rule(
+    "§10.4",
+    "an implementation with limits on frame or message size MUST protect itself against "
+    "exceeding them; it closes with 1009, a message too big to process (§7.4.1)",
+    code=CloseCode.MESSAGE_TOO_BIG,
+)
+
+RULES: dict[Violation, Rule] = {
+    Violation.UNMASKED_CLIENT_FRAME: Rule(
         "§5.1",
         "a server MUST close the connection upon receiving a frame that is not masked "
         "(a client MUST mask every frame it sends)",
     ),
-    Rule(
-        r"server frame is masked",
+    Violation.MASKED_SERVER_FRAME: Rule(
         "§5.1",
         "a server MUST NOT mask any frames it sends; a client MUST close a connection if it "
         "detects a masked frame",
     ),
-    Rule(
-        r"RSV bits set without a negotiated extension",
+    Violation.RSV_WITHOUT_EXTENSION: Rule(
         "§5.2",
         "RSV1, RSV2 and RSV3 MUST be 0 unless an extension is negotiated that defines "
         "non-zero values; otherwise the receiving endpoint MUST fail the connection",
     ),
-    Rule(
-        r"RSV bits set on a control frame",
+    Violation.RSV_ON_CONTROL_FRAME: Rule(
         "§5.2",
         "RSV bits MUST be 0 unless a negotiated extension defines them, and "
         "permessage-deflate never does for control frames (RFC 7692 §6)",
     ),
-    Rule(
-        r"reserved opcode (?P<opcode>0x[0-9a-f]+)",
+    Violation.RESERVED_OPCODE: Rule(
         "§5.2",
-        "opcodes 0x3-0x7 and 0xB-0xF are reserved; if an unknown opcode (here {opcode}) is "
-        "received, the receiving endpoint MUST fail the connection",
+        "opcodes 0x3-0x7 and 0xB-0xF are reserved; if an unknown opcode (here {opcode:#x}) "
+        "is received, the receiving endpoint MUST fail the connection",
     ),
-    Rule(
-        r"64-bit payload length has its most significant bit set",
-        "§5.2",
-        "in the 64-bit extended payload length, the most significant bit MUST be 0",
+    Violation.LENGTH_TOP_BIT: Rule(
+        "§5.2", "in the 64-bit extended payload length, the most significant bit MUST be 0"
     ),
-    Rule(
-        r"fragmented control frame",
+    Violation.FRAGMENTED_CONTROL_FRAME: Rule(
         "§5.5",
         "all control frames MUST have a payload length of 125 bytes or less and MUST NOT be "
         "fragmented (a ping, pong or close always has FIN = 1)",
     ),
-    Rule(
-        r"control frame with a (?P<length>\d+)-byte payload \(max 125\)",
+    Violation.CONTROL_FRAME_TOO_LONG: Rule(
         "§5.5",
         "all control frames MUST have a payload length of 125 bytes or less (this one "
         "announced {length}) and MUST NOT be fragmented",
     ),
-    Rule(
-        r"continuation frame without a message to continue",
+    Violation.CONTINUATION_WITHOUT_MESSAGE: Rule(
         "§5.4",
         "a fragmented message is one frame with FIN = 0 and a text or binary opcode, then "
         "continuation frames (opcode 0), the last with FIN = 1; a continuation frame with "
         "no message open fits no such sequence",
     ),
-    Rule(
-        r"new data frame inside a fragmented message",
+    Violation.INTERLEAVED_MESSAGE: Rule(
         "§5.4",
         "the fragments of one message MUST NOT be interleaved between the fragments of "
         "another message unless an extension has been negotiated that can interpret the "
         "interleaving",
     ),
-    Rule(
-        r"text message is not valid UTF-8",
+    Violation.TEXT_NOT_UTF8: Rule(
         "§8.1",
         "an endpoint that finds that bytes it must read as UTF-8 are not valid UTF-8 MUST "
         "fail the WebSocket connection (a text message is UTF-8, §5.6)",
         code=CloseCode.INVALID_PAYLOAD,
     ),
-    Rule(
-        r"close reason is not valid UTF-8",
+    Violation.CLOSE_REASON_NOT_UTF8: Rule(
         "§5.5.1",
         "after its 2-byte status code, a close frame's body is a UTF-8 reason; bytes that "
         "are not valid UTF-8 MUST fail the connection (§8.1)",
         code=CloseCode.INVALID_PAYLOAD,
     ),
-    Rule(
-        r"close frame with a 1-byte payload",
+    Violation.CLOSE_WITH_ONE_BYTE: Rule(
         "§5.5.1",
         "if a close frame has a body, its first two bytes MUST be a 2-byte unsigned integer "
         "(network byte order) holding a status code",
     ),
-    Rule(r"invalid close code (?P<code>\d+)", "§7.4", "", refine=_close_code_rule),
-    Rule(
-        r"(message of more than|frame of \d+ bytes exceeds the) (?P<limit>\d+)[- ]"
-        r"(bytes|byte limit)",
-        "§10.4",
-        "an implementation with limits on frame or message size MUST protect itself against "
-        "exceeding them; it closes with 1009, a message too big to process (§7.4.1)",
-        code=CloseCode.MESSAGE_TOO_BIG,
-    ),
-)
+    Violation.INVALID_CLOSE_CODE: Rule("§7.4", "", refine=_close_code_rule),
+    Violation.MESSAGE_TOO_BIG: _TOO_BIG,
+    Violation.FRAME_TOO_BIG: _TOO_BIG,
+}
 
-# When no pattern matches: what the close code alone says (RFC 6455 §7.4.1).
+# When no rule applies: what the close code alone says (RFC 6455 §7.4.1).
 _BY_CODE = {
     1002: "1002 indicates that an endpoint is terminating the connection due to a protocol error",
     1003: "1003 indicates that an endpoint received a type of data it cannot accept",
@@ -843,20 +914,22 @@ _BY_CODE = {
 }
 
 
-def rule_for(reason: str, close_code: int) -> tuple[str, str]:
-    """(section, rule) for a failure the engine reported with `reason` and `close_code`.
+def rule_for(
+    violation: Violation | None, close_code: int, facts: FrameFacts | None = None
+) -> tuple[str, str]:
+    """(section, rule) for a failure the engine reported with `close_code`.
 
-    The rule reads "RFC 6455 §5.1: a server MUST ..."; unknown reasons fall back
-    to what the close code means.
+    The rule reads "RFC 6455 §5.1: a server MUST ..."; it quotes `facts`, the failing
+    frame's numbers. An unknown violation (None), or a close code other than the one
+    the rule calls for, falls back on what the close code means.
     """
-    for rule in RULES:
-        match = re.fullmatch(rule.pattern, reason)
-        if match is None or (rule.code is not None and rule.code != close_code):
-            continue
+    rule = None if violation is None else RULES[violation]
+    if rule is not None and (rule.code is None or rule.code == close_code):
+        facts = facts or FrameFacts(0, None, None, 0)
         if rule.refine is not None:
-            section, text = rule.refine(match)
+            section, text = rule.refine(facts)
         else:
-            section, text = rule.section, rule.text.format(**match.groupdict())
+            section, text = rule.section, facts.words(rule.text)
         return section, f"RFC 6455 {section}: {text}"
     text = _BY_CODE.get(close_code, f"close code {close_code} means {explain(close_code)}")
     return "§7.4.1", f"RFC 6455 §7.4.1: {text}"
@@ -865,14 +938,20 @@ def rule_for(reason: str, close_code: int) -> tuple[str, str]:
 # --- the verdict ------------------------------------------------------------------------
 
 
+Status = Literal["ACCEPTED", "REJECTED", "INCOMPLETE"]
+
+
 @dataclass(frozen=True)
 class Verdict:
     """What the receiving engine did with the bytes, and the RFC rule behind it.
 
+    `summary` says in a line what happened (never empty): what was delivered or
+    answered, what the receiver waits for, or the close code it failed with.
     `close_code` and `close_frame` are those of the close frame the engine queued in
     answer, if it queued one; `reason` is the engine's own words (for a failure) or a
-    note; `waiting` is how many more bytes the receiver waits for when the bytes stop
-    mid-frame; `answer` is every byte the engine queued (a pong, the close frame).
+    note; `violation` the rule the engine's failure names, when known; `waiting` is how
+    many more bytes the receiver waits for when the bytes stop mid-frame; `answer` is
+    every byte the engine queued (a pong, the close frame).
     """
 
     accepted: bool
@@ -882,12 +961,21 @@ class Verdict:
     rule: str
     section: str
     close_frame: bytes | None
+    summary: str
     waiting: int | None = None
     answer: bytes = b""
+    violation: Violation | None = None
 
     @property
     def incomplete(self) -> bool:
         return self.waiting is not None
+
+    @property
+    def status(self) -> Status:
+        """One word: ACCEPTED, REJECTED or INCOMPLETE."""
+        if self.waiting is not None:
+            return "INCOMPLETE"
+        return "ACCEPTED" if self.accepted else "REJECTED"
 
     @property
     def meaning(self) -> str:
@@ -902,12 +990,8 @@ class Verdict:
 
     @property
     def headline(self) -> str:
-        """One line: "rejected: 1002 (protocol error: …)", "accepted", "incomplete: …"."""
-        if self.waiting is not None:
-            return self.reason
-        if not self.accepted:
-            return f"rejected: close {self.close_code} ({self.meaning})"
-        return "accepted" + (f": {self.events[-1]}" if self.events else "")
+        """One line: "REJECTED · close 1002: …", "ACCEPTED · the server delivered …"."""
+        return f"{self.status} · {self.summary}"
 
 
 # The opening handshake every judge starts from: RFC 6455 §1.3's nonce, §5.7's masking key,
@@ -979,6 +1063,67 @@ _ACCEPTED: dict[type, tuple[str, str]] = {
 }
 
 
+def _what_happened(event: Event, receiver: str, answer: Sequence[Frame]) -> str:
+    """What the receiver did on `event`, in words: what it delivered, answered, closed."""
+    if isinstance(event, TextMessage):
+        size = plural(len(event.data.encode("utf-8")), "byte")
+        return f"the {receiver} delivered a TEXT message of {size} to its application"
+    if isinstance(event, BinaryMessage):
+        size = plural(len(event.data), "byte")
+        return f"the {receiver} delivered a BINARY message of {size} to its application"
+    if isinstance(event, Ping):
+        size = plural(len(event.payload), "byte")
+        if any(frame.opcode == Opcode.PONG for frame in answer):
+            return f"the {receiver} answered the PING ({size}) with a PONG carrying the same data"
+        return f"the {receiver} took the PING ({size}) but, closing, sent no PONG"
+    if isinstance(event, Pong):
+        size = plural(len(event.payload), "byte")
+        return f"the {receiver} took the PONG ({size}) as a heartbeat; a PONG needs no answer"
+    if isinstance(event, CloseReceived):
+        if event.code == CloseCode.NO_STATUS_RCVD:
+            got = "a CLOSE without a status code"
+        else:
+            got = f"a CLOSE with code {event.code} ({explain(event.code).split(':')[0]})"
+        echoed = "echoed it" if any(f.opcode == Opcode.CLOSE for f in answer) else "sent no close"
+        return f"the {receiver} got {got}, {echoed} and closed the connection"
+    return f"the {receiver} reported {event}"  # pragma: no cover - no other event once OPEN
+
+
+@dataclass
+class _OpenMessage:
+    """A fragmented message the receiver has started and not finished (RFC 6455 §5.4)."""
+
+    opcode: int
+    fragments: int
+    size: int
+
+
+def _still_open(frames: Sequence[Frame]) -> _OpenMessage | None:
+    """The message the received frames leave open, if they end inside one."""
+    message: _OpenMessage | None = None
+    for frame in frames:
+        if frame.opcode >= 0x8:
+            continue
+        if frame.opcode != Opcode.CONTINUATION:
+            message = _OpenMessage(frame.opcode, 1, len(frame.payload))
+        elif message is not None:
+            message.fragments += 1
+            message.size += len(frame.payload)
+        if frame.fin:
+            message = None
+    return message
+
+
+def _waits_for_the_rest(message: _OpenMessage, receiver: str) -> str:
+    name = _OPCODE_NAMES.get(message.opcode, f"opcode {message.opcode:#x}").upper()
+    which = "the first fragment" if message.fragments == 1 else f"{message.fragments} fragments"
+    return (
+        f"{which} of a {name} message ({plural(message.size, 'byte')} so far): the {receiver} "
+        "waits for continuation frames (opcode 0x0, the last with FIN = 1) before it "
+        "delivers the message"
+    )
+
+
 def judge(frame: bytes, *, from_client: bool = True, max_size: int = 1 << 20) -> Verdict:
     """Feed `frame` to a fresh, open engine of the receiving role and report its verdict.
 
@@ -988,40 +1133,65 @@ def judge(frame: bytes, *, from_client: bool = True, max_size: int = 1 << 20) ->
     """
     client, server = _open_pair(max_size)
     receiver = server if from_client else client
+    who = "server" if from_client else "client"
+    received: list[Frame] = []
+    receiver.on_frame = lambda direction, seen: received.append(seen)
     receiver.receive_data(bytes(frame))
     events: list[Event] = receiver.events()
     answer = receiver.data_to_send()
+    answered, _ = parse_frames(answer)
     lines = [str(event) for event in events]
     close_frame, close_code = _close_of(answer)
     failure = next((e for e in events if isinstance(e, ConnectionFailed)), None)
     if failure is not None:
-        section, rule = rule_for(failure.reason, failure.code)
+        found = identify(failure.reason, frame_facts(bytes(frame), limit=max_size))
+        violation, facts = found if found is not None else (None, None)
+        section, rule = rule_for(violation, failure.code, facts)
+        code = close_code if close_code is not None else failure.code
         return Verdict(
-            False, lines, close_code, failure.reason, rule, section, close_frame, None, answer
-        )
+            accepted=False, events=lines, close_code=close_code, reason=failure.reason,
+            rule=rule, section=section, close_frame=close_frame,
+            summary=f"close {code}: {explain(code)}", answer=answer, violation=violation,
+        )  # fmt: skip
+    done = [_what_happened(event, who, answered) for event in events]
     waiting, exact = (0, True) if receiver.closed else _waiting(bytes(frame))
     if waiting:
         least = "" if exact else "at least "
+        more = plural(waiting, "more byte")
+        waits = f"the {who} waits for {least}{more} before it acts on the frame"
         return Verdict(
-            False, lines, close_code,
-            f"incomplete: the receiver waits for {least}{waiting} more "
-            f"byte{'s' * (waiting != 1)}",
-            "RFC 6455 §5.2: the payload length says how many bytes of payload data follow; "
-            "the receiver acts on the frame only once all of them have arrived",
-            "§5.2", close_frame, waiting, answer,
+            accepted=False, events=lines, close_code=close_code,
+            reason=f"incomplete: the receiver waits for {least}{more}",
+            rule="RFC 6455 §5.2: the payload length says how many bytes of payload data "
+            "follow; the receiver acts on the frame only once all of them have arrived",
+            section="§5.2", close_frame=close_frame,
+            summary="; then ".join([*done, waits]),
+            waiting=waiting, answer=answer,
         )  # fmt: skip
-    if not events:
+    message = None if receiver.closed else _still_open(received)
+    if message is not None:
         return Verdict(
-            True, lines, close_code,
-            "accepted: the first fragment of a message; the receiver waits for the rest",
-            "RFC 6455 §5.4: a fragmented message starts with FIN = 0 and continues with "
+            accepted=True, events=lines, close_code=close_code,
+            reason="accepted: the first fragment of a message; the receiver waits for the rest"
+            if message.fragments == 1
+            else "accepted: fragments of a message; the receiver waits for the rest",
+            rule="RFC 6455 §5.4: a fragmented message starts with FIN = 0 and continues with "
             "continuation frames (opcode 0) until one with FIN = 1",
-            "§5.4", close_frame, None, answer,
+            section="§5.4", close_frame=close_frame,
+            summary="; then ".join([*done, _waits_for_the_rest(message, who)]), answer=answer,
+        )  # fmt: skip
+    if not events:  # pragma: no cover - whole frames always give an event or a failure
+        return Verdict(
+            accepted=True, events=lines, close_code=close_code, reason="accepted",
+            rule="RFC 6455 §5: the frame follows RFC 6455", section="§5",
+            close_frame=close_frame, summary=f"the {who} took the bytes and reported nothing",
+            answer=answer,
         )  # fmt: skip
     section, text = _ACCEPTED.get(type(events[-1]), ("§5", "the frame follows RFC 6455"))
     return Verdict(
-        True, lines, close_code, f"accepted: {lines[-1]}", f"RFC 6455 {section}: {text}",
-        section, close_frame, None, answer,
+        accepted=True, events=lines, close_code=close_code, reason=f"accepted: {lines[-1]}",
+        rule=f"RFC 6455 {section}: {text}", section=section, close_frame=close_frame,
+        summary="; then ".join(done), answer=answer,
     )  # fmt: skip
 
 

@@ -6,12 +6,16 @@ import pytest
 
 from simulator.lessons.sandbox import (
     EditError,
+    FrameFacts,
     Preset,
     Verdict,
+    Violation,
     announce_length,
     apply_edits,
     changed_offsets,
+    frame_facts,
     header_fields,
+    identify,
     judge,
     presets,
     rule_for,
@@ -20,8 +24,11 @@ from simulator.lessons.sandbox import (
     set_payload_bytes,
     toggle_bit,
 )
+from simulator.ws import Config, Connection, ConnectionFailed, ProtocolError, Role
 from simulator.ws.close_codes import explain
-from simulator.ws.frames import Opcode, parse_frames, serialize_frame
+from simulator.ws.deflate import PerMessageDeflate
+from simulator.ws.frames import FrameReader, Opcode, parse_frames, serialize_frame
+from tests.lessons.sandbox_frames import varied_frames
 from tests.must_cases import CASES, KEY, MustCase, close_payload, masked
 
 # RFC 6455 §5.7: a single-frame masked text message "Hello", as a client sends it.
@@ -181,7 +188,8 @@ def test_every_must_the_engine_enforces_names_its_rule(case: MustCase) -> None:
     assert verdict.close_code == case.close_code
     assert verdict.section.startswith(case.rule), (verdict.section, case.rule)
     assert verdict.rule.startswith(f"RFC 6455 {verdict.section}: ")
-    assert verdict.rule != rule_for("(no such reason)", case.close_code)[1]  # not the fallback
+    assert verdict.violation is not None  # the engine's reason is one the table knows
+    assert verdict.rule != rule_for(None, case.close_code)[1]  # not the fallback
 
 
 # --- accepted and incomplete frames -----------------------------------------------------
@@ -256,18 +264,19 @@ def test_the_same_bytes_get_the_same_verdict() -> None:
 
 
 def test_an_unknown_reason_falls_back_to_the_close_code() -> None:
-    assert rule_for("something new", 1002) == (
+    assert identify("something new", frame_facts(CLIENT_HELLO, limit=100)) is None
+    assert rule_for(None, 1002) == (
         "§7.4.1",
         "RFC 6455 §7.4.1: 1002 indicates that an endpoint is terminating the connection "
         "due to a protocol error",
     )
-    section, rule = rule_for("a brand new failure", 1011)
+    section, rule = rule_for(None, 1011)
     assert section == "§7.4.1" and explain(1011) in rule
 
 
 def test_a_rule_keyed_by_a_close_code_needs_that_code() -> None:
-    assert rule_for("text message is not valid UTF-8", 1007)[0] == "§8.1"
-    assert rule_for("text message is not valid UTF-8", 1002)[0] == "§7.4.1"
+    assert rule_for(Violation.TEXT_NOT_UTF8, 1007)[0] == "§8.1"
+    assert rule_for(Violation.TEXT_NOT_UTF8, 1002)[0] == "§7.4.1"
 
 
 @pytest.mark.parametrize(
@@ -358,3 +367,143 @@ def test_header_fields_turn_typed_values_into_edits() -> None:
         fields["payload_length"].edits_for("300")
     with pytest.raises(EditError, match="not a number"):
         fields["opcode"].edits_for("text")
+
+
+# --- every verdict says what happened -----------------------------------------------------
+
+VARIED = varied_frames()
+
+
+def test_the_varied_frames_reach_every_outcome() -> None:
+    statuses = {judge(wire, from_client=side).status for _, wire, side in VARIED}
+    assert statuses == {"ACCEPTED", "REJECTED", "INCOMPLETE"}
+    assert len(VARIED) > 400
+
+
+def test_every_verdict_says_what_happened_after_the_dot() -> None:
+    wrong = []
+    for name, wire, from_client in VARIED:
+        verdict = judge(wire, from_client=from_client)
+        status, dot, what = verdict.headline.partition(" · ")
+        receiver = "server" if from_client else "client"
+        if status != verdict.status or not dot or not what.strip():
+            wrong.append(f"{name}: {verdict.headline!r}")
+        elif verdict.status == "REJECTED" and not what.startswith(f"close {verdict.close_code}: "):
+            wrong.append(f"{name}: a rejection that does not name its close code: {what}")
+        elif verdict.status == "INCOMPLETE" and f"the {receiver} waits for" not in what:
+            wrong.append(f"{name}: incomplete, but not what the receiver waits for: {what}")
+        elif verdict.status == "ACCEPTED" and f"the {receiver} " not in what:
+            wrong.append(f"{name}: accepted, but not what the receiver did: {what}")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("from_client", [True, False])
+@pytest.mark.parametrize("opcode", [Opcode.TEXT, Opcode.BINARY])
+def test_a_first_fragment_says_the_receiver_waits_for_continuations(
+    opcode: Opcode, from_client: bool
+) -> None:
+    frame = serialize_frame(opcode, b"Hel", fin=False, masking_key=KEY if from_client else None)
+    verdict = judge(frame, from_client=from_client)
+    receiver = "server" if from_client else "client"
+    assert verdict.accepted and verdict.events == []
+    assert verdict.summary == (
+        f"the first fragment of a {opcode.name} message (3 bytes so far): the {receiver} "
+        "waits for continuation frames (opcode 0x0, the last with FIN = 1) before it "
+        "delivers the message"
+    )
+
+
+def test_accepted_frames_say_what_the_receiver_delivered_or_answered() -> None:
+    assert judge(CLIENT_HELLO).summary == (
+        "the server delivered a TEXT message of 5 bytes to its application"
+    )
+    assert judge(masked(Opcode.TEXT, "café".encode())).summary == (
+        "the server delivered a TEXT message of 5 bytes to its application"  # bytes, not chars
+    )
+    assert judge(masked(Opcode.BINARY, b"\x00")).summary == (
+        "the server delivered a BINARY message of 1 byte to its application"
+    )
+    assert judge(FRAMES["client-ping"][0]).summary == (
+        "the server answered the PING (14 bytes) with a PONG carrying the same data"
+    )
+    assert judge(FRAMES["server-pong"][0], from_client=False).summary == (
+        "the client took the PONG (2 bytes) as a heartbeat; a PONG needs no answer"
+    )
+    assert judge(FRAMES["client-close"][0]).summary == (
+        "the server got a CLOSE with code 1000 (normal closure), echoed it and closed the "
+        "connection"
+    )
+    assert judge(masked(Opcode.CLOSE)).summary == (
+        "the server got a CLOSE without a status code, echoed it and closed the connection"
+    )
+    fragments = masked(Opcode.TEXT, b"Hel", fin=False) + masked(0x0, b"l", fin=False)
+    assert judge(fragments).summary.startswith("2 fragments of a TEXT message (4 bytes so far)")
+    ping_inside = masked(Opcode.TEXT, b"Hel", fin=False) + masked(Opcode.PING, b"?")
+    assert judge(ping_inside).summary == (
+        "the server answered the PING (1 byte) with a PONG carrying the same data; then "
+        "the first fragment of a TEXT message (3 bytes so far): the server waits for "
+        "continuation frames (opcode 0x0, the last with FIN = 1) before it delivers the message"
+    )
+
+
+def test_an_incomplete_frame_says_what_the_receiver_waits_for() -> None:
+    assert judge(CLIENT_HELLO[:-1]).summary == (
+        "the server waits for 1 more byte before it acts on the frame"
+    )
+    assert judge(CLIENT_HELLO + CLIENT_HELLO[:3]).summary == (
+        "the server delivered a TEXT message of 5 bytes to its application; then the server "
+        "waits for 8 more bytes before it acts on the frame"
+    )
+
+
+# --- the violations the engine reports --------------------------------------------------
+
+
+def test_every_violation_the_engine_can_report_is_recognised() -> None:
+    found = {judge(wire, from_client=side).violation for _, wire, side in VARIED}
+    # Two the sandbox's engine never reports: RSV bits on a control frame need an
+    # extension that allows them elsewhere, and a frame over `FrameReader.max_payload`
+    # a reader with that limit (the connection's limit is per message).
+    assert found - {None} == set(Violation) - {
+        Violation.RSV_ON_CONTROL_FRAME,
+        Violation.FRAME_TOO_BIG,
+    }
+    server = Connection(Role.SERVER, config=Config(extensions=(PerMessageDeflate,)))
+    server.receive_data(
+        b"GET / HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
+    )
+    server.events()
+    server.accept()
+    ping = masked(Opcode.PING, b"?", rsv1=True)
+    server.receive_data(ping)
+    [failed] = server.events()
+    assert isinstance(failed, ConnectionFailed)
+    assert identify(failed.reason, frame_facts(ping, limit=0)) == (
+        Violation.RSV_ON_CONTROL_FRAME,
+        FrameFacts(Opcode.PING, 1, None, 0),
+    )
+    reader = FrameReader(max_payload=4)
+    wire = masked(Opcode.BINARY, b"too long")
+    reader.feed(wire)
+    with pytest.raises(ProtocolError) as caught:
+        reader.next_frame()
+    assert identify(caught.value.reason, frame_facts(wire, limit=4)) == (
+        Violation.FRAME_TOO_BIG,
+        FrameFacts(Opcode.BINARY, 8, None, 4),
+    )
+
+
+def test_a_violation_s_numbers_come_from_the_frame_s_bytes() -> None:
+    # "He" is whole; the rest is read as a header: 0x4d has RSV1 set and opcode 0xd.
+    broken = set_length(2).apply(CLIENT_HELLO)
+    facts = frame_facts(broken, limit=100)
+    assert [f.opcode for f in facts] == [Opcode.TEXT, 0xD]
+    second = masked(Opcode.TEXT, b"hi") + masked(0xB, b"x")
+    verdict = judge(second)
+    assert verdict.violation is Violation.RESERVED_OPCODE
+    assert "(here 0xb)" in verdict.rule
+    close = judge(masked(Opcode.CLOSE, close_payload(2000)))
+    assert close.violation is Violation.INVALID_CLOSE_CODE and "2000 is not" in close.rule
+    assert "announced 126" in judge(masked(Opcode.PING, b"p" * 126)).rule

@@ -1,7 +1,7 @@
 """The break-it sandbox: flip a frame's bits, lie about its length, send it, read the verdict.
 
     Break it · a client's frame → a real server engine
-    ┌ Header (space flips/edits) ─┐┌ Presets (1–9) ──────────────────────┐
+    ┌ Header (space flips/edits) ─┐┌ Presets (1–9; 7 more: ↓ and space) ─┐
     │ FIN             1           ││ 1 clear MASK                        │
     │ MASK            1  …        ││ 2 set RSV1  …                       │
     └─────────────────────────────┘└─────────────────────────────────────┘
@@ -14,6 +14,8 @@
 
 Every byte comes from `simulator.lessons.sandbox`: the edits rewrite the frame,
 `judge` runs the real engine on it. This screen only shows what they return.
+Keys 1-9 apply the first nine presets; the rest are reached in the list (↓, space).
+Styles: `simulator/tui/sandbox.tcss`.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from simulator.lessons.sandbox import (
     EditError,
     HeaderField,
     Preset,
+    Status,
     Verdict,
     apply_edits,
     changed_offsets,
@@ -46,9 +49,55 @@ from simulator.lessons.sandbox import (
     set_byte,
     set_payload_bytes,
 )
+from simulator.text import plural
 
 MAX_HEX_ROWS = 64  # a 1 KiB window on the frame; the rest is counted, not drawn
 LABEL_WIDTH = 15
+PRESET_KEYS = 9  # presets 1-9 have a key; the rest are picked in the list
+
+STATUS_MARKS: dict[Status, str] = {"ACCEPTED": "✓", "REJECTED": "✗", "INCOMPLETE": "…"}
+STATUS_CLASSES: dict[Status, str] = {
+    "ACCEPTED": "sandbox--accepted",
+    "REJECTED": "sandbox--rejected",
+    "INCOMPLETE": "sandbox--waiting",
+}
+
+
+def presets_title(count: int) -> str:
+    """The presets pane's title: which keys pick presets, and how to reach the others."""
+    if not count:
+        return "Presets (none for this frame)"
+    if count == 1:
+        return "Presets (1)"
+    keys = min(count, PRESET_KEYS)
+    title = f"Presets (1–{keys}"
+    if count > keys:
+        title += f"; {count - keys} more: ↓ and space"
+    return title + ")"
+
+
+def verdict_text(verdict: Verdict, *, headline_style: Style | str = "bold") -> Text:
+    """The verdict as lines: the headline (what happened), then reason, rule, the answer
+    frame, the events (pure)."""
+    text = Text()
+    text.append(f"{STATUS_MARKS[verdict.status]} {verdict.headline}", headline_style)
+    rows: list[tuple[str, str]] = []
+    if not verdict.accepted and not verdict.incomplete:
+        rows.append(("reason", verdict.reason))
+    elif verdict.close_code is not None:
+        rows.append(("close", f"{verdict.close_code}: {verdict.meaning}"))
+    rows.append(("rule", verdict.rule))
+    rows.append(("section", f"RFC 6455 {verdict.section}"))
+    if verdict.close_frame is not None:
+        rows.append(("answer", verdict.close_frame.hex(" ")))
+    for reply in verdict.replies:
+        rows.append(("queued", reply))
+    for event in verdict.events:
+        rows.append(("event", event))
+    for label, value in rows:
+        text.append(f"\n{label:<8}", "bold")
+        text.append(value)
+    return text
 
 
 def hex_text(data: bytes, marked: frozenset[int], *, style: Style | str = "reverse") -> Text:
@@ -77,7 +126,7 @@ def hex_text(data: bytes, marked: frozenset[int], *, style: Style | str = "rever
     if not data:
         text.append("No bytes.", "italic dim")
     elif rows > MAX_HEX_ROWS:
-        text.append(f"\n… {len(data) - MAX_HEX_ROWS * BYTES_PER_ROW} more bytes", "dim")
+        text.append(f"\n… {plural(len(data) - MAX_HEX_ROWS * BYTES_PER_ROW, 'more byte')}", "dim")
     return text
 
 
@@ -85,15 +134,6 @@ class PromptScreen(ModalScreen[str | None]):
     """Ask for one value: Enter returns the text, Escape returns None."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
-
-    DEFAULT_CSS = """
-    PromptScreen { align: center middle; }
-    #prompt-box {
-        width: 64; max-width: 100%; height: auto;
-        border: round $accent; background: $surface; padding: 0 1;
-    }
-    #prompt-hint { color: $text-muted; }
-    """
 
     def __init__(self, title: str, hint: str, value: str = "") -> None:
         super().__init__()
@@ -105,7 +145,9 @@ class PromptScreen(ModalScreen[str | None]):
         with Vertical(id="prompt-box"):
             yield Static(self.title_text, id="prompt-title", markup=False)
             yield Input(self.value, id="prompt-input")
-            yield Static(f"{self.hint} · Enter sets it · Esc cancels", id="prompt-hint")
+            yield Static(
+                f"{self.hint} · Enter sets it · Esc cancels", id="prompt-hint", markup=False
+            )
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
@@ -130,7 +172,7 @@ class SandboxScreen(Screen[None]):
         Binding("escape", "back", "Back"),
         *(
             Binding(str(n), f"preset({n})", f"Preset {n}", show=False, priority=True)
-            for n in range(1, 10)
+            for n in range(1, PRESET_KEYS + 1)
         ),
     ]
 
@@ -140,38 +182,6 @@ class SandboxScreen(Screen[None]):
         "sandbox--rejected",
         "sandbox--waiting",
     }
-
-    DEFAULT_CSS = """
-    SandboxScreen { layout: vertical; }
-    SandboxScreen > .sandbox--edited { background: $warning; color: $background; }
-    SandboxScreen > .sandbox--accepted { color: $success; text-style: bold; }
-    SandboxScreen > .sandbox--rejected { color: $error; text-style: bold; }
-    SandboxScreen > .sandbox--waiting { color: $warning; text-style: bold; }
-    #sandbox-title {
-        height: 1; padding: 0 1;
-        background: $primary-background; color: $text;
-    }
-    #sandbox-top { height: 10; }
-    #sandbox-fields { width: 36; }
-    #sandbox-presets { width: 1fr; }
-    #sandbox-fields, #sandbox-presets {
-        border: round $panel-lighten-2; border-title-color: $text-muted;
-        scrollbar-size-vertical: 1;
-    }
-    #sandbox-fields:focus, #sandbox-presets:focus { border: round $accent; }
-    #sandbox-bytes {
-        height: auto; max-height: 6;
-        border: round $panel-lighten-2; border-title-color: $text-muted;
-        border-subtitle-color: $warning;
-        scrollbar-size-vertical: 1;
-    }
-    #sandbox-verdict-box {
-        height: 1fr; min-height: 4; padding: 0 1;
-        border: round $panel-lighten-2; border-title-color: $text-muted;
-        scrollbar-size-vertical: 1;
-    }
-    #sandbox-hex, #sandbox-verdict { height: auto; }
-    """
 
     def __init__(self, frame: bytes, from_client: bool) -> None:
         super().__init__()
@@ -200,7 +210,10 @@ class SandboxScreen(Screen[None]):
             yield OptionList(id="sandbox-fields")
             yield OptionList(
                 *(
-                    Option(Text(f"{n} {p.name}" if n <= 9 else f"  {p.name}"), id=f"preset-{n}")
+                    Option(
+                        Text(f"{n} {p.name}" if n <= PRESET_KEYS else f"  {p.name}"),
+                        id=f"preset-{n}",
+                    )
                     for n, p in enumerate(self.presets, 1)
                 ),
                 id="sandbox-presets",
@@ -213,7 +226,7 @@ class SandboxScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#sandbox-fields").border_title = "Header (space flips/edits)"
-        self.query_one("#sandbox-presets").border_title = "Presets (1–9)"
+        self.query_one("#sandbox-presets").border_title = presets_title(len(self.presets))
         self.query_one("#sandbox-verdict-box").border_title = f"Verdict of the {self.receiver}"
         self.show_frame()
         self.query_one("#sandbox-fields", OptionList).focus()
@@ -242,9 +255,10 @@ class SandboxScreen(Screen[None]):
             hex_text(self.data, marked, style=edited_style)
         )
         box = self.query_one("#sandbox-bytes")
-        box.border_title = f"Bytes · {describe(self.data)}"
+        # A Text: the description quotes the payload, which must not be read as markup.
+        box.border_title = Text(f"Bytes · {describe(self.data)}")
         count = len(marked)
-        box.border_subtitle = f"{count} byte{'s' * (count != 1)} edited" if count else ""
+        box.border_subtitle = f"{plural(count, 'byte')} edited" if count else ""
         self.show_verdict()
 
     def show_verdict(self) -> None:
@@ -254,8 +268,10 @@ class SandboxScreen(Screen[None]):
             text = Text()
             if self.note:
                 text.append(self.note + "\n", "bold")
+            keys = min(len(self.presets), PRESET_KEYS)
+            pick = {0: "", 1: "pick a preset (1), "}.get(keys, f"pick a preset (1–{keys}), ")
             text.append(
-                f"Flip bits (space), pick a preset (1–9), then press Enter to send the frame "
+                f"Flip bits (space), {pick}then press Enter to send the frame "
                 f"to a real {self.receiver} engine.",
                 "dim",
             )
@@ -264,34 +280,9 @@ class SandboxScreen(Screen[None]):
         pane.update(self.verdict_text(verdict))
 
     def verdict_text(self, verdict: Verdict) -> Text:
-        """The verdict as lines: headline, reason, rule, the answer frame, the events."""
-        text = Text()
-        if verdict.incomplete:
-            style = self.get_component_rich_style("sandbox--waiting", partial=True)
-            text.append(f"… INCOMPLETE · {verdict.reason}", style)
-        elif verdict.accepted:
-            style = self.get_component_rich_style("sandbox--accepted", partial=True)
-            text.append(f"✓ ACCEPTED · {verdict.events[-1] if verdict.events else ''}", style)
-        else:
-            style = self.get_component_rich_style("sandbox--rejected", partial=True)
-            text.append(f"✗ REJECTED · close {verdict.close_code}: {verdict.meaning}", style)
-        rows: list[tuple[str, str]] = []
-        if not verdict.accepted and not verdict.incomplete:
-            rows.append(("reason", verdict.reason))
-        elif verdict.close_code is not None:
-            rows.append(("close", f"{verdict.close_code}: {verdict.meaning}"))
-        rows.append(("rule", verdict.rule))
-        rows.append(("section", f"RFC 6455 {verdict.section}"))
-        if verdict.close_frame is not None:
-            rows.append(("answer", verdict.close_frame.hex(" ")))
-        for reply in verdict.replies:
-            rows.append(("queued", reply))
-        for event in verdict.events:
-            rows.append(("event", event))
-        for label, value in rows:
-            text.append(f"\n{label:<8}", "bold")
-            text.append(value)
-        return text
+        """The verdict as lines, its headline in the style of its outcome."""
+        style = self.get_component_rich_style(STATUS_CLASSES[verdict.status], partial=True)
+        return verdict_text(verdict, headline_style=style)
 
     # --- editing ------------------------------------------------------------------
 
@@ -300,7 +291,7 @@ class SandboxScreen(Screen[None]):
         try:
             data = apply_edits(self.data, edits)
         except EditError as error:
-            self.notify(str(error), severity="error")
+            self.notify(str(error), severity="error", markup=False)
             return False
         self.edits.extend(edits)
         self.data = data
@@ -342,7 +333,7 @@ class SandboxScreen(Screen[None]):
             try:
                 edits = field.edits_for(value)
             except EditError as error:
-                self.notify(str(error), severity="error")
+                self.notify(str(error), severity="error", markup=False)
                 return
             self.apply(edits)
 
@@ -364,7 +355,7 @@ class SandboxScreen(Screen[None]):
                 )
                 return
             except EditError as error:
-                self.notify(str(error), severity="error")
+                self.notify(str(error), severity="error", markup=False)
                 return
             self.apply([edit])
 
@@ -414,4 +405,4 @@ class SandboxScreen(Screen[None]):
         self.dismiss(None)
 
 
-__all__ = ["PromptScreen", "SandboxScreen", "hex_text"]
+__all__ = ["PromptScreen", "SandboxScreen", "hex_text", "presets_title", "verdict_text"]
