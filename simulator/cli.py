@@ -631,9 +631,12 @@ def _cmd_lessons_check(args: argparse.Namespace) -> int:
             print(problem, flush=True)
         if count == 0:
             raise WirelabError(f"no lesson files (*.md) in {folder}")
-        verdict = "no problems" if not problems else _plural(len(problems), "problem")
+        errors = [problem for problem in problems if not problem.warning]
+        verdict = "no problems" if not errors else _plural(len(errors), "problem")
+        if len(problems) > len(errors):
+            verdict += f", {_plural(len(problems) - len(errors), 'warning')}"
         print(f"{_plural(count, 'lesson')} checked in {folder}: {verdict}", file=sys.stderr)
-        status = 1 if problems else status
+        status = 1 if errors else status
     return status
 
 

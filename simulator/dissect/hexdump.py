@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 Span = tuple[int, int]  # [start, end) in bytes, or in bits for bit spans
 
-BYTES_PER_ROW = 16
+BYTES_PER_ROW = 16  # the width most dumps use; a narrow pane may show 8 (or 4) a row
+HIDDEN_BYTE = "··"  # a byte held back (a checkpoint's answer), in the hex columns
 
 
 def offset_digits(size: int) -> int:
@@ -18,21 +19,29 @@ def offset_digits(size: int) -> int:
     return max(4, len(f"{max(size - 1, 0):x}"))
 
 
-def hex_width(digits: int) -> int:
-    """Cells in one hex-dump line: offset, 16 bytes in two groups of 8, ASCII."""
-    return digits + 2 + BYTES_PER_ROW * 3 + 2 + BYTES_PER_ROW
+def hex_width(digits: int, per_row: int = BYTES_PER_ROW) -> int:
+    """Cells in one hex-dump line: offset, `per_row` bytes in two groups, ASCII."""
+    return digits + 2 + per_row * 3 + 2 + per_row
 
 
-def row_count(size: int) -> int:
-    return (size + BYTES_PER_ROW - 1) // BYTES_PER_ROW
+def row_count(size: int, per_row: int = BYTES_PER_ROW) -> int:
+    return (size + per_row - 1) // per_row
 
 
-def _hex_column(digits: int, column: int) -> int:
-    return digits + 2 + 3 * column + (1 if column >= BYTES_PER_ROW // 2 else 0)
+def fitting_row(width: int, digits: int) -> int:
+    """The most bytes a row may show (16, 8 or 4) for a line to fit in `width` cells."""
+    for per_row in (BYTES_PER_ROW, 8, 4):
+        if hex_width(digits, per_row) <= width:
+            return per_row
+    return 4
 
 
-def _ascii_column(digits: int) -> int:
-    return digits + 2 + BYTES_PER_ROW * 3 + 2
+def _hex_column(digits: int, column: int, per_row: int = BYTES_PER_ROW) -> int:
+    return digits + 2 + 3 * column + (1 if column >= per_row // 2 else 0)
+
+
+def _ascii_column(digits: int, per_row: int = BYTES_PER_ROW) -> int:
+    return digits + 2 + per_row * 3 + 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +49,7 @@ class Piece:
     """A run of text in a rendered line; `kind` picks the style, `state` adds to it."""
 
     text: str
-    kind: str  # "offset", "hex", "ascii", "dot" (an unprintable byte in the ASCII column), "gap"
+    kind: str  # "offset", "hex", "ascii", "dot" (an unprintable byte in ASCII), "gap", "hidden"
     state: str = ""  # "", "highlight" (the selected field's bytes), "cursor" or "highlight cursor"
 
 
@@ -51,11 +60,17 @@ def hex_line(
     digits: int,
     highlight: Span | None = None,
     cursor: int | None = None,
+    per_row: int = BYTES_PER_ROW,
+    hidden: Span | None = None,
 ) -> list[Piece]:
-    """Line `row` of a hex dump of `data`: reads only the 16 bytes it shows."""
-    start = row * BYTES_PER_ROW
-    chunk = data[start : start + BYTES_PER_ROW]
+    """Line `row` of a hex dump of `data`: reads only the `per_row` bytes it shows.
+
+    Bytes in `hidden` show as "··" and "·" (kind "hidden"): a value held back.
+    """
+    start = row * per_row
+    chunk = data[start : start + per_row]
     lo, hi = highlight if highlight is not None else (0, 0)
+    shut, to = hidden if hidden is not None else (0, 0)
 
     def state(offset: int) -> str:
         marked = "highlight" if lo <= offset < hi else ""
@@ -64,19 +79,25 @@ def hex_line(
         return marked
 
     pieces = [Piece(f"{start:0{digits}x}", "offset"), Piece("  ", "gap")]
-    for column in range(BYTES_PER_ROW):
+    for column in range(per_row):
         offset = start + column
         if column < len(chunk):
-            pieces.append(Piece(f"{chunk[column]:02x}", "hex", state(offset)))
+            if shut <= offset < to:
+                pieces.append(Piece(HIDDEN_BYTE, "hidden", state(offset)))
+            else:
+                pieces.append(Piece(f"{chunk[column]:02x}", "hex", state(offset)))
         else:
             pieces.append(Piece("  ", "gap"))
-        if column == BYTES_PER_ROW - 1:
+        if column == per_row - 1:
             break
         joined = lo <= offset and offset + 1 < hi and column + 1 < len(chunk)
-        gap = "  " if column == BYTES_PER_ROW // 2 - 1 else " "
+        gap = "  " if column == per_row // 2 - 1 else " "
         pieces.append(Piece(gap, "gap", "highlight" if joined else ""))
     pieces.append(Piece("  ", "gap"))
     for column, byte in enumerate(chunk):
+        if shut <= start + column < to:
+            pieces.append(Piece(HIDDEN_BYTE[0], "hidden", state(start + column)))
+            continue
         char = chr(byte) if 0x20 <= byte < 0x7F else "."
         kind = "ascii" if 0x20 <= byte < 0x7F else "dot"
         pieces.append(Piece(char, kind, state(start + column)))
@@ -93,14 +114,14 @@ def _merge(pieces: list[Piece]) -> list[Piece]:
     return merged
 
 
-def byte_at(x: int, *, digits: int) -> int | None:
-    """Which byte of a row (0-15) cell `x` of a hex-dump line shows, or None."""
-    for column in range(BYTES_PER_ROW):
-        left = _hex_column(digits, column)
+def byte_at(x: int, *, digits: int, per_row: int = BYTES_PER_ROW) -> int | None:
+    """Which byte of a row (from 0) cell `x` of a hex-dump line shows, or None."""
+    for column in range(per_row):
+        left = _hex_column(digits, column, per_row)
         if left <= x < left + 2:
             return column
-    ascii_left = _ascii_column(digits)
-    if ascii_left <= x < ascii_left + BYTES_PER_ROW:
+    ascii_left = _ascii_column(digits, per_row)
+    if ascii_left <= x < ascii_left + per_row:
         return x - ascii_left
     return None
 

@@ -14,6 +14,13 @@ real code works it out when the question is asked.
 | number | answer | a whole number | the lesson's answer (when nothing can compute it) |
 
 `packet` picks a packet as in a ```show block (default: the step's last).
+
+Until a checkpoint is answered (or, in a classroom, revealed), nothing on the
+screen may give its answer away. What it asks says what to hold back
+(`Withheld`): the asked field's value (in the field tree, the hex pane, the
+ladder's labels, the explanation bar), where a field lies (field-byte), a
+router's verdict (route-row), the window numbers (when a TCP window is asked).
+Every view reads the same `Withheld`; none is patched per lesson.
 """
 
 from __future__ import annotations
@@ -80,6 +87,29 @@ def check_definition(checkpoint: Checkpoint) -> list[str]:
 
 
 @dataclass(frozen=True)
+class Withheld:
+    """What an unanswered checkpoint keeps off the screen, derived from what it asks."""
+
+    packet: int | None = None  # the capture index of the packet asked about
+    field: str | None = None  # the field asked about, in that packet
+    span: tuple[int, int, int] | None = None  # (buffer, start, end): the field's bytes
+    words: tuple[str, ...] = ()  # the answer as a label or a tree line would print it
+    place: bool = False  # field-byte: where the field lies is the answer
+    router: str | None = None  # route-row: the verdict of this router's table
+    window: bool = False  # a TCP window is asked: window sizes are held back
+
+    def __bool__(self) -> bool:
+        return self != NOTHING
+
+    def hides_value(self, packet: int | None, name: str) -> bool:
+        """Whether field `name` of capture packet `packet` must be shown without its value."""
+        return not self.place and self.field == name and self.packet == packet
+
+
+NOTHING = Withheld()
+
+
+@dataclass(frozen=True)
 class Question:
     """A checkpoint made concrete: the text to show and how to judge an answer."""
 
@@ -88,6 +118,7 @@ class Question:
     judge: Callable[[str], bool]
     given: str = ""  # what the question hands the learner (a fresh key)
     answer: str = ""  # one answer `judge` accepts, as a learner would type it
+    withheld: Withheld = NOTHING  # what the screen holds back until it is answered
 
 
 def _integer(text: str) -> int | None:
@@ -140,6 +171,8 @@ def ask(
         )  # fmt: skip
     if kind in ("field-value", "field-byte"):
         _, found = run.field(step, params.get("packet"), str(params["field"]))
+        packet = run.select(step, params.get("packet"))
+        span = (found.buffer, found.start, found.end)
         if kind == "field-value":
             value = found.value
             shown = found.display or str(value)
@@ -162,13 +195,17 @@ def ask(
                 typed = value.hex()
             else:
                 typed = str(value)
-            return Question(checkpoint.question, shown, same, answer=typed)
+            withheld = Withheld(
+                packet, found.name, span, _words(value, shown), window=found.name == "tcp.window"
+            )
+            return Question(checkpoint.question, shown, same, answer=typed, withheld=withheld)
         start, end = found.start, found.end
         return Question(
             checkpoint.question,
             f"byte {start}" if end - start == 1 else f"bytes {start}–{end - 1}",
             lambda text: (n := _integer(text)) is not None and start <= n < end,
             answer=str(start),
+            withheld=Withheld(packet, found.name, span, place=True),
         )
     if kind == "route-row":
         decision = run.lookup(step, str(params["router"]), str(params["destination"]))
@@ -186,8 +223,23 @@ def ask(
                 else text.strip().lower() in ("0", "none")
             ),
             answer=str(row) if row is not None else "none",
+            withheld=Withheld(router=str(params["router"])),
         )
     raise ValueError(f"unknown checkpoint kind {kind!r}")
 
 
-__all__ = ["KINDS", "Question", "ask", "check_definition"]
+def _words(value: object, shown: str) -> tuple[str, ...]:
+    """How a field's value appears in labels: "2567509648", "101", "0x0", "10.0.1.2".
+
+    A true/false value has no word of its own to look for ("set" is everywhere).
+    """
+    if isinstance(value, bool) or value is None:
+        return ()
+    words = {value.hex() if isinstance(value, bytes) else str(value)}
+    first = shown.split(" ", 1)[0]
+    if first and first not in ("set", "not"):
+        words.add(first)
+    return tuple(sorted(word for word in words if word))
+
+
+__all__ = ["KINDS", "NOTHING", "Question", "Withheld", "ask", "check_definition"]

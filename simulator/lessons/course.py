@@ -38,6 +38,11 @@ class Course:
     def number(self, lesson: Lesson) -> int:
         return self.lessons.index(lesson) + 1
 
+    def after(self, lesson: Lesson) -> Lesson | None:
+        """The lesson that follows `lesson` in the course (None after the last)."""
+        at = self.lessons.index(lesson) if lesson in self.lessons else len(self.lessons)
+        return self.lessons[at + 1] if at + 1 < len(self.lessons) else None
+
 
 def lesson_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.md") if p.name.lower() != "readme.md")
@@ -68,7 +73,8 @@ def load_course(extra: Iterable[Path] = (), *, builtin: bool = True, user: bool 
 
 def check_folder(folder: Path, *, run: bool = True) -> tuple[int, list[Problem]]:
     """Every problem of every lesson in `folder`: parse each, run it, resolve its
-    pointers and checkpoints. Returns (lessons checked, problems)."""
+    pointers and checkpoints. Returns (lessons checked, problems); warnings among them
+    (`Problem.warning`) point something out without making the lesson unusable."""
     from simulator.lessons.run import LessonRun
 
     problems: list[Problem] = []
@@ -81,6 +87,7 @@ def check_folder(folder: Path, *, run: bool = True) -> tuple[int, list[Problem]]
         except LessonError as error:
             problems.extend(error.problems)
             continue
+        problems.extend(lesson.warnings)
         if lesson.id in ids:
             problems.append(Problem(path, 2, f"id {lesson.id!r} is also {ids[lesson.id].name}'s"))
         ids[lesson.id] = path

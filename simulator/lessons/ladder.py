@@ -40,9 +40,13 @@ def lifelines(run: LessonRun) -> list[str]:
 
 
 def arrows(
-    run: LessonRun, labels: dict[tuple[bytes, bytes], str] | None = None
+    run: LessonRun,
+    labels: dict[tuple[bytes, bytes], str] | None = None,
+    *,
+    records: range | None = None,
 ) -> list[LadderArrow]:
-    """Every packet of the run as an arrow; `labels` maps (source, IPv4 id) to a label."""
+    """Every packet of the run (or the trace indexes `records`) as an arrow; `labels` maps
+    (source, IPv4 id) to a label."""
     scenario = run.scenario
     network = scenario.network
     columns = {name: i for i, name in enumerate(lifelines(run))}
@@ -50,7 +54,9 @@ def arrows(
     lost = {drop.record for drop in network.drops}
     step_of = _steps(run)
     out = []
-    for record in run.trace:
+    trace = run.trace
+    for index in records if records is not None else range(len(trace)):
+        record = trace[index]
         link = links[record.interface or 0]
         sender = network.senders[record.index]
         receiver = link.b.node.name if link.a.node.name == sender else link.a.node.name
@@ -90,11 +96,12 @@ def _label(data: bytes, record: object) -> str:
 
 def client_link_labels(run: LessonRun, info: list[str]) -> dict[tuple[bytes, bytes], str]:
     """(source, IPv4 id) → the packet list's Info for every packet of the client's link,
-    given `info`, that link's Info column in capture order."""
+    given `info`, that link's Info column in capture order ("" for a packet leaves it out)."""
     trace, _ = run.capture(None)
     return {
         (r.data[12:16], r.data[4:6]): _ENDPOINTS.sub("", text)
         for r, text in zip(trace, info, strict=False)
+        if text
     }
 
 

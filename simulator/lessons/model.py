@@ -15,18 +15,24 @@ from typing import Any
 
 from simulator.errors import WirelabError
 
+#: The narrowest narration any layout of the lesson screen gives (80 columns, the
+#: classroom's frame and padding). A preformatted line wider than this cannot show
+#: whole everywhere: `lessons check` warns, and the screen scrolls it sideways.
+NARROWEST_TEXT = 72
+
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a lesson file, where it is."""
+    """One thing wrong with a lesson file, where it is; a `warning` does not stop it."""
 
     path: Path
     line: int  # from 1; 0 when it concerns the whole file
     message: str
+    warning: bool = False
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else str(self.path)
-        return f"{where}: {self.message}"
+        return f"{where}: {'warning: ' if self.warning else ''}{self.message}"
 
 
 class LessonError(WirelabError):
@@ -100,10 +106,20 @@ class Lesson:
     introduction: str
     steps: tuple[Step, ...]
     minutes: int = 10
+    warnings: tuple[Problem, ...] = ()  # what `lessons check` points out, not errors
 
     @property
     def checkpoints(self) -> int:
         return sum(1 for step in self.steps if step.checkpoint is not None)
 
 
-__all__ = ["Action", "Checkpoint", "Lesson", "LessonError", "Pointer", "Problem", "Step"]
+__all__ = [
+    "NARROWEST_TEXT",
+    "Action",
+    "Checkpoint",
+    "Lesson",
+    "LessonError",
+    "Pointer",
+    "Problem",
+    "Step",
+]

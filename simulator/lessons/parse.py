@@ -47,7 +47,16 @@ from typing import Any
 
 from simulator.lessons.actions import parse_action
 from simulator.lessons.checkpoints import KINDS, check_definition
-from simulator.lessons.model import Action, Checkpoint, Lesson, LessonError, Pointer, Problem, Step
+from simulator.lessons.model import (
+    NARROWEST_TEXT,
+    Action,
+    Checkpoint,
+    Lesson,
+    LessonError,
+    Pointer,
+    Problem,
+    Step,
+)
 
 LEVELS = ("beginner", "intermediate", "advanced")
 _FENCE = re.compile(r"^(```+|~~~+)\s*([\w-]*)\s*$")
@@ -80,6 +89,7 @@ class _Parser:
         self.path = path
         self.lines = text.splitlines()
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
 
     def problem(self, line: int, message: str) -> None:
         self.problems.append(Problem(self.path, line, message))
@@ -133,6 +143,7 @@ class _Parser:
             introduction=intro,
             steps=tuple(steps),
             minutes=minutes if isinstance(minutes, int) else 10,
+            warnings=tuple(self.warnings),
         )
 
     def strings(self, meta: dict[str, Any], key: str) -> tuple[str, ...]:
@@ -182,6 +193,7 @@ class _Parser:
                 continue
             if fence:  # another fenced block: part of the narration, copied as is
                 block, end = self.block(i, fence.group(1))
+                self.preformatted(block)
                 text = lines[i:end]
                 (current["text"] if current is not None else intro).extend(text)
                 i = end
@@ -199,6 +211,27 @@ class _Parser:
         if current is not None:
             steps.append(self.step(current))
         return "\n".join(intro).strip(), steps
+
+    def preformatted(self, block: list[tuple[int, str]]) -> None:
+        """Warn about a diagram too wide for the narrowest narration: it is never
+        re-wrapped, so there it has to be scrolled sideways."""
+        wide = [(number, len(line.rstrip())) for number, line in block]
+        wide = [(number, width) for number, width in wide if width > NARROWEST_TEXT]
+        if not wide:
+            return
+        first = wide[0][0]
+        widest = max(width for _, width in wide)
+        lines = f"line {first}" if len(wide) == 1 else f"{len(wide)} lines from {first}"
+        self.warnings.append(
+            Problem(
+                self.path,
+                first,
+                f"a preformatted block {widest} characters wide ({lines}): the narrowest "
+                f"layout (80 columns) shows {NARROWEST_TEXT}, so there it must be scrolled "
+                "sideways",
+                warning=True,
+            )
+        )
 
     def block(self, i: int, fence: str) -> tuple[list[tuple[int, str]], int]:
         """The lines of the fenced block opening at index i, and the index after it."""

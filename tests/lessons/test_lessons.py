@@ -42,6 +42,28 @@ def test_wirelab_lessons_check_runs_and_reports_file_and_line() -> None:
     )
 
 
+def test_a_diagram_too_wide_for_the_narrowest_layout_is_a_warning(tmp_path: Path) -> None:
+    """Preformatted blocks are never re-wrapped: lessons check says which one would need
+    sideways scrolling at 80 columns, with its line, and the lesson still checks."""
+    wide = "+" + "-" * 90 + "+"
+    narrow = "+" + "-" * 60 + "+"
+    (tmp_path / "w.md").write_text(
+        '+++\nid = "w"\ntitle = "W"\nobjectives = ["o"]\n+++\n\nIntro.\n\n## One\n\n'
+        f"```\n{narrow}\n```\n\nText.\n\n```text\n{narrow}\n{wide}\n{wide}\n```\n"
+    )
+    count, problems = check_folder(tmp_path, run=False)
+    assert count == 1
+    [warning] = problems
+    assert warning.warning and warning.line == 19
+    assert "92 characters" in warning.message and "80 columns" in str(warning)
+    done = subprocess.run(
+        [str(BIN / "wirelab"), "lessons", "check", "--no-run", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "w.md:19: warning:" in done.stdout and "1 warning" in done.stderr
+
+
 def problems_of(name: str) -> list[str]:
     _, problems = check_folder(BROKEN)
     return [f"{p.line}: {p.message}" for p in problems if p.path.name == name]
