@@ -4,6 +4,8 @@
   imports, the course read and parsed, the home screen laid out and painted),
   from just before the parent starts it to the child's first frame, headless;
   median of `--runs`.
+- Opening a lesson: the same, with `wirelab learn LESSON` (the lesson's network
+  run to its end, its first step laid out and painted).
 - A step: in one running app (headless, 120×40), a lesson open; the time for
   `next` (a step forward) and `previous` (a step back) until the frame is
   painted (the pilot's `pause()`), over every step of the lesson; medians and
@@ -31,9 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILD = """
 import pathlib, sys, time
 started = float(sys.argv[1])
+start = sys.argv[2] or None
 from simulator.lessons import Progress, load_course
 from simulator.tui.course import CourseApp
-from simulator.tui.screens.home import HomeScreen
 
 import simulator.tui.course as course_module
 here = pathlib.Path(course_module.__file__).parent
@@ -44,7 +46,14 @@ class Timed(CourseApp):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.call_after_refresh(self.painted)
+        if start is None:
+            self.call_after_refresh(self.painted)
+        else:
+            self.set_interval(0.002, self.lesson_shown)
+
+    def lesson_shown(self) -> None:
+        if getattr(self.screen, "shown", None) is not None:
+            self.call_after_refresh(self.painted)
 
     def painted(self) -> None:
         print(f"PAINTED {time.time() - started:.6f}", flush=True)
@@ -52,14 +61,15 @@ class Timed(CourseApp):
 
 import tempfile, pathlib
 folder = pathlib.Path(tempfile.mkdtemp())
-Timed(load_course(), Progress(folder / "progress.json")).run(headless=True, size=(120, 40))
+app = Timed(load_course(), Progress(folder / "progress.json"), start=start)
+app.run(headless=True, size=(120, 40))
 """
 
 
-def cold_start() -> float:
+def cold_start(lesson: str = "") -> float:
     started = time.time()
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, repr(started)],
+        [sys.executable, "-c", CHILD, repr(started), lesson],
         capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,
     )  # fmt: skip
     for line in done.stdout.splitlines():
@@ -91,7 +101,7 @@ async def steps(lesson_id: str, repeat: int) -> tuple[list[float], list[float], 
             await pilot.pause()
             idle.append(time.perf_counter() - started)
         for _ in range(repeat):
-            screen.show_step(0)
+            screen.go(0)
             await pilot.pause()
             for _ in range(count - 1):
                 started = time.perf_counter()
@@ -110,6 +120,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--lesson", default="ip-routing")
+    parser.add_argument("--first", default="layers-and-sockets", help="the lesson opened cold")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     os.chdir(ROOT)
@@ -117,11 +128,19 @@ def main() -> None:
     for i in range(args.runs):
         colds.append(cold_start())
         print(f"cold start {i + 1}/{args.runs}: {colds[-1] * 1000:.0f} ms", file=sys.stderr)
+    opens = []
+    for i in range(args.runs):
+        opens.append(cold_start(args.first))
+        print(
+            f"opening {args.first} {i + 1}/{args.runs}: {opens[-1] * 1000:.0f} ms", file=sys.stderr
+        )
     forward, backward, idle = asyncio.run(steps(args.lesson, max(1, args.runs // 2)))
     report = {
         "revision": revision(),
         "cold_start_ms": [round(c * 1000, 1) for c in colds],
         "cold_start_median_ms": round(statistics.median(colds) * 1000, 1),
+        "open_lesson_ms": [round(c * 1000, 1) for c in opens],
+        "open_lesson_median_ms": round(statistics.median(opens) * 1000, 1),
         "step_forward_median_ms": round(statistics.median(forward) * 1000, 1),
         "step_forward_max_ms": round(max(forward) * 1000, 1),
         "step_back_median_ms": round(statistics.median(backward) * 1000, 1),
@@ -136,6 +155,8 @@ def main() -> None:
     print(f"wirelab {report['revision']}, headless at 120×40")
     cold = report["cold_start_median_ms"]
     print(f"  cold start to the painted home screen  {cold:7.0f} ms (median of {args.runs})")
+    opened = report["open_lesson_median_ms"]
+    print(f"  cold start to {args.first}'s first step  {opened:7.0f} ms (median of {args.runs})")
     for word, key in (("forward", "step_forward"), ("back   ", "step_back")):
         median, slowest = report[f"{key}_median_ms"], report[f"{key}_max_ms"]
         print(f"  {args.lesson}: a step {word}  {median:7.1f} ms median, {slowest:.1f} ms slowest")

@@ -2,14 +2,21 @@
 
 A lesson is run (its whole simulated network, every step) when it opens; a
 lesson that fails to load or run shows its problems — file and line — in a
-modal, never a traceback, and the other lessons still work. Progress is saved
-after every change, atomically.
+modal, never a traceback, and the other lessons still work. The screens tell
+the app what happened with messages (a step shown, a checkpoint answered, a
+lesson finished); the app keeps the progress, saved after every change —
+merged with what another wirelab window saved, atomically — and, with
+`teach --share`, tells the followers.
+
+A classroom session starts with every checkpoint unanswered: the teacher's
+own self-paced answers never show on the projector.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from textual import on
 from textual.app import App
 from textual.screen import Screen
 from textual.worker import Worker
@@ -18,18 +25,26 @@ from simulator.errors import WirelabError
 from simulator.lessons.course import Course
 from simulator.lessons.model import Lesson, LessonError
 from simulator.lessons.progress import Progress
+from simulator.tui.messages import (
+    Answered,
+    LessonFinished,
+    OpenInspector,
+    OpenLesson,
+    OpenSandbox,
+    StepShown,
+)
 from simulator.tui.screens.error import ErrorScreen, report_worker_error
 from simulator.tui.screens.home import HomeScreen
 
 if TYPE_CHECKING:
-    from simulator.lessons.run import LessonRun
     from simulator.live.classroom import Share
-    from simulator.tui.model import InspectorModel
+    from simulator.views.lesson import LessonView
 
 
 class CourseApp(App[None]):
-    CSS_PATH = ["inspector.tcss", "lesson.tcss", "course.tcss"]  # noqa: RUF012
+    CSS_PATH = ["inspector.tcss", "lesson.tcss", "course.tcss", "sandbox.tcss"]  # noqa: RUF012
     TITLE = "wirelab"
+    ENABLE_COMMAND_PALETTE = False  # every key is in the footer and in help (?)
 
     def __init__(
         self,
@@ -46,17 +61,18 @@ class CourseApp(App[None]):
         self.progress = progress
         self.start = start
         self.start_teach = teach
-        self.runs: dict[str, LessonRun] = {}
+        self.views: dict[str, LessonView] = {}
         self._save_told = False
         # `wirelab teach --share`: every step shown goes to the followers.
         self.share = share
         self.share_url = share_url
         self._digests: dict[str, str] = {}
         if share is not None:
-            share.on_change = lambda count: self.refresh_bar()
+            # The server calls from outside the app's message loop: hand it over.
+            share.on_change = self._followers_changed
 
     def get_default_screen(self) -> Screen[None]:
-        return HomeScreen()
+        return HomeScreen(self.course, self.progress)
 
     def on_mount(self) -> None:
         if self.start is not None:
@@ -70,8 +86,26 @@ class CourseApp(App[None]):
 
     # --- lessons ----------------------------------------------------------------------
 
-    def open_lesson(self, name: str, *, teach: bool = False, step: int | None = None) -> None:
+    def lesson_view(self, lesson: Lesson) -> LessonView | None:
+        """The lesson run (made once), or None after saying why it cannot run."""
         from simulator.lessons.run import LessonRun
+        from simulator.views.lesson import LessonView
+
+        view = self.views.get(lesson.id)
+        if view is not None:
+            return view
+        try:
+            view = LessonView(LessonRun(lesson))
+        except LessonError as error:
+            self.show_error(f"“{lesson.title}” cannot run", str(error))
+            return None
+        except WirelabError as error:
+            self.show_error(f"“{lesson.title}” cannot run", f"{lesson.path}: {error}")
+            return None
+        self.views[lesson.id] = view
+        return view
+
+    def open_lesson(self, name: str, *, teach: bool = False, step: int | None = None) -> None:
         from simulator.tui.screens.lesson import LessonScreen
 
         lesson = self.course.find(name)
@@ -79,18 +113,41 @@ class CourseApp(App[None]):
             names = ", ".join(lesson.id for lesson in self.course.lessons)
             self.show_error("No such lesson", f"There is no lesson {name!r}. The course: {names}.")
             return
-        try:
-            run = self.runs.get(lesson.id) or LessonRun(lesson)
-        except LessonError as error:
-            self.show_error(f"“{lesson.title}” cannot run", str(error))
+        view = self.lesson_view(lesson)
+        if view is None:
             return
-        except WirelabError as error:
-            self.show_error(f"“{lesson.title}” cannot run", f"{lesson.path}: {error}")
-            return
-        self.runs[lesson.id] = run
+        self.progress.reload()
+        mine = self.progress.of(lesson.id)
         if step is None:
-            step = 0 if teach else self.progress.of(lesson.id).step
-        self.push_screen(LessonScreen(lesson, run, teach=teach, step=step))
+            step = 0 if teach else mine.step
+        answered = frozenset() if teach else frozenset(mine.answered)
+        following = self.course.after(lesson)
+        screen = LessonScreen(
+            lesson,
+            view,
+            number=self.course.number(lesson),
+            teach=teach,
+            step=step,
+            answered=answered,
+            following=(following.id, following.title) if following is not None else None,
+        )
+        screen.set_reactive(LessonScreen.note, self.classroom_note())
+        self.push_screen(screen)
+        self.visited(lesson, screen.step)
+
+    @on(OpenLesson)
+    def lesson_asked(self, message: OpenLesson) -> None:
+        from simulator.tui.screens.lesson import LessonScreen
+
+        while isinstance(self.screen, LessonScreen):
+            self.pop_screen()
+        self.open_lesson(message.lesson, teach=message.teach, step=message.step)
+
+    @on(StepShown)
+    def step_shown(self, message: StepShown) -> None:
+        lesson = self.course.find(message.lesson)
+        if lesson is not None:
+            self.visited(lesson, message.step)
 
     def visited(self, lesson: Lesson, step: int) -> None:
         self.progress.visit(lesson.id, step)
@@ -106,80 +163,81 @@ class CourseApp(App[None]):
             self._digests[lesson.id] = lesson_digest(lesson.path)
         return self._digests[lesson.id]
 
-    # --- the classroom ------------------------------------------------------------------
-
-    def classroom_note(self) -> str:
-        """What the lesson bar says about the classroom ("" when there is none)."""
-        if self.share is None:
-            return ""
-        count = self.share.count
-        return f"[b]{count} following[/b] at {self.share_url}"
-
-    def refresh_bar(self) -> None:
-        from simulator.tui.screens.lesson import LessonScreen
-
-        for screen in self.screen_stack:
-            if isinstance(screen, LessonScreen) and screen.is_mounted:
-                screen.update_bar()
-
-    def answered(self, lesson: Lesson, step: int) -> None:
-        self.progress.answered(lesson.id, step)
+    @on(Answered)
+    def checkpoint_answered(self, message: Answered) -> None:
+        self.progress.answered(message.lesson, message.step)
         self.save()
 
-    def finished(self, lesson: Lesson) -> None:
-        mine = self.progress.of(lesson.id)
-        wanted = {i for i, step in enumerate(lesson.steps) if step.checkpoint is not None}
-        if wanted <= mine.answered:
-            self.progress.finish(lesson.id)
-            self.save()
+    @on(LessonFinished)
+    def lesson_finished(self, message: LessonFinished) -> None:
+        self.progress.finish(message.lesson)
+        self.save()
 
     def save(self) -> None:
         problem = self.progress.save()
         if problem is not None and not self._save_told:
             self._save_told = True  # once: the learner can go on without saving
-            self.notify(problem, title="Progress not saved", severity="warning", timeout=10)
+            self.notify(
+                problem, title="Progress not saved", severity="warning", timeout=10, markup=False
+            )
+
+    # --- the classroom ------------------------------------------------------------------
+
+    def classroom_note(self) -> str:
+        """What the lesson bar says about the classroom, as plain text ("" when none)."""
+        if self.share is None:
+            return ""
+        return f"{self.share.count} following at {self.share_url}"
+
+    def _followers_changed(self, count: int) -> None:
+        self.call_later(self.refresh_bar)
+
+    def refresh_bar(self) -> None:
+        from simulator.tui.screens.lesson import LessonScreen
+
+        note = self.classroom_note()
+        for screen in self.screen_stack:
+            if isinstance(screen, LessonScreen) and screen.is_mounted:
+                screen.note = note
 
     # --- the other tools ----------------------------------------------------------------
 
-    def open_inspector(self, run: LessonRun, title: str) -> None:
-        from simulator.tui.model import SourceModel
+    @on(OpenInspector)
+    def inspector_asked(self, message: OpenInspector) -> None:
+        from simulator.tui.screens.inspector import CourseInspector
+        from simulator.views.inspector import SourceModel
 
+        if message.lesson is None:
+            self.open_sample_inspector()
+            return
+        lesson = self.course.find(message.lesson)
+        view = self.views.get(message.lesson)
+        if lesson is None or view is None:
+            return
+        run = view.run
         trace, _ = run.capture(None)
         model = SourceModel(trace, run.dissector(None))
         link = run.scenario.capture_link(None).name
-        self.push_screen(_inspector(model, f"{title} · link {link}"))
+        self.push_screen(CourseInspector(model, source=f"{lesson.title} · link {link}"))
 
     def open_sample_inspector(self) -> None:
         """The inspector on a fresh simulated session (handshake, echo, ping, close)."""
         from simulator.dissect.stream_view import StreamDissector
         from simulator.network.scenarios import run_built_in
         from simulator.trace.records import Trace
-        from simulator.tui.model import SourceModel
+        from simulator.tui.screens.inspector import CourseInspector
+        from simulator.views.inspector import SourceModel
 
         scenario = run_built_in("handshake-and-echo", 0)
         trace = Trace(scenario.capture())
         model = SourceModel(trace, StreamDissector(trace))
-        self.push_screen(_inspector(model, "simulated: handshake-and-echo"))
+        self.push_screen(CourseInspector(model, source="simulated: handshake-and-echo"))
 
-    def open_sandbox(self, frame: bytes, *, from_client: bool) -> None:
+    @on(OpenSandbox)
+    def sandbox_asked(self, message: OpenSandbox) -> None:
         from simulator.tui.screens.sandbox import SandboxScreen
 
-        self.push_screen(SandboxScreen(frame, from_client))
-
-
-def _inspector(model: InspectorModel, source: str) -> Screen[None]:
-    """The inspector over the course: Escape (or q) goes back to where it was opened
-    rather than quitting wirelab."""
-    from textual.binding import Binding
-
-    from simulator.tui.screens.inspector import InspectorScreen
-
-    class CourseInspector(InspectorScreen):
-        BINDINGS = [  # noqa: RUF012 - merged with the inspector's own
-            Binding("escape,q", "app.pop_screen", "Back"),
-        ]
-
-    return CourseInspector(model, source=source)
+        self.push_screen(SandboxScreen(message.frame, message.from_client))
 
 
 __all__ = ["CourseApp"]

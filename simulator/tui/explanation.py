@@ -44,7 +44,8 @@ class ExplanationBar(Static):
         where: bool = True,
     ) -> None:
         """`field` (or, without one, the packet) in the bar; `value` replaces the field's
-        own line (a value held back), `where` False leaves out where its bytes are."""
+        own line, or the packet's summary (a value held back), `where` False leaves out
+        where its bytes are."""
         name_style = self.get_component_rich_style("explanation--name", partial=True)
         problem_style = self.get_component_rich_style("explanation--problem", partial=True)
         value_style = self.get_component_rich_style("explanation--value", partial=True)
@@ -63,7 +64,7 @@ class ExplanationBar(Static):
         elif dissection is not None:
             for problem in dissection.problems:
                 text.append(f"⚠ {problem}  ", problem_style)
-            text.append(dissection.summary)
+            text.append(value if value is not None else dissection.summary)
         self.update(text, layout=False)  # the bar's height is the stylesheet's
 
     def append_explanation(self, text: Text, explanation: str) -> None:

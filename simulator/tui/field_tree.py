@@ -10,6 +10,8 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from simulator.dissect import Dissection, Field
+from simulator.lessons.checkpoints import NOTHING, Withheld
+from simulator.views.withheld import field_line, kin
 
 # "WebSocket frame 10.0.0.1:5000 → 10.0.0.2:80 (20 bytes, packet 8)": the part in parentheses
 _TRAILING_DETAILS = re.compile(r" \([^()]*\)$")
@@ -36,20 +38,40 @@ class FieldTree(Tree[Field]):
         self.guide_depth = 3
         self.auto_expand = False
         self.dissection: Dissection | None = None
+        self.withheld: Withheld = NOTHING
+        self.packet: int | None = None  # the capture index shown, for what is withheld
+        self._kin: set[int] = set()  # id() of the fields above and below the one withheld
         self._field_nodes: dict[int, TreeNode[Field]] = {}  # id(field) → its node
 
-    def show(self, dissection: Dissection | None) -> None:
+    def show(
+        self,
+        dissection: Dissection | None,
+        *,
+        withheld: Withheld = NOTHING,
+        packet: int | None = None,
+    ) -> None:
         """Replace the tree with `dissection`'s fields, no field selected.
 
         The messages the packet completed are open, or else its top-most layer;
-        the layers below are closed (one key opens them).
+        the layers below are closed (one key opens them). A field `withheld`
+        (the answer to a checkpoint about capture packet `packet`) shows no value.
+        Showing what is already shown does nothing: the tree is not rebuilt.
         """
+        if (dissection, withheld, packet) == (self.dissection, self.withheld, self.packet) and (
+            dissection is None or self._field_nodes
+        ):
+            return
         self.unselect()
         self.clear()
         self._field_nodes.clear()
         self.dissection = dissection
+        self.withheld = withheld
+        self.packet = packet
+        self._kin = set()
         if dissection is None:
             return
+        if withheld.field is not None and packet == withheld.packet:
+            self._kin = kin(dissection, withheld.field)
         messages = any(field.buffer != 0 for field in dissection.fields)
         last = dissection.fields[-1] if dissection.fields else None
         for field in dissection.fields:
@@ -68,10 +90,14 @@ class FieldTree(Tree[Field]):
             node = parent.add_leaf(label, data=field)
         self._field_nodes[id(field)] = node
 
+    def line_for(self, field: Field) -> str:
+        """`field`'s line as this tree shows it (a withheld value hidden)."""
+        return field_line(field, self.withheld, packet=self.packet, kin=id(field) in self._kin)
+
     def field_label(self, field: Field, *, tag_buffer: bool = True) -> Text:
         """The field as a tree line; `tag_buffer` names the buffer its bytes are in
         (for the first field of a branch that moves to another buffer)."""
-        text = Text(str(field))
+        text = Text(self.line_for(field))
         if tag_buffer and field.buffer and self.dissection is not None:
             buffers = self.dissection.buffers
             if 0 <= field.buffer < len(buffers) and buffers[field.buffer].name not in field.label:
@@ -105,6 +131,26 @@ class FieldTree(Tree[Field]):
             parent = parent.parent
         _ = self.last_line  # lay the tree out again, so the node knows its line
         self.move_cursor(node)
+        self.centre(node)
+
+    def centre(self, node: TreeNode[Field]) -> None:
+        """Scroll so `node`'s line sits mid-view where the tree allows (a pane that is
+        resized or shown later does it then: see `on_resize`)."""
+        self._centre_now(node)
+
+    def on_resize(self) -> None:
+        """A pane shown again (or resized) keeps its field in sight."""
+        node = self.cursor_node if self.cursor_line >= 0 else None
+        if node is not None:
+            self._centre_now(node)
+
+    def _centre_now(self, node: TreeNode[Field]) -> None:
+        height = self.scrollable_content_region.height
+        if self.cursor_node is not node or node.line < 0 or height <= 0:
+            return
+        target = max(0, min(node.line - (height - 1) // 2, self.max_scroll_y))
+        if round(self.scroll_y) != target:
+            self.scroll_to(y=target, animate=False, immediate=True)
 
     def holds(self, node: TreeNode[Field]) -> bool:
         """Whether `node` is in the tree now (a highlight posted before `show` is stale)."""

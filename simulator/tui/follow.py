@@ -39,7 +39,7 @@ class FollowApp(CourseApp):
         super().on_mount()
         self.sub_title = f"following {self.url}"
         self.run_worker(self.follower.run(), name="follow", exit_on_error=False)
-        self.notify(f"Waiting for the teacher at {self.url}…", timeout=5)
+        self.notify(f"Waiting for the teacher at {self.url}…", timeout=5, markup=False)
 
     async def action_quit(self) -> None:
         self.follower.stop()
@@ -59,7 +59,9 @@ class FollowApp(CourseApp):
     def connection_status(self, text: str) -> None:
         why = text.split("; reconnecting")[0]
         if text != "connected" and why != self.status.split("; reconnecting")[0]:
-            self.notify(text, title="Classroom", severity="warning", timeout=5)  # once a cause
+            self.notify(
+                text, title="Classroom", severity="warning", timeout=5, markup=False
+            )  # once a cause
         self.status = text
         self.refresh_bar()
 
@@ -70,7 +72,7 @@ class FollowApp(CourseApp):
 
         position = self.teacher
         if position is None:
-            self.notify("The teacher has not opened a lesson yet.")
+            self.notify("The teacher has not opened a lesson yet.", markup=False)
             return
         lesson = self.course.find(position.lesson)
         if lesson is None:
@@ -88,9 +90,8 @@ class FollowApp(CourseApp):
             screen = self.screen
             if isinstance(screen, LessonScreen) and screen.lesson.id == lesson.id:
                 if screen.step != position.step:
-                    screen.show_step(position.step)
-                else:
-                    screen.update_bar()
+                    screen.go(position.step)
+                self.refresh_bar()
             else:
                 while isinstance(self.screen, LessonScreen) or len(self.screen_stack) > 1:
                     self.pop_screen()
@@ -101,7 +102,7 @@ class FollowApp(CourseApp):
     def _refuse(self, problem: str) -> None:
         if problem != self.problem:
             self.problem = problem
-            self.notify(problem, title="Cannot follow", severity="error", timeout=10)
+            self.notify(problem, title="Cannot follow", severity="error", timeout=10, markup=False)
         self.refresh_bar()
 
     def visited(self, lesson: Lesson, step: int) -> None:
@@ -121,18 +122,18 @@ class FollowApp(CourseApp):
     def classroom_note(self) -> str:
         teacher = self.teacher
         if self.status != "connected":
-            return f"[b]{self.status}[/b]"
+            return self.status
         if teacher is None:
             return "waiting for the teacher"
         if self.problem is not None:
-            return f"[b]cannot follow:[/b] {self.problem}"
+            return f"cannot follow: {self.problem}"
         if self.attached:
-            return "[b]following the teacher[/b]"
+            return "following the teacher"
         screen_lesson = getattr(self.screen, "lesson", None)
         where = f"step {teacher.step + 1}/{teacher.steps}"
         if getattr(screen_lesson, "id", None) != teacher.lesson:
             where = f"“{teacher.title}”, {where}"
-        return f"[b]looking around[/b] · teacher at {where} · f: back"
+        return f"looking around · teacher at {where} · f: back"
 
 
 __all__ = ["FollowApp"]

@@ -1,4 +1,4 @@
-"""Messages the inspector's widgets and workers post: small classes, one module."""
+"""Messages the widgets, screens and workers post to the app: small classes, one module."""
 
 from __future__ import annotations
 
@@ -47,3 +47,55 @@ class FilterProgress(Message):
     total: int
     matches: list[int]
     done: bool = False
+
+
+# --- the course -------------------------------------------------------------------------
+
+
+@dataclass
+class StepShown(Message):
+    """The lesson screen shows step `step` of lesson `lesson` (an id) of `steps`."""
+
+    lesson: str
+    step: int
+    steps: int
+
+
+@dataclass
+class Answered(Message):
+    """The learner answered the checkpoint of step `step` of lesson `lesson` right."""
+
+    lesson: str
+    step: int
+
+
+@dataclass
+class LessonFinished(Message):
+    """The learner went past the last step of lesson `lesson` with every checkpoint answered."""
+
+    lesson: str
+
+
+@dataclass
+class OpenLesson(Message):
+    """Open lesson `lesson` (an id): self-paced, or in the classroom layout with `teach`;
+    `step` None: where the learner left it (the first step for a class)."""
+
+    lesson: str
+    teach: bool = False
+    step: int | None = None
+
+
+@dataclass
+class OpenInspector(Message):
+    """Open the inspector on lesson `lesson`'s capture (an id; None: a sample session)."""
+
+    lesson: str | None
+
+
+@dataclass
+class OpenSandbox(Message):
+    """Open the break-it sandbox on a WebSocket frame, sent by the client or the server."""
+
+    frame: bytes
+    from_client: bool

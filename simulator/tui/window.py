@@ -27,6 +27,7 @@ from simulator.lessons.run import TcpSnapshot
 READABLE = "█"
 WINDOW = "░"
 HELD = "╌"
+HIDDEN = "▒"  # free space whose window is held back until a checkpoint is answered
 WARNING = "⚠"
 
 #: From this width on, each part of the bar gets its own line and a few words.
@@ -82,6 +83,7 @@ def window_text(
     *,
     width: int = 80,
     styles: Mapping[str, StyleType] | None = None,
+    hidden: bool = False,
 ) -> Text:
     """`side`'s receive buffer, window and sending numbers as lines for `width` cells.
 
@@ -89,7 +91,11 @@ def window_text(
     Narrow: the numbers only, a line broken between items, never inside one.
     `styles` maps roles — "side", "state", "readable", "window", "held",
     "warning", "muted" — to Rich styles; a role it leaves out is unstyled.
+    `hidden`: the window sizes are a checkpoint's answer: the bar shows the free
+    space as one part and every window size is "?".
     """
+    if hidden and snapshot is not None:
+        return _hidden_text(side, snapshot, width=width, styles=styles or {})
     style = dict(styles or {})
     text = Text()
 
@@ -182,6 +188,39 @@ def window_text(
     return text
 
 
+def _hidden_text(
+    side: str, snapshot: TcpSnapshot, *, width: int, styles: Mapping[str, StyleType]
+) -> Text:
+    """The buffer without its window sizes (see `window_text`)."""
+    text = Text()
+    free = max(0, snapshot.receive_buffer - snapshot.readable)
+    text.append(side, styles.get("side", ""))
+    text.append(f"  {snapshot.state}  ", styles.get("state", ""))
+    text.append(f"buffer {snapshot.receive_buffer} B\n", styles.get("muted", ""))
+    bar = window_bar(snapshot.receive_buffer, snapshot.readable, free, max(width, 1))
+    text.append(READABLE * bar.readable, styles.get("readable", ""))
+    text.append(HIDDEN * (bar.window + bar.held), styles.get("muted", ""))
+    text.append("\n")
+    words = [
+        f"{READABLE} readable {snapshot.readable} B",
+        f"{HIDDEN} rcv_wnd ? · snd_wnd ?",
+        f"in flight {snapshot.in_flight} B · unsent {snapshot.unsent} B",
+    ]
+    column = 0
+    for word in words:
+        if column and column + 2 + cell_len(word) > width:
+            text.append("\n")
+            column = 0
+        elif column:
+            text.append("  ")
+            column += 2
+        text.append(word)
+        column += cell_len(word)
+    text.append("\n")
+    text.append("The window sizes are the checkpoint's answer.", styles.get("muted", ""))
+    return text
+
+
 class TcpWindowView(Widget):
     """One side's receive buffer and windows; the screen sets it with `set_snapshot`.
 
@@ -221,14 +260,21 @@ class TcpWindowView(Widget):
         super().__init__(name=name, id=id, classes=classes)
         self.side = side
         self.snapshot: TcpSnapshot | None = None
+        self.hidden = False
         self.set_class(True, "-closed")
 
-    def set_snapshot(self, side: str, snapshot: TcpSnapshot | None) -> None:
-        """Show `side`'s ("client", "server") endpoint; None: it is not connected."""
+    def set_snapshot(
+        self, side: str, snapshot: TcpSnapshot | None, *, hidden: bool = False
+    ) -> None:
+        """Show `side`'s ("client", "server") endpoint; None: it is not connected.
+        `hidden`: its window sizes are held back (a checkpoint asks for one)."""
+        if (side, snapshot, hidden) == (self.side, self.snapshot, self.hidden):
+            return
         self.side = side
         self.snapshot = snapshot
+        self.hidden = hidden
         self.set_class(snapshot is None, "-closed")
-        self.set_class(snapshot is not None and snapshot.rcv_wnd == 0, "-zero-window")
+        self.set_class(self.zero_window and not hidden, "-zero-window")
         self.refresh(layout=True)
 
     @property
@@ -240,7 +286,7 @@ class TcpWindowView(Widget):
         roles = ("side", "state", "readable", "window", "held", "warning", "muted")
         styles = {role: self.get_component_rich_style(f"tcp-window--{role}") for role in roles}
         width = self.content_size.width or self.size.width
-        return window_text(self.side, self.snapshot, width=width, styles=styles)
+        return window_text(self.side, self.snapshot, width=width, styles=styles, hidden=self.hidden)
 
 
 __all__ = ["PEER_ZERO_WINDOW", "ZERO_WINDOW", "Bar", "TcpWindowView", "window_bar", "window_text"]

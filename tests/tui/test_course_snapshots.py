@@ -66,7 +66,7 @@ def test_checkpoint(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
 
     async def wrong(pilot: Pilot[None]) -> None:
         await steps(3)(pilot)
-        await pilot.press(*"42", "enter")
+        await pilot.press("enter", *"42", "enter")
         await settle(pilot)
 
     assert snap_compare(app("tcp-handshake"), terminal_size=size, run_before=wrong)
@@ -76,3 +76,67 @@ def test_checkpoint(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
 def test_classroom(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
     """The presenter layout at the routing lesson's table step."""
     assert snap_compare(app("ip-routing", teach=True), terminal_size=size, run_before=steps(2))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+def test_checkpoint_answered(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    """The same checkpoint answered: the verdict, the ack number no longer held back."""
+
+    async def right(pilot: Pilot[None]) -> None:
+        await steps(3)(pilot)
+        screen = pilot.app.screen
+        answer = screen.shown.question.answer  # type: ignore[attr-defined]
+        await pilot.press("enter", *answer, "enter")
+        await settle(pilot)
+
+    assert snap_compare(app("tcp-handshake"), terminal_size=size, run_before=right)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+def test_diagram(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    """Lesson 8's frame layout: the narration widens for it, never re-wraps it."""
+    assert snap_compare(app("frames-and-masking"), terminal_size=size, run_before=steps(1))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+def test_help(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    async def help_(pilot: Pilot[None]) -> None:
+        await steps(1)(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+
+    assert snap_compare(app("tcp-handshake"), terminal_size=size, run_before=help_)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+def test_inspector_from_a_lesson(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    async def inspect(pilot: Pilot[None]) -> None:
+        await steps(2)(pilot)
+        await pilot.press("i")
+        await settle(pilot)
+
+    assert snap_compare(app("tcp-handshake"), terminal_size=size, run_before=inspect)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+def test_sandbox(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    async def sandbox(pilot: Pilot[None]) -> None:
+        await steps(1)(pilot)
+        await pilot.press("b")
+        await settle(pilot)
+
+    assert snap_compare(
+        app("frames-and-masking", teach=True), terminal_size=size, run_before=sandbox
+    )
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+def test_end_of_a_lesson(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    async def end(pilot: Pilot[None]) -> None:
+        screen = pilot.app.screen
+        screen.go(len(screen.lesson.steps) - 1)  # type: ignore[attr-defined]
+        await pilot.pause()
+        await pilot.press("n")
+        await settle(pilot)
+
+    assert snap_compare(app("tcp-handshake", teach=True), terminal_size=size, run_before=end)

@@ -12,6 +12,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from simulator.tui.footer import KeyBar
+
 MOUSE = [
     ("click a row", "show that packet"),
     ("double-click a row", "go to its fields"),
@@ -44,6 +46,7 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help-box"):
             yield Label("Keys and mouse  (Esc closes)", id="help-title")
             yield Static(self.table, id="help-table")
+        yield KeyBar()
 
     def _table(self) -> Table:
         table = Table.grid(padding=(0, 2))

@@ -28,6 +28,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from simulator.dissect import Dissection, Field
 from simulator.dissect.filters import Filter
 from simulator.tui.bit_ruler import BitRuler
+from simulator.tui.breakpoints import apply_breakpoints
 from simulator.tui.explanation import ExplanationBar
 from simulator.tui.field_tree import FieldTree
 from simulator.tui.filter_bar import FilterBar
@@ -39,12 +40,12 @@ from simulator.tui.messages import (
     RecordChosen,
     RecordHighlighted,
 )
-from simulator.tui.model import InspectorModel
 from simulator.tui.packet_list import PacketList
 from simulator.tui.screens.error import report_worker_error
 from simulator.tui.screens.follow import FollowScreen
 from simulator.tui.screens.help import HelpScreen
 from simulator.tui.screens.save import SaveScreen
+from simulator.views.inspector import InspectorModel
 
 POLL_SECONDS = 0.1
 PROGRESS_SECONDS = 0.1
@@ -113,7 +114,7 @@ class InspectorScreen(Screen[None]):
         return self.query_one(HexView)
 
     def on_mount(self) -> None:
-        self.apply_breakpoints()
+        apply_breakpoints(self)
         self.query_one("#fields").border_title = "Fields"
         self.query_one("#bytes").border_title = "Bytes"
         self.packets.focus()
@@ -124,23 +125,6 @@ class InspectorScreen(Screen[None]):
         # Index once the first screen is painted: the worker would otherwise compete
         # with it for the interpreter (a 100k-packet capture took twice as long to show).
         self.call_after_refresh(self.index_in_background)
-
-    def apply_breakpoints(self) -> None:
-        """Set the size classes before the first layout.
-
-        Textual sets them on the first Resize, after a first frame laid out
-        without them (side by side, full borders): the panes would jump, and the
-        hex pane render twice.
-        """
-        width, height = self.app.size
-        classes: dict[str, bool] = {}
-        for size, breakpoints in (
-            (width, self.HORIZONTAL_BREAKPOINTS or []),
-            (height, self.VERTICAL_BREAKPOINTS or []),
-        ):
-            reached = max((at for at, _ in breakpoints if size >= at), default=None)
-            classes.update({name: at == reached for at, name in breakpoints})
-        self.update_classes(classes, animate=False)
 
     # --- the model grows --------------------------------------------------------------
 
@@ -157,7 +141,9 @@ class InspectorScreen(Screen[None]):
         if len(fresh) > 3:  # a badly damaged capture: one note, not a storm of them
             fresh = [f"{fresh[0]} (and {len(fresh) - 1} more problems)"]
         for problem in fresh:
-            self.notify(problem, title="Problem in the capture", severity="warning", timeout=8)
+            self.notify(
+                problem, title="Problem in the capture", severity="warning", timeout=8, markup=False
+            )
         self._problems_told = len(problems)
         self.show_status()
 
@@ -270,7 +256,7 @@ class InspectorScreen(Screen[None]):
 
     def action_next_buffer(self) -> None:
         if self.dissection is None or len(self.dissection.buffers) < 2:
-            self.notify("This packet has one buffer: its own bytes.", timeout=3)
+            self.notify("This packet has one buffer: its own bytes.", timeout=3, markup=False)
             return
         number = (self.hex_view.buffer + 1) % len(self.dissection.buffers)
         self.show_buffer(number)
@@ -279,7 +265,7 @@ class InspectorScreen(Screen[None]):
 
     def action_follow(self) -> None:
         if self.record is None:
-            self.notify("Choose a packet first.", timeout=3)
+            self.notify("Choose a packet first.", timeout=3, markup=False)
             return
         self.app.push_screen(FollowScreen(self.model, self.record))
 
@@ -390,3 +376,12 @@ class InspectorScreen(Screen[None]):
             self._filtering = False
             self._filter_progress = None
             self.show_status()
+
+
+class CourseInspector(InspectorScreen):
+    """The inspector opened from the course: Escape (or q) goes back to where it was
+    opened rather than quitting wirelab."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "app.pop_screen", "Back"),
+    ]

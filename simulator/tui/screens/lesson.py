@@ -1,53 +1,83 @@
-"""The lesson screen: narration, the ladder diagram, and the packet the step points at.
+"""The lesson screen: narration, the checkpoint, and the stage (table, ladder, fields and bytes).
 
-    ┌ narration (Markdown) ─────────┐┌ ladder: every packet so far, this step's bold ┐
-    │ step 3/8 · The server answers ││ client        server                          │
-    │ …                             ││   │──SYN──────►│                               │
-    │ [checkpoint / table / window] ││   │◄─SYN, ACK──│                               │
-    └───────────────────────────────┘└ fields │ hex of the selected packet ──────────┘
+    ┌ narration ────────────────────┐┌ routing table / TCP window (when the step has one) ┐
+    │ step 3/8 · The server answers │├ ladder: every packet so far, this step's bold ──────┤
+    │ …                             ││ client        server                                │
+    ├ checkpoint ───────────────────┤│   │──SYN──────►│                                    │
+    │ question, answer box          │├ fields │ hex of the selected packet ─────────────────┤
+    └───────────────────────────────┘└─────────────────────────────────────────────────────┘
 
-Everything shown comes from a `LessonRun` made when the lesson opened: moving
-between steps only moves a cursor, so backwards is instant and a replay shows
-the same bytes. Play reveals the step's packets one at a time, at a speed.
+Everything shown comes from a `LessonView` made when the lesson opened: a step
+is one call (`LessonView.step`) returning what it shows and what its checkpoint
+holds back, and moving between steps only moves a cursor, so backwards is
+instant and a replay shows the same bytes. Play reveals the step's packets one
+at a time, at a speed.
 
-`teach=True` is the presenter layout: large narration, the diagram in front,
-no field pane unless asked for, answers revealed by the teacher (`a`).
+Keys always navigate: the answer box takes the keyboard only on Enter (or a
+click) and gives it back with Escape. On a narrow terminal one stage pane shows
+at a time and `d` brings the next; on a wide one `d` swaps the ladder for the
+field and byte panes. `teach=True` is the presenter layout: large narration,
+the ladder in front, answers revealed by the teacher (`a`).
+
+The screen reports to the app with messages (`StepShown`, `Answered`,
+`LessonFinished`, `OpenInspector`, `OpenSandbox`); it never reaches into it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
-from rich.markdown import Markdown
-from textual import on
+from rich.text import Text
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical, VerticalScroll
+from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from simulator.dissect.fields import Dissection, Field
 from simulator.dissect.packet import dissect_record
-from simulator.lessons.checkpoints import Question, ask
-from simulator.lessons.ladder import LadderArrow, arrows, client_link_labels, lifelines
+from simulator.lessons.checkpoints import NOTHING
 from simulator.lessons.model import Lesson
-from simulator.lessons.run import LessonRun
+from simulator.tui.breakpoints import apply_breakpoints
 from simulator.tui.explanation import ExplanationBar
 from simulator.tui.field_tree import FieldTree
+from simulator.tui.footer import KeyBar
 from simulator.tui.hex_view import HexView
 from simulator.tui.ladder import Arrow, LadderDiagram
-from simulator.tui.model import SourceModel
+from simulator.tui.messages import (
+    Answered,
+    LessonFinished,
+    OpenInspector,
+    OpenLesson,
+    OpenSandbox,
+    StepShown,
+)
+from simulator.tui.narration import Narration
 from simulator.tui.routes import RoutingTableView
 from simulator.tui.screens.help import HelpScreen
 from simulator.tui.window import TcpWindowView
-
-if TYPE_CHECKING:
-    from simulator.tui.course import CourseApp
+from simulator.views.lesson import LessonView, StepView
+from simulator.views.withheld import hidden_bytes, redact
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 PACKET_SECONDS = 0.6  # at speed 1, between two packets while playing
 STEP_PAUSE = 4  # packets' worth of time between two steps while playing
+TICK = 0.1
+
+#: The stage panes, in the order `d` brings them on a narrow terminal.
+PANES = ("table", "ladder", "detail")
+PANE_NAMES = {"table": "Table", "ladder": "Diagram", "detail": "Fields & bytes"}
+
+#: The ladder keeps at least this many columns when the narration widens for a diagram.
+LADDER_MIN = 44
+#: Cells the narration box spends around its text (frame, padding, scroll bar), per mode.
+NARRATION_CHROME = {"learn": 5, "teach": 7}
+#: Narrow layouts: rows the narration keeps (frame included) and the stage pane keeps.
+NARRATION_MIN = 5
+STAGE_MIN = 6
 
 
 def _show(widget: Widget, shown: bool) -> None:
@@ -69,6 +99,7 @@ class JumpScreen(ModalScreen[int | None]):
         with Vertical(id="jump-box"):
             yield Static(f"Go to step (1–{self.steps}):")
             yield Input(id="jump", type="integer")
+        yield KeyBar()
 
     @on(Input.Submitted)
     def submitted(self, event: Input.Submitted) -> None:
@@ -79,409 +110,645 @@ class JumpScreen(ModalScreen[int | None]):
         if 1 <= number <= self.steps:
             self.dismiss(number - 1)
         else:
-            self.notify(f"a step from 1 to {self.steps}", severity="warning")
+            self.notify(f"a step from 1 to {self.steps}", severity="warning", markup=False)
+
+
+class LessonEndScreen(ModalScreen[bool]):
+    """The end of a lesson: what was done, and the next lesson (Enter) or the course (Esc)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter,n", "dismiss(True)", "Next lesson"),
+        Binding("escape,q", "dismiss(False)", "Back to the course"),
+    ]
+
+    def __init__(self, summary: str, following: str | None) -> None:
+        super().__init__()
+        self.summary = summary
+        self.following = following
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="end-box"):
+            yield Static(Text("End of the lesson", style="bold"), id="end-title")
+            yield Static(Text(self.summary), id="end-summary")
+            if self.following is not None:
+                yield Static(Text(f"Enter: next, “{self.following}”  ·  Esc: back to the course"))
+            else:
+                yield Static(Text("That was the last lesson.  Esc: back to the course"))
+        yield KeyBar()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "dismiss" and parameters == (True,):
+            return self.following is not None
+        return True
+
+
+class AnswerInput(Input):
+    """The checkpoint's answer box: Enter checks the answer, Escape gives the keys back."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "submit", "Check the answer"),
+        Binding("escape", "leave", "Back to the lesson keys"),
+    ]
+
+    def action_leave(self) -> None:
+        screen = self.screen
+        if isinstance(screen, LessonScreen):
+            screen.focus_lesson()
 
 
 class LessonScreen(Screen[None]):
+    """One lesson, step by step (see the module)."""
+
+    # Most needed first: the footer keeps what fits, in this order (and always Help).
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("right,n", "next", "Next"),
         Binding("left,p", "previous", "Back"),
-        Binding("space", "play", "Play/pause"),
-        Binding("period", "single", "One packet", show=False),
-        Binding("plus,equals_sign", "faster", "Faster", show=False),
-        Binding("minus", "slower", "Slower", show=False),
+        Binding("enter,e", "answer", "Answer"),
+        Binding("a", "reveal", "Reveal the answer"),
+        Binding("d", "pane('table')", PANE_NAMES["table"]),
+        Binding("d", "pane('ladder')", PANE_NAMES["ladder"]),
+        Binding("d", "pane('detail')", PANE_NAMES["detail"]),
+        Binding("question_mark", "help", "Help"),
+        Binding("q,escape", "home", "Home"),
+        Binding("space", "play", "Play"),
         Binding("r", "replay", "Replay"),
         Binding("g", "jump", "Go to"),
         Binding("i", "inspect", "Inspector"),
         Binding("b", "break_it", "Break it"),
-        Binding("d", "details", "Details", show=False),
-        Binding("a", "reveal", "Answer", show=False),
-        Binding("question_mark", "help", "Help"),
-        Binding("escape", "home", "Home"),
+        Binding("full_stop", "single", "One packet", show=False),
+        Binding("plus,equals_sign", "faster", "Faster", show=False),
+        Binding("minus", "slower", "Slower", show=False),
     ]
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]  # noqa: RUF012
 
+    step: reactive[int] = reactive(0, init=False)
+    revealed: reactive[int | None] = reactive(None, init=False)  # step packets shown, playing
+    playing: reactive[bool] = reactive(False, init=False)
+    speed: reactive[int] = reactive(2, init=False)  # index into SPEEDS
+    answered: reactive[frozenset[int]] = reactive(frozenset(), init=False)
+    stage: reactive[str] = reactive("ladder", init=False)  # the stage pane in front
+    note: reactive[str] = reactive("", init=False)  # the classroom's line in the bar
+
     def __init__(
-        self, lesson: Lesson, run: LessonRun, *, teach: bool = False, step: int = 0
+        self,
+        lesson: Lesson,
+        view: LessonView,
+        *,
+        number: int = 1,
+        teach: bool = False,
+        step: int = 0,
+        answered: frozenset[int] = frozenset(),
+        following: tuple[str, str] | None = None,
     ) -> None:
         super().__init__(classes="-teach" if teach else "-learn")
         self.lesson = lesson
-        self.lesson_run = run
+        self.view = view
+        self.number = number
         self.teach = teach
-        self.step = max(0, min(step, len(lesson.steps) - 1))
-        self.revealed: int | None = None  # packets of the step shown so far while playing
-        self.playing = False
-        self.speed = 2  # index into SPEEDS
+        self.following = following  # the next lesson (id, title), for the end of this one
+        self.set_reactive(LessonScreen.step, max(0, min(step, len(lesson.steps) - 1)))
+        self.set_reactive(LessonScreen.answered, answered)
+        self.shown: StepView | None = None
+        self.picked: int | None = None  # a packet (trace number) picked on the ladder
+        self.dissection: Dissection | None = None  # what the field and byte panes show
+        self.selected: int | None = None  # the trace index of that packet
         self._clock = 0.0
-        self.questions: dict[int, Question] = {}
-        self.selected: int | None = None  # trace index of the packet in the detail panes
-        self.dissection: Dissection | None = None
-        self._arrows: list[LadderArrow] = []
-        self._columns: list[str] = []
+        self._feedback: Text | None = None  # the checkpoint's verdict, until the step changes
+        self._keys: tuple[bool, str] | None = None  # what the footer's keys depend on
 
-    @property
-    def course_app(self) -> CourseApp:
-        from simulator.tui.course import CourseApp
-
-        assert isinstance(self.app, CourseApp)
-        return self.app
-
-    # --- layout -------------------------------------------------------------------
+    # --- layout -----------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static(id="lesson-bar")
+        yield Static(id="lesson-bar", markup=False)
         with Horizontal(id="lesson-body"):
             with Vertical(id="lesson-left"):
-                with VerticalScroll(id="narration-box"):
-                    # Rich's Markdown in one Static: Textual's Markdown widget mounts a widget
-                    # per block, and laying those out cost most of a step's time.
-                    yield Static(id="narration")
+                yield Narration(id="narration")
                 with Vertical(id="checkpoint"):
-                    yield Static(id="question")
-                    yield Input(id="answer", placeholder="your answer, then Enter")
-                    yield Static(id="feedback")
-                yield RoutingTableView(id="routes")
-                yield TcpWindowView(id="window")
+                    yield Static(id="question", markup=False)
+                    yield AnswerInput(id="answer", placeholder="Enter, then type your answer")
+                    yield Static(id="feedback", markup=False)
             with Vertical(id="lesson-right"):
+                with VerticalScroll(id="stage-table"):
+                    yield RoutingTableView(id="routes")
+                    yield TcpWindowView(id="window")
                 yield LadderDiagram(id="ladder")
                 with Container(id="lesson-detail"):
                     yield FieldTree(id="fields")
                     yield HexView(id="hex")
         yield ExplanationBar(id="explain")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
-        width, height = self.app.size
-        self.set_class(width >= 110, "-wide")
-        self.set_class(width < 110, "-narrow")
-        self.set_class(height >= 32, "-tall")
-        self.set_class(height < 32, "-short")
-        trace, _ = self.lesson_run.capture(None)
-        info_model = SourceModel(trace, self.lesson_run.dissector(None))
-        info = [info_model.row(i).info for i in range(len(trace))]
-        self._columns = lifelines(self.lesson_run)
-        self._arrows = arrows(self.lesson_run, client_link_labels(self.lesson_run, info))
+        apply_breakpoints(self)
         self.query_one("#lesson-detail").border_title = "Fields and bytes"
-        self.show_step(self.step)
-        self.set_interval(0.1, self.tick)
+        self.query_one("#checkpoint").border_title = "Checkpoint"
+        self.query_one(AnswerInput).compact = True
+        self.render_step(changed=True)
+        self.query_one(LadderDiagram).focus()
+        self.set_interval(TICK, self.tick)
 
-    # --- showing a step -------------------------------------------------------------
+    def on_resize(self, event: events.Resize) -> None:
+        self.call_after_refresh(self._relayout)
 
-    def show_step(self, index: int, *, reveal: int | None = None) -> None:
-        lesson = self.lesson
-        self.step = index
-        self.revealed = reveal
-        step = lesson.steps[index]
+    def _relayout(self) -> None:
+        if self.shown is not None:
+            self.stage = self._stage_for(self.shown, self.stage)
+            self._show_stage(self.shown)
+        self._arrange()
+        if self.shown is not None:
+            self._fit_narration(self.shown.widest)
+
+    def focus_lesson(self) -> None:
+        """Give the keys back to the lesson (from the answer box)."""
+        pane = self.query_one(FieldTree) if self.stage == "detail" else None
+        (pane if pane is not None and pane.display else self.query_one(LadderDiagram)).focus()
+
+    # --- the one trip down: a step's view, rendered ------------------------------------
+
+    def step_view(self) -> StepView:
+        return self.view.step(
+            self.step,
+            answered=self.step in self.answered,
+            revealed=self.revealed,
+            selected=self.picked,
+        )
+
+    def render_step(self, *, changed: bool = False) -> None:
+        """Show the current step; `changed`: a new step (not a replay or an answer)."""
+        shown = self.shown = self.step_view()
+        if changed:
+            self._feedback = None
+            self.stage = self._stage_for(shown, self.stage)
         self.update_bar()
-        text = f"## {step.title}\n\n{step.text}"
-        if index == 0 and lesson.introduction:
-            objectives = "\n".join(f"- {o}" for o in lesson.objectives)
-            text = f"{lesson.introduction}\n\n**You will:**\n\n{objectives}\n\n{text}"
-        self.query_one("#narration", Static).update(Markdown(text, hyperlinks=False))
-        self.query_one("#narration-box", VerticalScroll).scroll_home(animate=False)
-        self.show_checkpoint()
-        self.show_pointer()
-        self.show_ladder()
-        self.course_app.visited(lesson, index)
+        self._show_narration(shown)
+        self._show_checkpoint(shown)
+        self._show_stage(shown)
+        self._show_ladder(shown)
+        self._show_packet(shown)
+        self._arrange()
+
+    def _arrange(self) -> None:
+        """Narrow: size the narration column so the checkpoint fits whole under at least a
+        few lines of narration, the stage pane keeping what is left (at least `STAGE_MIN`)."""
+        left = self.query_one("#lesson-left")
+        if not self.has_class("-narrow"):
+            if left.styles.inline.has_rule("height"):
+                left.styles.height = None  # back to the stylesheet's
+            return
+        width, screen_height = self.app.size
+        explain = 1 if self.has_class("-short") else 2
+        body = screen_height - 1 - explain - 1  # the bar, the explanation bar, the footer
+        checkpoint = self._checkpoint_height(width - 4)
+        wanted = max(round(body * 0.6), checkpoint + NARRATION_MIN)
+        rows = max(checkpoint + NARRATION_MIN - 2, min(wanted, body - STAGE_MIN))
+        now = left.styles.inline.height
+        if now is None or now.cells != rows:
+            left.styles.height = rows
+
+    def _checkpoint_height(self, width: int) -> int:
+        """Rows the checkpoint box takes at `width` cells of text (0 when it is hidden)."""
+        shown = self.shown
+        if shown is None or shown.question is None:
+            return 0
+        console = self.app.console
+        rows = 2  # the frame
+        for widget_id in ("#question", "#feedback"):
+            content = self.query_one(widget_id, Static).content
+            if isinstance(content, Text):
+                rows += len(content.wrap(console, max(1, width)))
+            else:
+                rows += 1
+        if self.query_one(AnswerInput).display:
+            rows += 1
+        return rows
+
+    def _stage_for(self, shown: StepView, current: str) -> str:
+        """The pane in front on a new step: the step's table when it has one, unless the
+        learner chose the fields and bytes."""
+        has_table = shown.routes is not None or shown.window is not None
+        if current == "detail":
+            return "detail"
+        return "table" if has_table and self.has_class("-narrow") else "ladder"
 
     def update_bar(self) -> None:
         lesson = self.lesson
-        mode = "classroom" if self.teach else "self-paced"
-        playing = f" · ▶ ×{SPEEDS[self.speed]:g}" if self.playing else ""
-        note = self.course_app.classroom_note()
-        self.query_one("#lesson-bar", Static).update(
-            f"[b]{self.course_app.course.number(lesson)}. {lesson.title}[/b] · "
-            f"step {self.step + 1}/{len(lesson.steps)} · {mode}{playing}"
-            + (f" · {note}" if note else "")
-        )
+        # What changes first, the lesson's title last: a narrow bar cuts the title.
+        bar = Text(no_wrap=True, overflow="ellipsis")
+        bar.append(f"Step {self.step + 1}/{len(lesson.steps)}", style="bold")
+        shown = self.shown
+        if shown is not None and shown.playing:
+            bar.append(f" · {shown.playing}")
+        if self.playing:
+            bar.append(f" · ▶ ×{SPEEDS[self.speed]:g}")
+        if self.note:
+            bar.append(" · ")
+            bar.append(self.note, style="bold")
+        bar.append(" · classroom" if self.teach else " · self-paced")
+        bar.append(f" · {self.number}. {lesson.title}")
+        self.query_one("#lesson-bar", Static).update(bar, layout=False)  # one row, always
 
-    def _visible(self) -> list[LadderArrow]:
-        state = self.lesson_run.steps[self.step]
-        shown = [a for a in self._arrows if a.number - 1 < state.end]
-        if self.revealed is not None:
-            before = [a for a in shown if a.number - 1 < state.first]
-            mine = [a for a in shown if a.number - 1 >= state.first][: self.revealed]
-            shown = before + mine
-        return shown
+    def _show_narration(self, shown: StepView) -> None:
+        narration = self.query_one(Narration)
+        if narration.blocks != shown.blocks:
+            self._fit_narration(shown.widest)
+            narration.show(shown.blocks)
 
-    def show_ladder(self) -> None:
-        visible = self._visible()
-        arrows_ = [
-            Arrow(a.number, a.time, a.src, a.dst, a.label, a.step == self.step, a.lost)
-            for a in visible
-        ]
-        selected = self.selected + 1 if self.selected is not None else None
-        if self.revealed is not None and visible:
-            selected = visible[-1].number
-        self.query_one(LadderDiagram).set_data(self._columns, arrows_, selected)
+    def _fit_narration(self, widest: int) -> None:
+        """Widen the narration for a preformatted block `widest` cells wide where the
+        terminal allows; where it does not, the narration scrolls sideways (a block is
+        never re-wrapped)."""
+        left = self.query_one("#lesson-left")
+        chrome = NARRATION_CHROME["teach" if self.teach else "learn"]
+        width = self.app.size.width
+        if self.has_class("-wide"):
+            share = 0.40 if self.teach else 0.46
+            wanted = min(max(round(width * share), widest + chrome), width - LADDER_MIN)
+            width_now = left.styles.inline.width
+            if width_now is None or width_now.cells != wanted:
+                left.styles.width = wanted
+        elif left.styles.inline.has_rule("width"):
+            left.styles.width = None  # back to the stylesheet's
 
-    def show_pointer(self) -> None:
-        step = self.lesson.steps[self.step]
-        pointer = step.pointer
-        routes = self.query_one(RoutingTableView)
-        window = self.query_one(TcpWindowView)
-        state = self.lesson_run.steps[self.step]
-        if pointer is not None and pointer.table is not None:
-            rows = state.routes.get(pointer.table, ())
-            decisions = self.lesson_run.decisions(self.step, pointer.table)
-            decision = next((d.decision for d in decisions if d.decision is not None), None)
-            if decision is None:  # nothing forwarded here this step: where the server is
-                server = str(self.lesson_run.scenario.server_host.address)
-                decision = self.lesson_run.lookup(self.step, pointer.table, server)
-            routes.set_decision(pointer.table, list(rows), decision)
-            _show(routes, True)
-        else:
-            _show(routes, False)
-        if pointer is not None and pointer.window is not None:
-            window.set_snapshot(pointer.window, state.tcp.get(pointer.window))
-            _show(window, True)
-        else:
-            _show(window, False)
-        try:
-            pointed = self.lesson_run.pointed(self.step)
-        except LookupError:
-            pointed = None
-        at = pointer.at if pointer is not None else None
-        if pointed is not None:
-            index, field = pointed
-            self.select_capture(index, at, field)
+    def _show_checkpoint(self, shown: StepView) -> None:
+        box = self.query_one("#checkpoint")
+        question = shown.question
+        if question is None:
+            _show(box, False)
             return
-        own = self.lesson_run.packets(self.step, None)
-        if own:
-            self.select_capture(own[-1], None, None)
+        _show(box, True)
+        self.query_one("#question", Static).update(Text(question.text))
+        answer = self.query_one(AnswerInput)
+        _show(answer, not self.teach and not shown.answered)
+        feedback = self.query_one("#feedback", Static)
+        if self._feedback is not None:
+            feedback.update(self._feedback)
+        elif shown.answered and self.teach:
+            feedback.update(Text.assemble(("Answer: ", "bold"), question.expected))
+        elif shown.answered:
+            feedback.update(Text.assemble(("✓ Answered. ", "green"), question.expected))
+        elif self.teach:
+            feedback.update(Text.assemble("Press ", ("a", "bold"), " to reveal the answer."))
         else:
-            self.select_capture(None, None, None)
+            feedback.update(
+                Text.assemble("Press ", ("Enter", "bold"), " to answer; it unlocks the next step.")
+            )
+        if shown.answered and answer.has_focus:
+            self.focus_lesson()
 
-    def select_capture(self, index: int | None, at: str | None, field: Field | None) -> None:
-        """Show packet `index` of capture `at` in the field tree and hex pane."""
+    def _show_stage(self, shown: StepView) -> None:
+        has_table = shown.routes is not None or shown.window is not None
+        narrow = self.has_class("-narrow")
+        stage = self.stage
+        table, ladder = self.query_one("#stage-table"), self.query_one(LadderDiagram)
+        detail = self.query_one("#lesson-detail")
+        if narrow:
+            front = stage if stage != "table" or has_table else "ladder"
+            _show(table, front == "table")
+            _show(ladder, front == "ladder")
+            _show(detail, front == "detail")
+        else:
+            _show(table, has_table)
+            _show(ladder, stage != "detail")
+            _show(detail, stage == "detail" or not self.teach)
+        routes, window = self.query_one(RoutingTableView), self.query_one(TcpWindowView)
+        if shown.routes is not None:
+            routes.set_decision(shown.routes.router, shown.routes.rows, shown.routes.decision)
+        _show(routes, shown.routes is not None)
+        if shown.window is not None:
+            window.set_snapshot(
+                shown.window.side, shown.window.snapshot, hidden=shown.window.hidden
+            )
+        _show(window, shown.window is not None)
+        keys = (shown.question is not None and not shown.answered, self.next_pane())
+        if keys != self._keys:  # the footer is rebuilt only when its keys change
+            self._keys = keys
+            self.refresh_bindings()
+
+    def _show_ladder(self, shown: StepView) -> None:
+        arrows = [
+            Arrow(a.number, a.time, a.src, a.dst, a.label, a.step == shown.index, a.lost)
+            for a in shown.arrows
+        ]
+        self.query_one(LadderDiagram).set_data(shown.columns, arrows, shown.selected)
+
+    def _show_packet(self, shown: StepView) -> None:
+        """The field and byte panes: the step's packet (or the one picked on the ladder)."""
+        if self.picked is not None:
+            self._show_trace_packet(self.picked - 1)
+            return
         fields, hex_view = self.query_one(FieldTree), self.query_one(HexView)
         explain = self.query_one(ExplanationBar)
-        if index is None:
+        if shown.packet is None or shown.dissection is None:
             self.selected, self.dissection = None, None
             fields.show(None)
             hex_view.show(b"")
-            explain.say("This step puts no packet on the wire.")
+            explain.say(shown.empty)
             return
-        _, originals = self.lesson_run.capture(at)
-        same = self.selected == originals[index] and self.dissection is not None
-        self.selected = originals[index]
-        if not same:
-            self.dissection = self.lesson_run.dissect(index, at)
-        assert self.dissection is not None
-        if field is not None:  # the same field in this dissection (dissected afresh)
-            key = (field.name, field.start, field.end, field.buffer)
-            field = next(
-                (f for _, f in self.dissection.walk() if (f.name, f.start, f.end, f.buffer) == key),
-                None,
-            )
-        self._show_dissection(field)
+        self.dissection = shown.dissection
+        self.selected = shown.selected - 1 if shown.selected is not None else None
+        fields.show(shown.dissection, withheld=shown.withheld, packet=shown.packet)
+        self._show_field(shown.field)
 
-    def select_trace(self, trace_index: int) -> None:
-        """Show a packet of the whole trace (a ladder click): from the client's capture
-        when that link saw it, with its reassembled messages; else on its own."""
-        _, originals = self.lesson_run.capture(None)
-        if trace_index in originals:
-            self.select_capture(originals.index(trace_index), None, None)
-            return
+    def _show_trace_packet(self, trace_index: int) -> None:
+        """A packet of the whole trace picked on the ladder: from the client's capture when
+        that link saw it (with its reassembled messages), else on its own."""
+        run = self.view.run
+        _, originals = run.capture(None)
+        shown = self.shown
+        withheld = shown.withheld if shown is not None else NOTHING
+        fields = self.query_one(FieldTree)
         self.selected = trace_index
-        self.dissection = dissect_record(self.lesson_run.trace[trace_index])
-        self._show_dissection(None)
+        if trace_index in originals:
+            packet = originals.index(trace_index)
+            self.dissection = self.view.dissect(packet, None)
+            fields.show(self.dissection, withheld=withheld, packet=packet)
+        else:
+            self.dissection = dissect_record(run.trace[trace_index])
+            fields.show(self.dissection)
+        self._show_field(None)
 
-    def _show_dissection(self, field: Field | None) -> None:
+    def _show_field(self, field: Field | None) -> None:
         dissection = self.dissection
         assert dissection is not None
         fields, hex_view = self.query_one(FieldTree), self.query_one(HexView)
-        if fields.dissection is not dissection:
-            fields.show(dissection)
         buffer = field.buffer if field is not None else 0
         data = dissection.buffers[buffer]
-        hex_view.show(data.data, buffer=buffer, name=data.name)
+        hex_view.show(data.data, buffer=buffer, name=data.name, hidden=self._hidden(buffer))
         if field is not None:
             fields.select_field(field)
             hex_view.set_highlight((field.start, field.end))
-        self.query_one(ExplanationBar).show_field(dissection, field)
+        else:
+            fields.select_field(None)
+            hex_view.set_highlight(None)
+        self._explain(field)
+
+    def _hidden(self, buffer: int) -> tuple[int, int] | None:
+        """The bytes of buffer `buffer` of the packet shown that are a checkpoint's answer."""
+        shown = self.shown
+        withheld = shown.withheld if shown is not None else NOTHING
+        if self.dissection is None or fields_packet(self) != withheld.packet:
+            return None
+        return hidden_bytes(self.dissection, withheld).get(buffer)
+
+    def _explain(self, field: Field | None) -> None:
+        explain = self.query_one(ExplanationBar)
+        shown = self.shown
+        withheld = shown.withheld if shown is not None else NOTHING
+        packet = fields_packet(self)
+        if field is not None and withheld.packet == packet:
+            line = self.query_one(FieldTree).line_for(field)
+            place = withheld.place and withheld.field == field.name
+            explain.show_field(self.dissection, field, value=line, where=not place)
+        elif field is None and self.dissection is not None and withheld.packet == packet:
+            summary = redact(self.dissection.summary, withheld)
+            explain.show_field(self.dissection, None, value=summary)
+        else:
+            explain.show_field(self.dissection, field)
 
     @on(FieldTree.NodeHighlighted)
     def field_highlighted(self, event: FieldTree.NodeHighlighted[Field]) -> None:
         field = event.node.data
         dissection = self.dissection
-        if field is None or dissection is None:
+        fields = self.query_one(FieldTree)
+        if field is None or dissection is None or not fields.holds(event.node):
             return
+        shown = self.shown
+        withheld = shown.withheld if shown is not None else NOTHING
         hex_view = self.query_one(HexView)
         if hex_view.buffer != field.buffer:
             data = dissection.buffers[field.buffer]
-            hex_view.show(data.data, buffer=field.buffer, name=data.name)
-        hex_view.set_highlight((field.start, field.end))
-        self.query_one(ExplanationBar).show_field(dissection, field)
+            hidden = self._hidden(field.buffer)
+            hex_view.show(data.data, buffer=field.buffer, name=data.name, hidden=hidden)
+        place = withheld.place and withheld.field == field.name
+        hex_view.set_highlight(None if place else (field.start, field.end))
+        self._explain(field)
 
     @on(LadderDiagram.Selected)
     def ladder_selected(self, event: LadderDiagram.Selected) -> None:
-        self.select_trace(event.number - 1)
-        self.show_ladder()
+        self.picked = event.number
+        self._show_trace_packet(event.number - 1)
 
-    # --- checkpoints ------------------------------------------------------------------
+    # --- watchers: state changes, one render each ----------------------------------------
 
-    def question(self, index: int) -> Question | None:
-        checkpoint = self.lesson.steps[index].checkpoint
-        if checkpoint is None:
-            return None
-        if index not in self.questions:
-            self.questions[index] = ask(checkpoint, self.lesson_run, index)
-        return self.questions[index]
+    def watch_step(self, old: int, new: int) -> None:
+        self.picked = None
+        self.render_step(changed=True)
+        self.post_message(StepShown(self.lesson.id, new, len(self.lesson.steps)))
 
-    def answered(self, index: int) -> bool:
-        return index in self.course_app.progress.of(self.lesson.id).answered
+    def watch_revealed(self) -> None:
+        shown = self.shown = self.step_view()
+        self._show_ladder(shown)
+        self.update_bar()
 
-    def show_checkpoint(self) -> None:
-        box = self.query_one("#checkpoint")
-        question = self.question(self.step)
-        if question is None:
-            _show(box, False)
+    def watch_playing(self) -> None:
+        self.update_bar()
+
+    def watch_speed(self) -> None:
+        self.update_bar()
+
+    def watch_answered(self) -> None:
+        self.render_step()
+
+    def watch_stage(self) -> None:
+        if self.shown is not None:
+            self._show_stage(self.shown)
+            if self.stage == "detail" and not self.query_one(AnswerInput).has_focus:
+                self.query_one(FieldTree).focus()
+            elif not self.query_one(AnswerInput).has_focus:
+                self.query_one(LadderDiagram).focus()
+
+    def watch_note(self) -> None:
+        self.update_bar()
+
+    def go(self, index: int, *, revealed: int | None = None, playing: bool = False) -> None:
+        """Show step `index` (its packets one by one from `revealed`); moving stops playing
+        unless the move is the player's own (`playing`)."""
+        if not playing and self.playing:
+            self.playing = False
+        index = max(0, min(index, len(self.lesson.steps) - 1))
+        if index == self.step:
+            self.revealed = revealed
             return
-        _show(box, True)
-        self.query_one("#question", Static).update(f"[b]Checkpoint.[/b] {question.text}")
-        answer = self.query_one("#answer", Input)
-        answer.value = ""
-        feedback = self.query_one("#feedback", Static)
-        if self.answered(self.step):
-            feedback.update(f"[green]✓ Answered.[/green] {question.expected}")
-        elif self.teach:
-            feedback.update("Press [b]a[/b] to reveal the answer to the class.")
-        else:
-            feedback.update("Answer to go on.")
-        if not self.teach:
+        self.set_reactive(LessonScreen.revealed, revealed)
+        self.step = index
+
+    # --- checkpoints --------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        shown = self.shown
+        asking = shown is not None and shown.question is not None and not shown.answered
+        if action == "answer":
+            return not self.teach and asking
+        if action == "reveal":
+            return self.teach and asking
+        if action == "pane":
+            return parameters[0] == self.next_pane()
+        return True
+
+    def next_pane(self) -> str:
+        """The pane `d` brings to the front."""
+        shown = self.shown
+        has_table = shown is not None and (shown.routes is not None or shown.window is not None)
+        if self.has_class("-wide"):
+            return "ladder" if self.stage == "detail" else "detail"
+        panes = [p for p in PANES if p != "table" or has_table]
+        current = self.stage if self.stage in panes else "ladder"
+        return panes[(panes.index(current) + 1) % len(panes)]
+
+    def action_answer(self) -> None:
+        answer = self.query_one(AnswerInput)
+        if answer.display:
             answer.focus()
 
     @on(Input.Submitted, "#answer")
     def submit(self, event: Input.Submitted) -> None:
-        question = self.question(self.step)
-        if question is None:
+        shown = self.shown
+        if shown is None or shown.question is None or shown.answered:
             return
-        feedback = self.query_one("#feedback", Static)
+        question = shown.question
         checkpoint = self.lesson.steps[self.step].checkpoint
         assert checkpoint is not None
+        answer = self.query_one(AnswerInput)
         if question.judge(event.value):
-            extra = f" {checkpoint.explanation}" if checkpoint.explanation else ""
-            feedback.update(f"[green]✓ Right: {question.expected}.[/green]{extra}")
-            self.course_app.answered(self.lesson, self.step)
-            self.focus_next_step()
+            verdict = Text.assemble((f"✓ Right: {question.expected}.", "green"))
+            if checkpoint.explanation:
+                verdict.append(f" {checkpoint.explanation}")
+            self._feedback = verdict
+            answer.value = ""
+            self.post_message(Answered(self.lesson.id, self.step))
+            self.answered = self.answered | {self.step}
+            self.focus_lesson()
         else:
             hint = checkpoint.hint or "Look at the packet the step points at."
-            feedback.update(f"[red]✗ Not quite.[/red] Hint: {hint}")
-
-    def focus_next_step(self) -> None:
-        self.query_one(LadderDiagram).focus()
+            self._feedback = Text.assemble(("✗ Not quite.", "red"), f" Hint: {hint}")
+            self.query_one("#feedback", Static).update(self._feedback)
+            self._arrange()  # the hint may need more rows
 
     def action_reveal(self) -> None:
-        question = self.question(self.step)
-        if question is None:
-            return
-        self.query_one("#feedback", Static).update(f"[b]Answer:[/b] {question.expected}")
-
-    # --- moving ---------------------------------------------------------------------
+        if self.shown is not None and self.shown.question is not None:
+            self.answered = self.answered | {self.step}
 
     def blocked(self) -> bool:
         """Self-paced: an unanswered checkpoint must be answered before moving on."""
-        if self.teach or self.lesson.steps[self.step].checkpoint is None:
+        shown = self.shown
+        if self.teach or shown is None or shown.question is None or shown.answered:
             return False
-        if self.answered(self.step):
-            return False
-        self.notify("Answer the checkpoint to go on (a hint comes after a wrong answer).")
+        self.notify("Answer the checkpoint to go on: press Enter, type, Enter again.", markup=False)
         return True
+
+    # --- moving ---------------------------------------------------------------------
 
     def action_next(self) -> None:
         if self.revealed is not None:  # finish the step being played first
+            self.playing = False
             self.revealed = None
-            self.show_ladder()
             return
         if self.blocked():
             return
         if self.step + 1 < len(self.lesson.steps):
-            self.show_step(self.step + 1)
+            self.go(self.step + 1)
         else:
-            self.course_app.finished(self.lesson)
-            self.notify("End of the lesson. Escape goes back to the course.")
+            self.end_of_lesson()
+
+    def end_of_lesson(self) -> None:
+        wanted = {i for i, step in enumerate(self.lesson.steps) if step.checkpoint is not None}
+        missing = len(wanted - set(self.answered))
+        if missing and not self.teach:
+            summary = f"{missing} checkpoint(s) still unanswered: go back to answer them."
+        else:
+            self.post_message(LessonFinished(self.lesson.id))
+            summary = f"“{self.lesson.title}”: {len(self.lesson.steps)} steps"
+            if wanted:
+                summary += f", {len(wanted)} checkpoint{'s' * (len(wanted) != 1)}"
+            summary += " done."
+
+        following = self.following
+
+        def chosen(go_on: bool | None) -> None:
+            if go_on and following is not None:
+                self.post_message(OpenLesson(following[0], teach=self.teach))
+            elif go_on is False:
+                self.app.pop_screen()
+
+        title = following[1] if following is not None else None
+        self.app.push_screen(LessonEndScreen(summary, title), chosen)
 
     def action_previous(self) -> None:
         if self.step > 0:
-            self.show_step(self.step - 1)
+            self.go(self.step - 1)
 
     def action_replay(self) -> None:
-        self.show_step(self.step, reveal=0)
+        self.go(self.step, revealed=0)
         self.playing = True
         self._clock = 0.0
 
     def action_single(self) -> None:
-        """Show one more of the step's packets (from the first, after the last)."""
-        state = self.lesson_run.steps[self.step]
-        count = state.end - state.first
-        if count == 0:
-            self.notify("This step puts no packet on the wire.")
+        """One more of the step's packets; on a step shown whole, start again from none."""
+        shown = self.shown
+        if shown is None:
             return
-        shown = self.revealed if self.revealed is not None else count
-        self.revealed = 1 if shown >= count else shown + 1
-        self.show_ladder()
+        _, count = shown.current
+        if count == 0:
+            self.notify("This step puts no packet on the wire.", markup=False)
+            return
+        self.playing = False
+        now = self.revealed if self.revealed is not None else count
+        self.revealed = 0 if now >= count else now + 1
 
     def action_play(self) -> None:
-        self.playing = not self.playing
-        if self.playing and self.revealed is None:
-            self.show_step(self.step, reveal=0)
+        playing = not self.playing
+        if playing and self.revealed is None:
+            self.go(self.step, revealed=0)
+        self.playing = playing
         self._clock = 0.0
-        self.update_bar()
-
-    def stop_playing(self) -> None:
-        self.playing = False
-        self.revealed = None
-        self.show_ladder()
-        self.update_bar()
 
     def action_faster(self) -> None:
         self.speed = min(self.speed + 1, len(SPEEDS) - 1)
-        self.update_bar()
 
     def action_slower(self) -> None:
         self.speed = max(self.speed - 1, 0)
-        self.update_bar()
 
     def tick(self) -> None:
         if not self.playing:
             return
-        self._clock += 0.1 * SPEEDS[self.speed]
+        self._clock += TICK * SPEEDS[self.speed]
         if self._clock < PACKET_SECONDS:
             return
         self._clock = 0.0
-        state = self.lesson_run.steps[self.step]
-        count = state.end - state.first
-        shown = self.revealed if self.revealed is not None else count
-        if shown < count:
-            self.revealed = shown + 1
-            self.show_ladder()
+        shown = self.shown
+        if shown is None:
             return
-        if shown < count + STEP_PAUSE:  # a pause at the end of a step
-            self.revealed = shown + 1
+        _, count = shown.current
+        now = self.revealed if self.revealed is not None else count
+        if now < count + STEP_PAUSE:  # the step's packets, then a pause at its end
+            self.set_reactive(LessonScreen.revealed, now + 1)
+            if now < count:
+                self.watch_revealed()
             return
-        if self.lesson.steps[self.step].checkpoint is not None and not self.teach:
-            self.stop_playing()
+        if shown.question is not None and not shown.answered and not self.teach:
+            self.playing = False
+            self.revealed = None
             return
         if self.step + 1 >= len(self.lesson.steps):
-            self.stop_playing()
+            self.playing = False
+            self.revealed = None
             return
-        self.show_step(self.step + 1, reveal=0)
+        self.go(self.step + 1, revealed=0, playing=True)
 
     def action_jump(self) -> None:
         def go(index: int | None) -> None:
             if index is not None:
-                self.show_step(index)
+                self.go(index)
 
         self.app.push_screen(JumpScreen(len(self.lesson.steps)), go)
 
-    def action_details(self) -> None:
-        self.toggle_class("-details")
+    def action_pane(self, pane: str) -> None:
+        self.stage = pane
 
     def action_inspect(self) -> None:
-        self.course_app.open_inspector(self.lesson_run, self.lesson.title)
+        self.post_message(OpenInspector(self.lesson.id))
 
     def action_break_it(self) -> None:
         dissection = self.dissection
@@ -491,11 +758,15 @@ class LessonScreen(Screen[None]):
                 if top.name == "ws":
                     frame = dissection.buffers[top.buffer].data[top.start : top.end]
         if frame is None or self.selected is None:
-            self.notify("Select a packet that carries a WebSocket frame, then press b.")
+            self.notify(
+                "Pick a packet that carries a WebSocket frame (↑↓ on the ladder), then b.",
+                markup=False,
+            )
             return
-        record = self.lesson_run.trace[self.selected]
-        client = self.lesson_run.scenario.client_host.address.packed
-        self.course_app.open_sandbox(frame, from_client=record.data[12:16] == client)
+        source = dissection.find("ip.src") if dissection is not None else None
+        clients = {str(host.address) for host in self.view.run.scenario.client_hosts}
+        from_client = source is not None and source.value in clients
+        self.post_message(OpenSandbox(frame, from_client=from_client))
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen([("Lesson", self.BINDINGS)]))
@@ -504,4 +775,10 @@ class LessonScreen(Screen[None]):
         self.app.pop_screen()
 
 
-__all__ = ["LessonScreen"]
+def fields_packet(screen: LessonScreen) -> int | None:
+    """The capture index the field and byte panes show (None: not a client-link packet)."""
+    fields = screen.query_one(FieldTree)
+    return fields.packet
+
+
+__all__ = ["AnswerInput", "JumpScreen", "LessonEndScreen", "LessonScreen"]

@@ -1,0 +1,140 @@
+"""The step's narration: its title, Markdown prose, and preformatted blocks never re-wrapped.
+
+Prose wraps to the pane. A preformatted block (a diagram, a frame layout) keeps
+its lines as written: the lesson screen widens the pane for it where it can,
+and where it cannot the narration scrolls sideways while the prose still wraps
+to the visible width. Rich's Markdown would word-wrap a code block into
+garbage, so preformatted blocks are plain `Text` with wrapping off.
+
+The view is virtualized (the Line API): a step's blocks are rendered to lines
+once for a width and cached, and only the rows on screen are painted, so
+changing steps never asks the layout to measure Markdown.
+
+Lesson text is Markdown, never Rich markup: a `[b]` in a lesson shows as typed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.markdown import Markdown
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from simulator.views.lesson import Block
+
+
+class Prose:
+    """Markdown rendered at most `width` cells wide, whatever width it is offered."""
+
+    def __init__(self, markdown: Markdown, width: int) -> None:
+        self.markdown = markdown
+        self.width = width
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = min(options.max_width, self.width)
+        yield from console.render(self.markdown, options.update_width(width))
+
+
+class Narration(ScrollView, can_focus=True):
+    """A step's blocks, scrolled with the keys or the wheel; `show` sets them."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"narration--title", "narration--pre"}
+
+    DEFAULT_CSS = """
+    Narration { scrollbar-size: 1 1; }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.blocks: tuple[Block, ...] = ()
+        self._markdown: dict[str, Markdown] = {}
+        self._lines: list[list[Segment]] = []
+        self._rendered: tuple[tuple[Block, ...], int, Style] | None = None
+
+    @property
+    def widest(self) -> int:
+        """The widest preformatted line."""
+        return max((block.width for block in self.blocks), default=0)
+
+    def show(self, blocks: Sequence[Block]) -> None:
+        """Show `blocks` from the top (the same blocks again: nothing changes)."""
+        blocks = tuple(blocks)
+        if blocks == self.blocks:
+            return
+        self.blocks = blocks
+        self._render_lines()
+        self.scroll_to(0, 0, animate=False, immediate=True)
+
+    @property
+    def text_width(self) -> int:
+        """Where prose wraps: the visible width of the text."""
+        width = self.scrollable_content_region.width
+        if width <= 0:
+            width = self.size.width - self.styles.gutter.width
+        return max(width, 1)
+
+    def _render_lines(self) -> None:
+        width = self.text_width
+        base = self.rich_style
+        key = (self.blocks, width, base)
+        if key == self._rendered:
+            return
+        self._rendered = key
+        console = self.app.console
+        options = console.options.update(width=max(width, self.widest), height=None)
+        self._lines = console.render_lines(self._renderable(width), options, style=base, pad=False)
+        size = Size(max(width, self.widest), len(self._lines))
+        if size != self.virtual_size:
+            self.virtual_size = size
+        self.refresh()
+
+    def _renderable(self, width: int) -> RenderableType:
+        title_style = self.get_component_rich_style("narration--title", partial=True)
+        pre_style = self.get_component_rich_style("narration--pre", partial=True)
+        parts: list[RenderableType] = []
+        for block in self.blocks:
+            if parts:
+                parts.append(Text())  # a blank line between blocks, as between paragraphs
+            if block.title:
+                parts.append(Text(block.text, style=title_style))
+            elif block.preformatted:
+                parts.append(Text(block.text, style=pre_style, no_wrap=True, overflow="ignore"))
+            else:
+                markdown = self._markdown.get(block.text)
+                if markdown is None:
+                    markdown = self._markdown[block.text] = Markdown(block.text, hyperlinks=False)
+                parts.append(Prose(markdown, width))
+        return Group(*parts)
+
+    def plain_lines(self) -> list[str]:
+        """Every line of the narration as text (for tests and checks)."""
+        return ["".join(segment.text for segment in line).rstrip() for line in self._lines]
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._render_lines()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        if self.is_mounted and self.blocks:
+            self._rendered = None
+            self._render_lines()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        row = round(self.scroll_y) + y
+        if row >= len(self._lines):
+            return Strip.blank(width, base)
+        x = round(self.scroll_x)
+        return Strip(self._lines[row]).crop_extend(x, x + width, base)
+
+
+__all__ = ["Narration", "Prose"]
