@@ -11,7 +11,7 @@ from textual.widgets.tree import TreeNode
 
 from simulator.dissect import Dissection, Field
 from simulator.lessons.checkpoints import NOTHING, Withheld
-from simulator.views.withheld import field_line, kin
+from simulator.views.withheld import field_line, kin, redact
 
 # "WebSocket frame 10.0.0.1:5000 → 10.0.0.2:80 (20 bytes, packet 8)": the part in parentheses
 _TRAILING_DETAILS = re.compile(r" \([^()]*\)$")
@@ -103,6 +103,8 @@ class FieldTree(Tree[Field]):
             if 0 <= field.buffer < len(buffers) and buffers[field.buffer].name not in field.label:
                 # Without the details in parentheses (size, packets): the Bytes title has them.
                 name = _TRAILING_DETAILS.sub("", buffers[field.buffer].name)
+                if self.packet == self.withheld.packet:
+                    name = redact(name, self.withheld, asked=False)
                 elsewhere = self.get_component_rich_style("field-tree--elsewhere", partial=True)
                 text.append(f"  [{name}]", elsewhere)
         if field.problem:
