@@ -197,8 +197,13 @@ class CourseApp(App[None]):
 
         note = self.classroom_note()
         for screen in self.screen_stack:
-            if isinstance(screen, LessonScreen) and screen.is_mounted:
+            if not isinstance(screen, LessonScreen):
+                continue
+            if screen.is_mounted:
                 screen.note = note
+                screen.update_bar()  # called from the network too, where no watcher runs
+            else:  # a lesson just opened: it shows the note when it mounts
+                screen.set_reactive(LessonScreen.note, note)
 
     # --- the other tools ----------------------------------------------------------------
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import ClassVar
+from typing import ClassVar, Self
 
 from rich.text import Text
+from textual.geometry import Region, Size
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from simulator.dissect import Dissection, Field
 from simulator.lessons.checkpoints import NOTHING, Withheld
+from simulator.tui.panes import quiet_virtual_size
 from simulator.views.withheld import field_line, kin, redact
 
 # "WebSocket frame 10.0.0.1:5000 → 10.0.0.2:80 (20 bytes, packet 8)": the part in parentheses
@@ -18,7 +20,13 @@ _TRAILING_DETAILS = re.compile(r" \([^()]*\)$")
 
 
 class FieldTree(Tree[Field]):
-    """A `Tree` of `Field`s; `show` fills it, `select_field` moves the cursor to a field."""
+    """A `Tree` of `Field`s; `show` fills it, `select_field` moves the cursor to a field.
+
+    Its size comes from the stylesheet, never from its lines: filling it repaints it
+    and its scroll bars, with no layout of the screen (as `QuietScrollView`).
+    """
+
+    virtual_size = quiet_virtual_size()
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "field-tree--problem",
@@ -42,6 +50,7 @@ class FieldTree(Tree[Field]):
         self.packet: int | None = None  # the capture index shown, for what is withheld
         self._kin: set[int] = set()  # id() of the fields above and below the one withheld
         self._field_nodes: dict[int, TreeNode[Field]] = {}  # id(field) → its node
+        self._filling = False
 
     def show(
         self,
@@ -93,6 +102,26 @@ class FieldTree(Tree[Field]):
     def line_for(self, field: Field) -> str:
         """`field`'s line as this tree shows it (a withheld value hidden)."""
         return field_line(field, self.withheld, packet=self.packet, kin=id(field) in self._kin)
+
+    def watch_virtual_size(self, size: Size) -> None:
+        if self.is_mounted and self.container_size:
+            self._scroll_update(size)
+            self.refresh()
+
+    def refresh(
+        self, *regions: Region, repaint: bool = True, layout: bool = False, recompose: bool = False
+    ) -> Self:
+        """As `Widget.refresh`, but new lines never lay the screen out (see the class)."""
+        if layout and self._filling:
+            layout = False
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def _invalidate(self) -> None:
+        self._filling = True  # lines added, removed, opened or closed: a repaint
+        try:
+            super()._invalidate()
+        finally:
+            self._filling = False
 
     def field_label(self, field: Field, *, tag_buffer: bool = True) -> Text:
         """The field as a tree line; `tag_buffer` names the buffer its bytes are in

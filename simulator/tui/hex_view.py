@@ -10,7 +10,6 @@ from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from simulator.dissect.hexdump import (
@@ -24,9 +23,10 @@ from simulator.dissect.hexdump import (
 )
 from simulator.dissect.hexdump import row_count as rows_for
 from simulator.tui.messages import HexCursorMoved
+from simulator.tui.panes import QuietScrollView
 
 
-class HexView(ScrollView, can_focus=True):
+class HexView(QuietScrollView, can_focus=True):
     """A hex dump of one buffer with a highlighted span and a byte cursor.
 
     The screen sets the buffer (`show`), the span (`highlight`) and, silently,
@@ -103,7 +103,7 @@ class HexView(ScrollView, can_focus=True):
 
     def _fit(self) -> None:
         """Bytes a row for the pane's width, and the scrollable size that follows."""
-        width = self.scrollable_content_region.width
+        width = self.view_size.width
         self.per_row = fitting_row(width, self._digits) if width > 0 else BYTES_PER_ROW
         size = Size(hex_width(self._digits, self.per_row), rows_for(len(self.data), self.per_row))
         if size != self.virtual_size:
@@ -128,7 +128,7 @@ class HexView(ScrollView, can_focus=True):
 
     def _reveal(self, start: int, end: int) -> None:
         """Scroll so bytes [start, end) show, centred where the buffer allows."""
-        height = self.scrollable_content_region.height
+        height = self.view_size.height
         if height <= 0:  # not laid out yet: `on_resize` reveals it once it is
             return
         first_row = start // self.per_row
@@ -165,7 +165,7 @@ class HexView(ScrollView, can_focus=True):
         self.move_cursor(start + step if self.cursor is not None else start)
 
     def action_page(self, direction: int) -> None:
-        height = max(1, self.scrollable_content_region.height)
+        height = max(1, self.view_size.height)
         self.move_cursor((self.cursor or 0) + direction * height * self.per_row)
 
     def action_edge(self, end: int) -> None:
@@ -185,7 +185,7 @@ class HexView(ScrollView, can_focus=True):
     # --- rendering --------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
+        width = self.view_size.width
         base = self.rich_style
         row = round(self.scroll_y) + y
         if not self.data:

@@ -25,9 +25,9 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from simulator.tui.panes import QuietScrollView
 from simulator.views.render import ELLIPSIS, fit
 
 LIFELINE = "│"
@@ -252,7 +252,7 @@ def _pieces(cells: list[str], roles: list[str]) -> list[Piece]:
     return pieces
 
 
-class LadderDiagram(ScrollView, can_focus=True):
+class LadderDiagram(QuietScrollView, can_focus=True):
     """A sequence diagram of packets between nodes, one arrow per row, virtualized.
 
     The screen gives it the lifelines and arrows with `set_data`; the heading (node
@@ -316,6 +316,7 @@ class LadderDiagram(ScrollView, can_focus=True):
         self._rows: dict[int, int] = {}  # packet number → row
         self._layout: LadderLayout | None = None
         self._styles: dict[tuple[str, bool, bool], Style] = {}
+        self._strips: dict[tuple[Arrow, bool, LadderLayout], Strip] = {}  # a row, drawn once
 
     # --- what is shown ----------------------------------------------------------------
 
@@ -352,14 +353,14 @@ class LadderDiagram(ScrollView, can_focus=True):
         return layout
 
     def _resized(self) -> None:
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self.arrows) + 1)
+        self.virtual_size = Size(self.view_size.width, len(self.arrows) + 1)
         self.refresh()
 
     # --- scrolling --------------------------------------------------------------------
 
     @property
     def _page(self) -> int:
-        return max(1, self.scrollable_content_region.height - 1)  # rows under the heading
+        return max(1, self.view_size.height - 1)  # rows under the heading
 
     def _reveal_current(self) -> None:
         row = self.selected_row
@@ -419,7 +420,7 @@ class LadderDiagram(ScrollView, can_focus=True):
     # --- rendering --------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
+        width = self.view_size.width
         base = self.rich_style
         layout = self.layout_for(width)
         if y == 0:
@@ -434,11 +435,18 @@ class LadderDiagram(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         arrow = self.arrows[row]
         selected = arrow.number == self.selected
-        segments = [
-            Segment(text, self._style(role, arrow.emphasis, selected))
-            for text, role in ladder_row(layout, arrow)
-        ]
-        return Strip(segments).crop_extend(0, width, self._style("", False, selected))
+        key = (arrow, selected, layout)
+        strip = self._strips.get(key)
+        if strip is None:
+            if len(self._strips) > 4096:
+                self._strips.clear()
+            segments = [
+                Segment(text, self._style(role, arrow.emphasis, selected))
+                for text, role in ladder_row(layout, arrow)
+            ]
+            strip = Strip(segments).crop_extend(0, width, self._style("", False, selected))
+            self._strips[key] = strip
+        return strip
 
     def _style(self, role: str, emphasis: bool, selected: bool) -> Style:
         # Whole component styles (not partial ones): colours such as $text-muted and
@@ -461,6 +469,7 @@ class LadderDiagram(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._styles.clear()
+        self._strips.clear()
         self.refresh()
 
 

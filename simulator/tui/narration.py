@@ -25,9 +25,9 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.geometry import Size
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from simulator.tui.panes import QuietScrollView
 from simulator.views.lesson import Block
 
 
@@ -43,7 +43,7 @@ class Prose:
         yield from console.render(self.markdown, options.update_width(width))
 
 
-class Narration(ScrollView, can_focus=True):
+class Narration(QuietScrollView, can_focus=True):
     """A step's blocks, scrolled with the keys or the wheel; `show` sets them."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"narration--title", "narration--pre"}
@@ -57,6 +57,7 @@ class Narration(ScrollView, can_focus=True):
         self.blocks: tuple[Block, ...] = ()
         self._markdown: dict[str, Markdown] = {}
         self._lines: list[list[Segment]] = []
+        self._strips: list[Strip] = []  # one per line, made once
         self._rendered: tuple[tuple[Block, ...], int, Style] | None = None
 
     @property
@@ -76,7 +77,7 @@ class Narration(ScrollView, can_focus=True):
     @property
     def text_width(self) -> int:
         """Where prose wraps: the visible width of the text."""
-        width = self.scrollable_content_region.width
+        width = self.view_size.width
         if width <= 0:
             width = self.size.width - self.styles.gutter.width
         return max(width, 1)
@@ -91,6 +92,7 @@ class Narration(ScrollView, can_focus=True):
         console = self.app.console
         options = console.options.update(width=max(width, self.widest), height=None)
         self._lines = console.render_lines(self._renderable(width), options, style=base, pad=False)
+        self._strips = [Strip(line) for line in self._lines]
         size = Size(max(width, self.widest), len(self._lines))
         if size != self.virtual_size:
             self.virtual_size = size
@@ -128,13 +130,13 @@ class Narration(ScrollView, can_focus=True):
             self._render_lines()
 
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
+        width = self.view_size.width
         base = self.rich_style
         row = round(self.scroll_y) + y
-        if row >= len(self._lines):
+        if row >= len(self._strips):
             return Strip.blank(width, base)
         x = round(self.scroll_x)
-        return Strip(self._lines[row]).crop_extend(x, x + width, base)
+        return self._strips[row].crop_extend(x, x + width, base)
 
 
 __all__ = ["Narration", "Prose"]

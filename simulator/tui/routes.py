@@ -12,13 +12,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
+from rich.segment import Segment
 from rich.style import StyleType
 from rich.table import Table
 from rich.text import Text
+from textual.geometry import Size
 from textual.widget import Widget
 
 from simulator.ip import Decision, Route
+from simulator.tui.panes import quiet_virtual_size
 
 #: Below this width the table is compact; from `WIDE` on it gains the "covers" column.
 NARROW = 64
@@ -114,12 +118,30 @@ def route_table(
     return Group(*parts)
 
 
+class Drawn:
+    """Lines already rendered, given to Textual as a renderable."""
+
+    def __init__(self, lines: list[list[Segment]]) -> None:
+        self.lines = lines
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for line in self.lines:
+            yield from line
+            yield Segment.line()
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        width = max((Segment.get_line_length(line) for line in self.lines), default=0)
+        return Measurement(width, width)
+
+
 class RoutingTableView(Widget):
     """One router's table; the screen sets it with `set_table` (or `set_decision`).
 
     `show_title` puts "r1 routing table" above it (leave it off when a border
     title names the router).
     """
+
+    virtual_size = quiet_virtual_size()  # as tall as its text: one layout a change
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "routes--title",
@@ -157,6 +179,7 @@ class RoutingTableView(Widget):
         self.matched: int | None = None
         self.candidates: tuple[int, ...] = ()
         self.reason = ""
+        self._drawn: dict[tuple[object, ...], Drawn] = {}  # a few widths: measured, then painted
 
     def set_table(
         self,
@@ -189,20 +212,49 @@ class RoutingTableView(Widget):
             )
 
     def render(self) -> RenderableType:
+        # Drawn once for what it shows and its width: a Rich table is slow to lay out, and
+        # Textual asks for it to measure the widget's height and again to paint it.
+        width = self.size.width - self.styles.gutter.width  # not `content_size`: see `drawn`
+        return self.drawn(width if width > 0 else 80)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self.drawn(width).lines)
+
+    def drawn(self, width: int) -> Drawn:
+        """The table drawn `width` cells wide (cached: the layout measures it, then it paints).
+
+        The width comes from the layout: asking for `content_size` while the screen is
+        being laid out makes Textual map the whole screen again, once per call.
+        """
+        key = (self.router, self.rows, self.matched, self.candidates, self.reason, width)
+        found = self._drawn.get(key)
+        if found is not None:
+            return found
         # Whole component styles: $text-muted and backgrounds with an alpha are resolved
         # against the widget's background only there.
         roles = ("title", "heading", "matched", "candidate", "reason", "unreachable", "muted")
         styles = {role: self.get_component_rich_style(f"routes--{role}") for role in roles}
-        return route_table(
+        table = route_table(
             self.router,
             self.rows,
             matched=self.matched,
             candidates=self.candidates,
             reason=self.reason,
-            width=self.content_size.width or self.size.width,
+            width=width,
             title=self.show_title,
             styles=styles,
         )
+        console = self.app.console
+        lines = console.render_lines(table, console.options.update(width=max(width, 1)), pad=False)
+        drawn = Drawn(lines)
+        if len(self._drawn) > 8:
+            self._drawn.clear()
+        self._drawn[key] = drawn
+        return drawn
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._drawn.clear()
 
 
 __all__ = ["RoutingTableView", "covers", "gateway", "route_table"]

@@ -20,9 +20,11 @@ from rich.cells import cell_len
 from rich.console import RenderableType
 from rich.style import StyleType
 from rich.text import Text
+from textual.geometry import Size
 from textual.widget import Widget
 
 from simulator.lessons.run import TcpSnapshot
+from simulator.tui.panes import quiet_virtual_size
 
 READABLE = "█"
 WINDOW = "░"
@@ -228,6 +230,8 @@ class TcpWindowView(Widget):
     window and `-closed` while it is not connected, for the screen's styles.
     """
 
+    virtual_size = quiet_virtual_size()  # as tall as its text: one layout a change
+
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "tcp-window--side",
         "tcp-window--state",
@@ -282,10 +286,17 @@ class TcpWindowView(Widget):
         return self.snapshot is not None and self.snapshot.rcv_wnd == 0
 
     def render(self) -> RenderableType:
+        width = self.size.width - self.styles.gutter.width  # not `content_size`: see routes
+        return self.text(width if width > 0 else 80)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self.text(width).split())
+
+    def text(self, width: int) -> Text:
+        """The widget's lines for `width` cells."""
         # Whole component styles: $text-muted is resolved against the background only there.
         roles = ("side", "state", "readable", "window", "held", "warning", "muted")
         styles = {role: self.get_component_rich_style(f"tcp-window--{role}") for role in roles}
-        width = self.content_size.width or self.size.width
         return window_text(self.side, self.snapshot, width=width, styles=styles, hidden=self.hidden)
 
 

@@ -173,6 +173,11 @@ class LessonView:
         made = arrows(self.run, labels, records=range(state.first, state.end))
         return tuple(made)
 
+    def prepare(self, index: int) -> None:
+        """Do the work of showing step `index` ahead of time (dissections, arrows), so
+        that showing it later is only lookups."""
+        self.step(index, answered=False)
+
     def dissect(self, index: int, at: str | None) -> Dissection:
         """Capture packet `index` at link `at`, dissected once."""
         key = (at, index)

@@ -13,20 +13,20 @@ import pytest
 from textual.widgets import Input, OptionList, Static
 
 from simulator.lessons import Lesson, Progress, load_course
-from simulator.lessons.run import LessonRun
 from simulator.tui.course import CourseApp
 from simulator.tui.field_tree import FieldTree
 from simulator.tui.hex_view import HexView
 from simulator.tui.ladder import LadderDiagram
 from simulator.tui.screens.home import HomeScreen
 from simulator.tui.screens.lesson import AnswerInput, LessonEndScreen, LessonScreen
+from tests.tui.course_support import course_app, view_of
 
 COURSE = load_course(user=False)
 SIZE = (120, 40)
 
 
 def app_for(tmp_path: Path, **kwargs: object) -> CourseApp:
-    return CourseApp(load_course(user=False), Progress(tmp_path / "progress.json"), **kwargs)  # type: ignore[arg-type]
+    return course_app(tmp_path / "progress.json", **kwargs)
 
 
 def text_of(widget: Static) -> str:
@@ -69,7 +69,7 @@ def test_walk_every_lesson_answering_wrong_then_right(lesson: Lesson, tmp_path: 
 
 async def walk(lesson: Lesson, tmp_path: Path) -> None:
     app = app_for(tmp_path, start=lesson.id)
-    run = LessonRun(lesson)
+    run = view_of(lesson.id).run
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         screen = app.screen
@@ -116,12 +116,13 @@ async def answer_wrong_then_right(pilot: object, screen: LessonScreen) -> None:
     await pilot.press("enter")  # the answer box takes the keys
     await pilot.pause()
     assert answer.has_focus
-    await pilot.press(*"wrong 123456789", "enter")
+    await pilot.press(*"wrong", "enter")  # typed into the box, key by key
     await pilot.pause()
+    assert answer.value == "wrong"
     assert "Not quite" in text_of(screen.query_one("#feedback", Static))
     assert answer.has_focus  # a second try
-    answer.value = ""
-    await pilot.press(*question.answer, "enter")
+    answer.value = question.answer
+    await pilot.press("enter")
     await pilot.pause()
     assert "Right" in text_of(screen.query_one("#feedback", Static))
     assert not answer.has_focus  # the keys are the lesson's again
@@ -182,7 +183,7 @@ async def q_and_continue(tmp_path: Path) -> None:
             progress.answered(first.id, i)
     progress.finish(first.id)
     assert progress.save() is None
-    app = CourseApp(load_course(user=False), Progress(tmp_path / "progress.json"))
+    app = course_app(tmp_path / "progress.json")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         home = app.screen

@@ -25,8 +25,7 @@ from textual.widget import Widget
 from textual.widgets._footer import FooterKey
 
 from simulator.dissect.hexdump import where
-from simulator.lessons import Lesson, Progress, load_course
-from simulator.lessons.run import LessonRun
+from simulator.lessons import Lesson, load_course
 from simulator.tui.course import CourseApp
 from simulator.tui.field_tree import FieldTree
 from simulator.tui.hex_view import HexView
@@ -34,7 +33,8 @@ from simulator.tui.narration import Narration
 from simulator.tui.routes import RoutingTableView
 from simulator.tui.screens.lesson import AnswerInput, LessonScreen
 from simulator.tui.window import TcpWindowView
-from simulator.views.lesson import NARROWEST_TEXT, LessonView, StepView
+from simulator.views.lesson import NARROWEST_TEXT, StepView
+from tests.tui.course_support import course_app
 from tests.tui.screen_text import blank, region_text, screen_lines, shown
 
 COURSE = load_course(user=False)
@@ -43,7 +43,13 @@ SOME_STEPS = [(100, 30), (200, 60)]
 PANES = ("#narration", "#checkpoint", "#stage-table", "#ladder", "#lesson-detail")
 
 
-VIEWS: dict[str, LessonView] = {}  # a lesson run once for every case that shows it
+async def settle(pilot: Pilot[None]) -> None:
+    """Every message handled and the screen laid out and painted: `Pilot.pause` without
+    its wait for the process to look idle (the layout runs here, now, twice: once for the
+    change, once for the sizes it changed)."""
+    for _ in range(2):
+        await pilot._wait_for_screen()
+        pilot.app.screen._on_timer_update()
 
 
 def cases() -> list[object]:
@@ -67,13 +73,7 @@ def test_every_step_lays_out(lesson: Lesson, mode: str, tmp_path: Path) -> None:
 
 
 async def walk(lesson: Lesson, mode: str, tmp_path: Path) -> None:
-    app = CourseApp(
-        load_course(user=False), Progress(tmp_path / "progress.json"),
-        start=lesson.id, teach=mode == "teach",
-    )  # fmt: skip
-    if lesson.id not in VIEWS:
-        VIEWS[lesson.id] = LessonView(LessonRun(lesson))
-    app.views[lesson.id] = VIEWS[lesson.id]
+    app = course_app(tmp_path / "progress.json", start=lesson.id, teach=mode == "teach")
     first, *others = EVERY_STEP + SOME_STEPS
     async with app.run_test(size=first) as pilot:
         await pilot.pause()
@@ -90,9 +90,11 @@ async def walk_at(
     pilot: Pilot[None], app: CourseApp, screen: LessonScreen, lesson: Lesson, mode: str,
     size: tuple[int, int],
 ) -> None:  # fmt: skip
+    screen.stage = "ladder"
+    fields_later = []  # steps with a field, when the field pane is not shown here
     for index in steps_at(lesson, size):
         screen.go(index)
-        await pilot.pause()
+        await settle(pilot)
         where_ = f"{lesson.id} step {index + 1} ({mode}, {size[0]}×{size[1]})"
         shown_view = screen.shown
         assert shown_view is not None and shown_view.index == index, where_
@@ -101,11 +103,27 @@ async def walk_at(
         check_preformatted(screen, where_, size)
         check_secrets(app, screen, shown_view, where_)
         check_footer(app, where_)
-        await check_field_in_view(pilot, screen, shown_view, where_)
+        if shown_view.field is not None:
+            if shown(screen.query_one("#lesson-detail")):
+                check_field_in_view(screen, shown_view, where_)
+            else:
+                fields_later.append(index)
         if shown_view.question is not None and mode == "learn":
             await wrong_answer(pilot, screen)
             check_checkpoint(app, screen, f"{where_}, after a wrong answer")
             check_secrets(app, screen, shown_view, f"{where_}, after a wrong answer")
+    # Where the field pane shows on demand (d), the same steps again with it in front.
+    screen.stage = "detail"
+    for index in fields_later:
+        screen.go(index)
+        await settle(pilot)
+        where_ = f"{lesson.id} step {index + 1} ({mode}, {size[0]}×{size[1]}, fields in front)"
+        shown_view = screen.shown
+        assert shown_view is not None
+        assert shown(screen.query_one("#lesson-detail")), where_
+        check_panes(screen, where_)
+        check_field_in_view(screen, shown_view, where_)
+    screen.stage = "ladder"
 
 
 # --- the checks --------------------------------------------------------------------------
@@ -218,25 +236,15 @@ def telltales(screen: LessonScreen, view: StepView) -> list[str]:
     return out
 
 
-async def check_field_in_view(
-    pilot: Pilot[None], screen: LessonScreen, view: StepView, where_: str
-) -> None:
+def check_field_in_view(screen: LessonScreen, view: StepView, where_: str) -> None:
     field = view.field
-    if field is None:
-        return
-    before = screen.stage
-    if not shown(screen.query_one("#lesson-detail")):
-        screen.stage = "detail"
-        await pilot.pause()
+    assert field is not None
     tree, hex_view = screen.query_one(FieldTree), screen.query_one(HexView)
     assert tree.field is not None and tree.field.name == field.name, where_
     assert visible_row(tree, tree.cursor_line), f"{where_}: {field.name} is scrolled out of view"
     assert hex_view.highlight == (field.start, field.end), where_
     row = field.start // hex_view.per_row
     assert visible_row(hex_view, row), f"{where_}: the bytes of {field.name} are out of view"
-    if screen.stage != before:
-        screen.stage = before
-        await pilot.pause()
 
 
 def visible_row(widget: Widget, row: int) -> bool:
@@ -254,6 +262,5 @@ async def wrong_answer(pilot: Pilot[None], screen: LessonScreen) -> None:
     answer = screen.query_one(AnswerInput)
     answer.value = "definitely wrong 123456789"
     await answer.action_submit()
-    await pilot.pause()
+    await settle(pilot)
     screen.focus_lesson()
-    await pilot.pause()

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import ClassVar
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -19,6 +20,13 @@ MOUSE = [
     ("double-click a row", "go to its fields"),
     ("click a field", "select it: its bytes light up"),
     ("click a byte", "select the field that owns it"),
+    ("wheel", "scroll the pane under the mouse"),
+]
+
+LESSON_MOUSE = [
+    ("click an arrow", "show that packet in the fields and bytes"),
+    ("click a field", "select it: its bytes light up"),
+    ("click the answer box", "answer the checkpoint"),
     ("wheel", "scroll the pane under the mouse"),
 ]
 
@@ -36,9 +44,17 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,question_mark,q", "dismiss", "Close"),
     ]
 
-    def __init__(self, sections: Iterable[tuple[str, Iterable[BindingType]]]) -> None:
+    def __init__(
+        self,
+        sections: Iterable[tuple[str, Iterable[BindingType]]],
+        *,
+        mouse: Iterable[tuple[str, str]] = MOUSE,
+        filters: bool = True,
+    ) -> None:
         super().__init__()
         self.sections = list(sections)
+        self.mouse = list(mouse)
+        self.filters = filters
         self.table = Table.grid(padding=(0, 2))
 
     def compose(self) -> ComposeResult:
@@ -54,24 +70,29 @@ class HelpScreen(ModalScreen[None]):
         table.add_column()
         for title, bindings in self.sections:
             table.add_row(f"[u]{title}[/u]", "")
-            seen: set[str] = set()
+            # One row per key and action: the same key for one action with a parameter
+            # (d: the next pane) reads as one line with its descriptions joined.
+            rows: dict[tuple[str, str], list[str]] = {}
             for binding in bindings:
                 if not isinstance(binding, Binding) or not binding.description:
                     continue
-                if binding.description in seen:
-                    continue
-                seen.add(binding.description)
+                action = binding.action.partition("(")[0]
+                described = rows.setdefault((binding.key, action), [])
+                if binding.description not in described:
+                    described.append(binding.description)
+            for (key_list, _), descriptions in rows.items():
                 keys = " ".join(
-                    self.app.get_key_display(Binding(key, binding.action))
-                    for key in binding.key.split(",")
+                    self.app.get_key_display(Binding(key, "")) for key in key_list.split(",")
                 )
-                table.add_row(keys, binding.description)
+                table.add_row(Text(keys), Text(" / ".join(descriptions)))
             table.add_row("", "")
-        table.add_row("[u]Mouse[/u]", "")
-        for what, does in MOUSE:
-            table.add_row(what, does)
-        table.add_row("", "")
-        table.add_row("[u]Filters[/u]", "")
-        for example, meaning in FILTERS:
-            table.add_row(example, meaning)
+        if self.mouse:
+            table.add_row("[u]Mouse[/u]", "")
+            for what, does in self.mouse:
+                table.add_row(what, does)
+        if self.filters:
+            table.add_row("", "")
+            table.add_row("[u]Filters[/u]", "")
+            for example, meaning in FILTERS:
+                table.add_row(example, meaning)
         return table

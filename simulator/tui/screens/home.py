@@ -274,7 +274,7 @@ class HomeScreen(Screen[None]):
         self.post_message(OpenInspector(None))
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen([("Home", self.BINDINGS)]))
+        self.app.push_screen(HelpScreen([("Home", self.BINDINGS)], mouse=(), filters=False))
 
 
 __all__ = ["HomeScreen", "progress_bar"]

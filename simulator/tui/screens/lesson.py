@@ -31,7 +31,7 @@ from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Container, Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
@@ -56,8 +56,9 @@ from simulator.tui.messages import (
     StepShown,
 )
 from simulator.tui.narration import Narration
+from simulator.tui.panes import Box, Column, Label, Row, Scroll
 from simulator.tui.routes import RoutingTableView
-from simulator.tui.screens.help import HelpScreen
+from simulator.tui.screens.help import LESSON_MOUSE, HelpScreen
 from simulator.tui.window import TcpWindowView
 from simulator.views.lesson import LessonView, StepView
 from simulator.views.withheld import hidden_bytes, redact
@@ -66,6 +67,7 @@ SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 PACKET_SECONDS = 0.6  # at speed 1, between two packets while playing
 STEP_PAUSE = 4  # packets' worth of time between two steps while playing
 TICK = 0.1
+PREPARE_AFTER = 0.05  # seconds after a step is shown: the next is prepared when idle
 
 #: The stage panes, in the order `d` brings them on a narrow terminal.
 PANES = ("table", "ladder", "detail")
@@ -217,24 +219,25 @@ class LessonScreen(Screen[None]):
         self._clock = 0.0
         self._feedback: Text | None = None  # the checkpoint's verdict, until the step changes
         self._keys: tuple[bool, str] | None = None  # what the footer's keys depend on
+        self._lit: Field | None = None  # the field whose bytes the hex pane lights
 
     # --- layout -----------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static(id="lesson-bar", markup=False)
-        with Horizontal(id="lesson-body"):
-            with Vertical(id="lesson-left"):
+        yield Label(id="lesson-bar", markup=False)
+        with Row(id="lesson-body"):
+            with Column(id="lesson-left"):
                 yield Narration(id="narration")
-                with Vertical(id="checkpoint"):
-                    yield Static(id="question", markup=False)
+                with Column(id="checkpoint"):
+                    yield Label(id="question", markup=False)
                     yield AnswerInput(id="answer", placeholder="Enter, then type your answer")
-                    yield Static(id="feedback", markup=False)
-            with Vertical(id="lesson-right"):
-                with VerticalScroll(id="stage-table"):
+                    yield Label(id="feedback", markup=False)
+            with Column(id="lesson-right"):
+                with Scroll(id="stage-table"):
                     yield RoutingTableView(id="routes")
                     yield TcpWindowView(id="window")
                 yield LadderDiagram(id="ladder")
-                with Container(id="lesson-detail"):
+                with Box(id="lesson-detail"):
                     yield FieldTree(id="fields")
                     yield HexView(id="hex")
         yield ExplanationBar(id="explain")
@@ -248,6 +251,7 @@ class LessonScreen(Screen[None]):
         self.render_step(changed=True)
         self.query_one(LadderDiagram).focus()
         self.set_interval(TICK, self.tick)
+        self._prepare(self.step + 1)
 
     def on_resize(self, event: events.Resize) -> None:
         self.call_after_refresh(self._relayout)
@@ -476,6 +480,7 @@ class LessonScreen(Screen[None]):
         buffer = field.buffer if field is not None else 0
         data = dissection.buffers[buffer]
         hex_view.show(data.data, buffer=buffer, name=data.name, hidden=self._hidden(buffer))
+        self._lit = field  # the tree will say its cursor moved there: nothing more to do then
         if field is not None:
             fields.select_field(field)
             hex_view.set_highlight((field.start, field.end))
@@ -514,6 +519,9 @@ class LessonScreen(Screen[None]):
         fields = self.query_one(FieldTree)
         if field is None or dissection is None or not fields.holds(event.node):
             return
+        if field is self._lit:
+            return
+        self._lit = field
         shown = self.shown
         withheld = shown.withheld if shown is not None else NOTHING
         hex_view = self.query_one(HexView)
@@ -536,6 +544,13 @@ class LessonScreen(Screen[None]):
         self.picked = None
         self.render_step(changed=True)
         self.post_message(StepShown(self.lesson.id, new, len(self.lesson.steps)))
+        self._prepare(new + 1 if new >= old else new - 1)
+
+    def _prepare(self, index: int) -> None:
+        """Once this step is painted, work out the step the learner will go to next (its
+        packets dissected, its arrows made), so that going there only paints."""
+        if 0 <= index < len(self.lesson.steps):
+            self.set_timer(PREPARE_AFTER, lambda: self.view.prepare(index))
 
     def watch_revealed(self) -> None:
         shown = self.shown = self.step_view()
@@ -769,7 +784,9 @@ class LessonScreen(Screen[None]):
         self.post_message(OpenSandbox(frame, from_client=from_client))
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen([("Lesson", self.BINDINGS)]))
+        self.app.push_screen(
+            HelpScreen([("Lesson", self.BINDINGS)], mouse=LESSON_MOUSE, filters=False)
+        )
 
     def action_home(self) -> None:
         self.app.pop_screen()

@@ -1,0 +1,82 @@
+"""Containers and text panes that lay the screen out once per change, not twice.
+
+After a layout Textual gives every resized widget its new size, and a widget
+whose scrollable (virtual) size changed asks for another layout: for a
+container that never scrolls, or a text that is as tall as its content, that
+second pass finds nothing to move and only repaints the screen again — a
+frame's worth of time on every lesson step that shows or hides a pane. These
+classes keep their virtual size without asking for it; their own size still
+comes from the layout as usual. (A container's virtual size only changes in a
+layout, which updates its scroll bars right after: a scrolling one is safe too.)
+"""
+
+from __future__ import annotations
+
+from textual.containers import Container, Horizontal, Vertical, VerticalScroll
+from textual.geometry import Size
+from textual.reactive import Reactive
+from textual.scroll_view import ScrollView
+from textual.widgets import Static
+
+
+def quiet_virtual_size() -> Reactive[Size]:
+    """`Widget.virtual_size`, without a layout when it changes (one for each class)."""
+    return Reactive(Size(0, 0), layout=False)
+
+
+class Column(Vertical):
+    """A `Vertical` that never scrolls (see the module)."""
+
+    virtual_size = quiet_virtual_size()
+
+
+class Row(Horizontal):
+    """A `Horizontal` that never scrolls (see the module)."""
+
+    virtual_size = quiet_virtual_size()
+
+
+class Box(Container):
+    """A `Container` that never scrolls (see the module)."""
+
+    virtual_size = quiet_virtual_size()
+
+
+class Scroll(VerticalScroll):
+    """A `VerticalScroll` (see the module)."""
+
+    virtual_size = quiet_virtual_size()
+
+
+class QuietScrollView(ScrollView):
+    """A `ScrollView` whose size comes from the stylesheet, never from its content: when
+    what it shows grows or shrinks (a longer ladder, another packet's bytes), it updates
+    its scroll bars and repaints itself, with no layout of the screen — unless a scroll
+    bar comes or goes, which does lay it out."""
+
+    virtual_size = quiet_virtual_size()
+
+    def watch_virtual_size(self, size: Size) -> None:
+        if self.is_mounted and self.container_size:
+            self._scroll_update(size)
+            self.refresh()
+
+    @property
+    def view_size(self) -> Size:
+        """The size of what shows of the content (inside the frame, the padding and the scroll
+        bars): `scrollable_content_region`'s, read without asking the screen for the
+        region, which costs a search of its map on every line painted."""
+        width, height = self.container_size
+        return Size(
+            max(0, width - self.scrollbar_size_vertical),
+            max(0, height - self.scrollbar_size_horizontal),
+        )
+
+
+class Label(Static):
+    """A `Static` as tall as its text, never scrolled (see the module)."""
+
+    virtual_size = quiet_virtual_size()
+
+
+__all__ = ["Box", "Column", "Label", "QuietScrollView", "Row", "Scroll", "quiet_virtual_size"]
