@@ -1,26 +1,31 @@
-"""TUI benchmark: cold start to the first painted home screen, and one lesson step.
+"""TUI benchmark: cold starts, opening a lesson, and lesson steps, as a learner meets them.
 
-- Cold start: a fresh `python` process (what `wirelab` costs: interpreter,
-  imports, the course read and parsed, the home screen laid out and painted),
-  from just before the parent starts it to the child's first frame, headless;
-  median of `--runs`.
-- Opening a lesson: the same, with `wirelab learn LESSON` (the lesson's network
-  run to its end, its first step laid out and painted).
-- A step: in one running app (headless, 120×40), a lesson open; the time for
-  `next` (a step forward) and `previous` (a step back) until the test pilot's
-  `pause()` returns, and until the last screen update the step caused was
-  written ("painted"), over every step of the lesson; medians and the slowest,
-  and the floor: a `pause()` with nothing to paint. Between two steps the
-  bench waits `--think` seconds, untimed, as a learner reading does (the
-  screen prepares the next step then).
+Every measurement runs in a fresh `python` process, headless at 120×40:
 
-Progress goes to stderr, the report to stdout (`--json` for a document).
+- Cold start: interpreter, imports, the course read and parsed, the home
+  screen laid out and painted; from just before the parent starts the child to
+  the child's first frame.
+- Into a lesson: the same with `wirelab learn LESSON` (`--first`): the
+  lesson's network run to its end, its first step laid out and painted.
+- From the home screen: the home screen shows for half a second (a learner
+  looking at the list), then the lesson opens, as Enter does; from then to its
+  first step painted.
+- Steps: one app with a lesson open (`--lesson`), `next` through every step,
+  then `previous` back, each timed until the test pilot's `pause()` returns
+  and until the last screen update the step caused was written ("painted").
+  Between two steps the bench waits `--think` seconds, untimed, as a learner
+  reading does (the screen prepares the next step then). The floor is a
+  `pause()` with nothing to paint.
+
+`--against DIR` measures another source tree of wirelab too (for instance a
+`git worktree add DIR REVISION`), each measurement interleaved with this
+tree's, so that both see the same machine; the report gives both and their
+ratio. Progress goes to stderr, the report to stdout (`--json` for a document).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import statistics
@@ -28,177 +33,191 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any
 
 from revision import revision  # bench/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 
-CHILD = """
-import pathlib, sys, time
-started = float(sys.argv[1])
-start = sys.argv[2] or None
+# The child: one measurement of the source tree it runs in (argv: the mode, when the
+# parent started it, the lesson, the think time, the rounds). It prints one JSON line.
+CHILD = r"""
+import json, pathlib, sys, tempfile, time
+mode, started, lesson = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+think, rounds = float(sys.argv[4]), int(sys.argv[5])
 from simulator.lessons import Progress, load_course
+import simulator.tui.course as course_module
 from simulator.tui.course import CourseApp
 
-import simulator.tui.course as course_module
 here = pathlib.Path(course_module.__file__).parent
+folder = pathlib.Path(tempfile.mkdtemp())
+
+
+def lesson_screen(app):
+    from simulator.tui.screens.lesson import LessonScreen
+    screen = app.screen
+    return screen if isinstance(screen, LessonScreen) else None
+
+
+def go(screen, index):  # older trees name it show_step
+    (getattr(screen, "go", None) or screen.show_step)(index)
+
 
 class Timed(CourseApp):
-    # Textual finds CSS files next to the class that names them: name them absolutely.
+    # Textual finds style files next to the class that names them: name them in full.
     CSS_PATH = [here / name for name in CourseApp.CSS_PATH]
 
-    def on_mount(self) -> None:
+    def on_mount(self):
         super().on_mount()
-        if start is None:
+        if mode == "home":
             self.call_after_refresh(self.painted)
-        else:
+        elif mode == "learn":
             self.set_interval(0.002, self.lesson_shown)
+        else:  # "from-home": Enter on a lesson half a second after the home screen showed
+            self.set_timer(0.5, self.enter)
 
-    def lesson_shown(self) -> None:
-        if getattr(self.screen, "shown", None) is not None:
+    def enter(self):
+        global started
+        started = time.time()
+        self.open_lesson(lesson)
+        self.set_interval(0.002, self.lesson_shown)
+
+    def lesson_shown(self):
+        if lesson_screen(self) is not None and lesson_screen(self).is_mounted:
             self.call_after_refresh(self.painted)
 
-    def painted(self) -> None:
-        print(f"PAINTED {time.time() - started:.6f}", flush=True)
+    def painted(self):
+        print(json.dumps({"seconds": time.time() - started}), flush=True)
         self.exit()
 
-import tempfile, pathlib
-folder = pathlib.Path(tempfile.mkdtemp())
-app = Timed(load_course(), Progress(folder / "progress.json"), start=start)
-app.run(headless=True, size=(120, 40))
-"""
 
-
-def cold_start(lesson: str = "") -> float:
-    started = time.time()
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, repr(started), lesson],
-        capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,
-    )  # fmt: skip
-    for line in done.stdout.splitlines():
-        if line.startswith("PAINTED "):
-            return float(line.split()[1])
-    raise SystemExit(f"the child never painted: {done.stderr[-2000:]}")
-
-
-class Steps(NamedTuple):
-    """Seconds for each step taken: until the pilot's pause returned, and until the last
-    screen update the step caused was written (what a learner sees)."""
-
-    forward: list[float]
-    backward: list[float]
-    forward_painted: list[float]
-    backward_painted: list[float]
-    idle: list[float]
-
-
-async def steps(lesson_id: str, repeat: int, think: float) -> Steps:
-    import tempfile
-
+async def steps():
     import textual.screen
-
-    from simulator.lessons import Progress, load_course
-    from simulator.tui.course import CourseApp
-    from simulator.tui.screens.lesson import LessonScreen
-
     painted = [0.0]
     refresh = textual.screen.Screen._compositor_refresh
 
-    def timed_refresh(self: textual.screen.Screen[object]) -> None:
+    def timed_refresh(self):
         refresh(self)
         painted[0] = time.perf_counter()
 
-    textual.screen.Screen._compositor_refresh = timed_refresh  # type: ignore[method-assign]
-    folder = Path(tempfile.mkdtemp())
-    app = CourseApp(load_course(), Progress(folder / "progress.json"), start=None, teach=True)
-    out = Steps([], [], [], [], [])
-    try:
-        async with app.run_test(size=(120, 40)) as pilot:
-            app.open_lesson(lesson_id, teach=True)
+    textual.screen.Screen._compositor_refresh = timed_refresh
+    app = CourseApp(load_course(), Progress(folder / "progress.json"), teach=True)
+    out = {"forward": [], "back": [], "forward_painted": [], "back_painted": [], "idle": []}
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.open_lesson(lesson, teach=True)
+        await pilot.pause()
+        screen = lesson_screen(app)
+        count = len(screen.lesson.steps)
+        for _ in range(20):
+            begun = time.perf_counter()
             await pilot.pause()
-            screen = app.screen
-            assert isinstance(screen, LessonScreen)
-            count = len(screen.lesson.steps)
-            for _ in range(20):  # the floor: a pause with nothing to do
-                started = time.perf_counter()
+            out["idle"].append(time.perf_counter() - begun)
+        for _ in range(rounds):
+            go(screen, 0)
+            await pilot.pause()
+            for direction in [1] * (count - 1) + [-1] * (count - 1):
+                await pilot.pause(think)
+                begun = painted[0] = time.perf_counter()
+                screen.action_next() if direction > 0 else screen.action_previous()
                 await pilot.pause()
-                out.idle.append(time.perf_counter() - started)
-            for _ in range(repeat):
-                screen.go(0)
-                await pilot.pause()
-                for direction in [1] * (count - 1) + [-1] * (count - 1):
-                    await pilot.pause(think)  # the learner reads; the next step is prepared
-                    started = painted[0] = time.perf_counter()
-                    screen.action_next() if direction > 0 else screen.action_previous()
-                    await pilot.pause()
-                    took, shown = time.perf_counter() - started, painted[0] - started
-                    (out.forward if direction > 0 else out.backward).append(took)
-                    (out.forward_painted if direction > 0 else out.backward_painted).append(shown)
-    finally:
-        textual.screen.Screen._compositor_refresh = refresh  # type: ignore[method-assign]
-    return out
+                key = "forward" if direction > 0 else "back"
+                out[key].append(time.perf_counter() - begun)
+                out[key + "_painted"].append(painted[0] - begun)
+    print(json.dumps(out), flush=True)
+
+
+if mode == "steps":
+    import asyncio
+    asyncio.run(steps())
+else:
+    start = lesson if mode == "learn" else None
+    Timed(load_course(), Progress(folder / "progress.json"), start=start).run(
+        headless=True, size=(120, 40)
+    )
+"""
+
+
+def measure(root: Path, mode: str, lesson: str, think: float = 0.0, rounds: int = 1) -> Any:
+    """One child's JSON: `mode` is home, learn, from-home or steps."""
+    started = time.time()
+    environment = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, mode, repr(started), lesson, str(think), str(rounds)],
+        capture_output=True, text=True, timeout=300, cwd=root, env=environment, check=False,
+    )  # fmt: skip
+    for line in done.stdout.splitlines():
+        if line.startswith("{"):
+            return json.loads(line)
+    raise SystemExit(f"the child measuring {root} ({mode}) said nothing: {done.stderr[-2000:]}")
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "median_ms": round(statistics.median(values) * 1000, 1),
+        "max_ms": round(max(values) * 1000, 1),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--lesson", default="ip-routing")
-    parser.add_argument("--first", default="layers-and-sockets", help="the lesson opened cold")
-    parser.add_argument(
-        "--think", type=float, default=0.3, help="seconds between two steps (not timed)"
-    )
+    parser.add_argument("--lesson", default="ip-routing", help="the lesson stepped through")
+    parser.add_argument("--first", default="layers-and-sockets", help="the lesson opened")
+    parser.add_argument("--think", type=float, default=0.3, help="seconds between two steps")
+    parser.add_argument("--against", type=Path, help="another wirelab source tree to measure")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    os.chdir(ROOT)
-    colds = []
+    trees = {"this": ROOT}
+    if args.against is not None:
+        trees["against"] = args.against.resolve()
+    found: dict[str, dict[str, list[float]]] = {name: {} for name in trees}
     for i in range(args.runs):
-        colds.append(cold_start())
-        print(f"cold start {i + 1}/{args.runs}: {colds[-1] * 1000:.0f} ms", file=sys.stderr)
-    opens = []
-    for i in range(args.runs):
-        opens.append(cold_start(args.first))
-        print(
-            f"opening {args.first} {i + 1}/{args.runs}: {opens[-1] * 1000:.0f} ms", file=sys.stderr
-        )
-    taken = asyncio.run(steps(args.lesson, max(1, args.runs // 2), args.think))
-    forward, backward, idle = taken.forward, taken.backward, taken.idle
-    report = {
+        for mode in ("home", "learn", "from-home"):
+            for name, root in trees.items():
+                seconds = measure(root, mode, args.first)["seconds"]
+                found[name].setdefault(mode, []).append(seconds)
+                print(
+                    f"{name} {mode} {i + 1}/{args.runs}: {seconds * 1000:.0f} ms", file=sys.stderr
+                )
+    rounds = max(1, args.runs // 2)
+    for name, root in trees.items():
+        taken = measure(root, "steps", args.lesson, args.think, rounds)
+        for key, values in taken.items():
+            found[name][key] = values
+        print(f"{name} steps: done", file=sys.stderr)
+    report: dict[str, Any] = {
         "revision": revision(),
-        "cold_start_ms": [round(c * 1000, 1) for c in colds],
-        "cold_start_median_ms": round(statistics.median(colds) * 1000, 1),
-        "open_lesson_ms": [round(c * 1000, 1) for c in opens],
-        "open_lesson_median_ms": round(statistics.median(opens) * 1000, 1),
-        "step_forward_median_ms": round(statistics.median(forward) * 1000, 1),
-        "step_forward_max_ms": round(max(forward) * 1000, 1),
-        "step_back_median_ms": round(statistics.median(backward) * 1000, 1),
-        "step_back_max_ms": round(max(backward) * 1000, 1),
-        "step_forward_painted_median_ms": round(statistics.median(taken.forward_painted) * 1000, 1),
-        "step_forward_painted_max_ms": round(max(taken.forward_painted) * 1000, 1),
-        "step_back_painted_median_ms": round(statistics.median(taken.backward_painted) * 1000, 1),
-        "step_back_painted_max_ms": round(max(taken.backward_painted) * 1000, 1),
-        "think_s": args.think,
-        "idle_pause_median_ms": round(statistics.median(idle) * 1000, 1),
         "lesson": args.lesson,
-        "steps_timed": len(forward) + len(backward),
+        "first": args.first,
+        "think_s": args.think,
+        "runs": args.runs,
     }
+    for name, measured in found.items():
+        report[name] = {key: summary(values) for key, values in measured.items()}
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"wirelab {report['revision']}, headless at 120×40")
-    cold = report["cold_start_median_ms"]
-    print(f"  cold start to the painted home screen  {cold:7.0f} ms (median of {args.runs})")
-    opened = report["open_lesson_median_ms"]
-    print(f"  cold start to {args.first}'s first step  {opened:7.0f} ms (median of {args.runs})")
-    for word, key in (("forward", "step_forward"), ("back   ", "step_back")):
-        median, slowest = report[f"{key}_median_ms"], report[f"{key}_max_ms"]
-        print(f"  {args.lesson}: a step {word}  {median:7.1f} ms median, {slowest:.1f} ms slowest")
-        median, slowest = report[f"{key}_painted_median_ms"], report[f"{key}_painted_max_ms"]
-        print(
-            f"      painted (last update written) {median:7.1f} ms median, {slowest:.1f} ms slowest"
-        )
-    floor = report["idle_pause_median_ms"]
-    print(f"  (of which the test pilot's own pause, with nothing to paint: {floor:.1f} ms)")
+    rows = [
+        ("cold start to the painted home screen", "home"),
+        (f"wirelab learn {args.first}: its first step painted", "learn"),
+        (f"Enter on {args.first} at the home screen: first step painted", "from-home"),
+        (f"{args.lesson}: a step forward, until the pilot's pause", "forward"),
+        ("    … until its last update is written (painted)", "forward_painted"),
+        (f"{args.lesson}: a step back, until the pilot's pause", "back"),
+        ("    … until its last update is written (painted)", "back_painted"),
+        ("the pilot's own pause, nothing to paint", "idle"),
+    ]
+    print(f"wirelab {report['revision']}, headless at 120×40 (medians; slowest in brackets)")
+    if "against" in trees:
+        print(f"against {trees['against']}: its figures, then the ratio against/this")
+    for label, key in rows:
+        this = report["this"][key]
+        line = f"  {label:<62} {this['median_ms']:7.1f} ms [{this['max_ms']:.0f}]"
+        if "against" in report:
+            other = report["against"][key]
+            ratio = other["median_ms"] / this["median_ms"] if this["median_ms"] else 0.0
+            line += f"   {other['median_ms']:7.1f} ms [{other['max_ms']:.0f}]  ×{ratio:.2f}"
+        print(line)
 
 
 if __name__ == "__main__":

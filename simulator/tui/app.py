@@ -8,6 +8,7 @@ from textual.app import App
 from textual.screen import Screen
 from textual.worker import Worker
 
+from simulator.tui.panes import quiet_scroll_bars
 from simulator.tui.screens.error import report_worker_error
 from simulator.tui.screens.inspector import InspectorScreen
 from simulator.views.inspector import InspectorModel
@@ -35,6 +36,7 @@ class InspectorApp(App[None]):
         live: bool = False,
     ) -> None:
         super().__init__()
+        quiet_scroll_bars()
         self.model = model
         self.source = source
         self.empty_text = empty_text

@@ -14,6 +14,7 @@ own self-paced answers never show on the projector.
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 from textual import on
@@ -33,8 +34,12 @@ from simulator.tui.messages import (
     OpenSandbox,
     StepShown,
 )
+from simulator.tui.panes import quiet_scroll_bars
 from simulator.tui.screens.error import ErrorScreen, report_worker_error
 from simulator.tui.screens.home import HomeScreen
+
+WARM_UP_AFTER = 0.2  # seconds after the home screen shows: load what a lesson needs
+WARM_UP_WAIT = 30.0  # seconds a lesson waits for the warm-up's imports, at most
 
 if TYPE_CHECKING:
     from simulator.live.classroom import Share
@@ -57,12 +62,14 @@ class CourseApp(App[None]):
         share_url: str = "",
     ) -> None:
         super().__init__()
+        quiet_scroll_bars()
         self.course = course
         self.progress = progress
         self.start = start
         self.start_teach = teach
         self.views: dict[str, LessonView] = {}
         self._save_told = False
+        self._warmed: threading.Event | None = None  # set once the warm-up has loaded
         # `wirelab teach --share`: every step shown goes to the followers.
         self.share = share
         self.share_url = share_url
@@ -77,6 +84,25 @@ class CourseApp(App[None]):
     def on_mount(self) -> None:
         if self.start is not None:
             self.open_lesson(self.start, teach=self.start_teach)
+        else:  # once the home screen is painted, not competing with its first frame
+            self.set_timer(WARM_UP_AFTER, self.warm_up)
+
+    def warm_up(self) -> None:
+        """While the home screen shows, load what a lesson needs (the simulated network,
+        scapy, the lesson screen) in a thread: opening a lesson then only runs it."""
+        if self._warmed is not None:
+            return
+        warmed = self._warmed = threading.Event()
+
+        def load() -> None:
+            try:
+                import simulator.lessons.run
+                import simulator.tui.screens.lesson
+                import simulator.views.lesson  # noqa: F401
+            finally:
+                warmed.set()
+
+        threading.Thread(target=load, name="wirelab-warm-up").start()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         report_worker_error(event)
@@ -88,6 +114,8 @@ class CourseApp(App[None]):
 
     def lesson_view(self, lesson: Lesson) -> LessonView | None:
         """The lesson run (made once), or None after saying why it cannot run."""
+        if self._warmed is not None:  # never import in two threads at once
+            self._warmed.wait(WARM_UP_WAIT)
         from simulator.lessons.run import LessonRun
         from simulator.views.lesson import LessonView
 
@@ -106,6 +134,8 @@ class CourseApp(App[None]):
         return view
 
     def open_lesson(self, name: str, *, teach: bool = False, step: int | None = None) -> None:
+        if self._warmed is not None:  # never import in two threads at once
+            self._warmed.wait(WARM_UP_WAIT)
         from simulator.tui.screens.lesson import LessonScreen
 
         lesson = self.course.find(name)

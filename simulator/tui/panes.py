@@ -16,12 +16,25 @@ from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.geometry import Size
 from textual.reactive import Reactive
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar, ScrollBarCorner
 from textual.widgets import Static
 
 
 def quiet_virtual_size() -> Reactive[Size]:
     """`Widget.virtual_size`, without a layout when it changes (one for each class)."""
     return Reactive(Size(0, 0), layout=False)
+
+
+def quiet_scroll_bars() -> None:
+    """Scroll bars too: a scroll bar resized with its pane asks for another layout of the
+    screen, which moves nothing (scroll bars hold no widgets) and paints every pane once
+    more. Textual makes its own scroll bars, so the class itself is given the quiet size;
+    done once, for the whole app."""
+    for bar in (ScrollBar, ScrollBarCorner):
+        if "virtual_size" not in vars(bar):
+            quiet = quiet_virtual_size()
+            bar.virtual_size = quiet
+            quiet.__set_name__(bar, "virtual_size")
 
 
 class Column(Vertical):
@@ -79,4 +92,13 @@ class Label(Static):
     virtual_size = quiet_virtual_size()
 
 
-__all__ = ["Box", "Column", "Label", "QuietScrollView", "Row", "Scroll", "quiet_virtual_size"]
+__all__ = [
+    "Box",
+    "Column",
+    "Label",
+    "QuietScrollView",
+    "Row",
+    "Scroll",
+    "quiet_scroll_bars",
+    "quiet_virtual_size",
+]

@@ -427,3 +427,21 @@ def test_the_home_screen_starts_without_the_network_stack() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_lesson_sentences_show_inline_code_without_backticks() -> None:
+    """Questions, hints and explanations mark code with backticks, shown as code."""
+    from simulator.tui.screens.lesson import prose
+
+    seen = 0
+    for lesson in COURSE.lessons:
+        for step in lesson.steps:
+            checkpoint = step.checkpoint
+            if checkpoint is None:
+                continue
+            for sentence in (checkpoint.question, checkpoint.hint, checkpoint.explanation):
+                if sentence.count("`") % 2 == 0:
+                    seen += "`" in sentence
+                    assert "`" not in prose(sentence).plain, sentence
+    assert seen, "no sentence of the course has inline code: the test checks nothing"
+    assert prose("[b]x[/b] `y`").plain == "[b]x[/b] y"

@@ -41,6 +41,7 @@ from simulator.dissect.fields import Dissection, Field
 from simulator.dissect.packet import dissect_record
 from simulator.lessons.checkpoints import NOTHING
 from simulator.lessons.model import Lesson
+from simulator.text import split_code
 from simulator.tui.breakpoints import apply_breakpoints
 from simulator.tui.explanation import ExplanationBar
 from simulator.tui.field_tree import FieldTree
@@ -67,7 +68,7 @@ SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 PACKET_SECONDS = 0.6  # at speed 1, between two packets while playing
 STEP_PAUSE = 4  # packets' worth of time between two steps while playing
 TICK = 0.1
-PREPARE_AFTER = 0.05  # seconds after a step is shown: the next is prepared when idle
+PREPARE_AFTER = 0.2  # seconds after a step is shown (and painted): the next is prepared
 
 #: The stage panes, in the order `d` brings them on a narrow terminal.
 PANES = ("table", "ladder", "detail")
@@ -382,7 +383,7 @@ class LessonScreen(Screen[None]):
             _show(box, False)
             return
         _show(box, True)
-        self.query_one("#question", Static).update(Text(question.text))
+        self.query_one("#question", Static).update(prose(question.text))
         answer = self.query_one(AnswerInput)
         _show(answer, not self.teach and not shown.answered)
         feedback = self.query_one("#feedback", Static)
@@ -629,7 +630,8 @@ class LessonScreen(Screen[None]):
         if question.judge(event.value):
             verdict = Text.assemble((f"✓ Right: {question.expected}.", "green"))
             if checkpoint.explanation:
-                verdict.append(f" {checkpoint.explanation}")
+                verdict.append(" ")
+                verdict.append_text(prose(checkpoint.explanation))
             self._feedback = verdict
             answer.value = ""
             self.post_message(Answered(self.lesson.id, self.step))
@@ -637,7 +639,7 @@ class LessonScreen(Screen[None]):
             self.focus_lesson()
         else:
             hint = checkpoint.hint or "Look at the packet the step points at."
-            self._feedback = Text.assemble(("✗ Not quite.", "red"), f" Hint: {hint}")
+            self._feedback = Text.assemble(("✗ Not quite.", "red"), " Hint: ", prose(hint))
             self.query_one("#feedback", Static).update(self._feedback)
             self._arrange()  # the hint may need more rows
 
@@ -792,10 +794,19 @@ class LessonScreen(Screen[None]):
         self.app.pop_screen()
 
 
+def prose(text: str) -> Text:
+    """A lesson's sentence (a question, a hint) as text: `code` spans styled, backticks
+    dropped; never read as markup."""
+    out = Text()
+    for piece, is_code in split_code(text):
+        out.append(piece, "bold" if is_code else "")
+    return out
+
+
 def fields_packet(screen: LessonScreen) -> int | None:
     """The capture index the field and byte panes show (None: not a client-link packet)."""
     fields = screen.query_one(FieldTree)
     return fields.packet
 
 
-__all__ = ["AnswerInput", "JumpScreen", "LessonEndScreen", "LessonScreen"]
+__all__ = ["AnswerInput", "JumpScreen", "LessonEndScreen", "LessonScreen", "prose"]
