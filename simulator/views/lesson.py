@@ -18,6 +18,7 @@ from functools import cached_property
 from markdown_it import MarkdownIt
 
 from simulator.dissect.fields import Dissection, Field
+from simulator.dissect.packet import dissect_record
 from simulator.ip import Decision, Route
 from simulator.lessons.checkpoints import NOTHING, Question, Withheld, ask
 from simulator.lessons.ladder import LadderArrow, arrows, client_link_labels, lifelines
@@ -185,6 +186,10 @@ class LessonView:
         if found is None:
             found = self._dissections[key] = self.run.dissect(index, at)
         return found
+
+    def dissect_record(self, trace_index: int) -> Dissection:
+        """A packet of the whole trace on its own (one the client's link did not see)."""
+        return dissect_record(self.run.trace[trace_index])
 
     def question(self, index: int) -> Question | None:
         if index not in self._questions:

@@ -38,7 +38,6 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from simulator.dissect.fields import Dissection, Field
-from simulator.dissect.packet import dissect_record
 from simulator.lessons.checkpoints import NOTHING
 from simulator.lessons.model import Lesson
 from simulator.text import split_code
@@ -470,7 +469,7 @@ class LessonScreen(Screen[None]):
             self.dissection = self.view.dissect(packet, None)
             fields.show(self.dissection, withheld=withheld, packet=packet)
         else:
-            self.dissection = dissect_record(run.trace[trace_index])
+            self.dissection = self.view.dissect_record(trace_index)
             fields.show(self.dissection)
         self._show_field(None)
 
