@@ -197,15 +197,34 @@ async def lesson_at(
     app: App[Any], pilot: Pilot[Any], step: int, *, teach: bool = False, answered: bool = False,
     lesson: str = LESSON,
 ) -> LessonScreen:  # fmt: skip
-    await to_home(app, pilot)
-    assert isinstance(app, CourseApp)
-    app.open_lesson(lesson, teach=teach, step=step)
-    await pilot.pause()
-    screen = app.screen
-    assert isinstance(screen, LessonScreen)
-    if answered:
-        screen.answered = screen.answered | {screen.step}
+    """The lesson at `step`, nothing answered (or that step's checkpoint answered): the
+    lesson screen already open is put back in that state, else the lesson is opened."""
+    screen = next(
+        (s for s in app.screen_stack
+         if isinstance(s, LessonScreen) and s.lesson.id == lesson and s.teach == teach),
+        None,
+    )  # fmt: skip
+    if screen is None:
+        await to_home(app, pilot)
+        assert isinstance(app, CourseApp)
+        app.open_lesson(lesson, teach=teach, step=step)
         await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, LessonScreen)
+    else:
+        while app.screen is not screen:
+            app.pop_screen()
+            await pilot.pause()
+        screen.playing = False
+        screen.stage = "ladder"
+        screen.answered = frozenset()
+        screen.go(step + 1 if step + 1 < len(screen.lesson.steps) else step - 1)
+        await pilot.pause()
+        screen.go(step)  # arriving at the step as a learner does (focus and all)
+        screen.revealed = None
+    if answered:
+        screen.answered = frozenset({screen.step})
+    await pilot.pause()
     return screen
 
 
@@ -272,14 +291,23 @@ def test_every_footer_key_does_what_it_says(name: str, tmp_path: Path) -> None:
 
 
 async def press_every_key(name: str, setup: Setup, tmp_path: Path) -> None:
-    """Each key of the widest footer, pressed; a narrow footer shows some of the same keys
-    (the ones most needed, help among them), so they are pressed too."""
-    wide = await keys_in(setup, (120, 40), tmp_path)
+    """Each key of the widest footer, pressed in the scenario's state (set up again before
+    each key); a narrow footer shows some of the same keys (the ones most needed, help
+    among them), so they are pressed too."""
     narrow = await keys_in(setup, (80, 24), tmp_path)
-    assert wide, f"{name}: no keys"
-    assert {(k, a) for k, _, a in narrow} <= {(k, a) for k, _, a in wide}, name
-    for key, description, action in wide:
-        await press_one(name, setup, (120, 40), key, description, action, tmp_path)
+    app = course_app(tmp_path / "p.json")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await setup(app, pilot)
+        await pilot.pause()
+        wide = shown_keys(app)
+        assert wide, f"{name}: no keys"
+        assert {(k, a) for k, _, a in narrow} <= {(k, a) for k, _, a in wide}, name
+        # Quitting ends the app: that key goes last.
+        for key, description, action in sorted(wide, key=lambda k: k[2] == "app.quit"):
+            await setup(app, pilot)
+            await pilot.pause()
+            await press_one(app, pilot, name, key, description, action)
 
 
 async def keys_in(
@@ -294,25 +322,19 @@ async def keys_in(
 
 
 async def press_one(
-    name: str, setup: Setup, size: tuple[int, int], key: str, description: str, action: str,
-    tmp_path: Path,
-) -> None:  # fmt: skip
-    what = f"{name} at {size[0]}×{size[1]}: {key} ({description}, {action})"
+    app: App[Any], pilot: Pilot[Any], name: str, key: str, description: str, action: str
+) -> None:
+    what = f"{name}: {key} ({description}, {action})"
     action_name, args = parse_action(action)
     assert action_name in EFFECTS, f"{what}: no effect declared for {action_name!r}"
-    app = course_app(tmp_path / f"p-{size[0]}.json")
-    async with app.run_test(size=size) as pilot:
-        await pilot.pause()
-        await setup(app, pilot)
-        await pilot.pause()
-        before = seen(app)
-        await pilot.press(key)
-        await pilot.pause()
-        after = seen(app) if app.is_running else Seen([], running=False)
-        assert EFFECTS[action_name](before, after, args), f"{what}: {before} → {after}"
-        if action_name not in ("submit",):
-            for box, value in before.inputs.items():  # boxes that were there before the key
-                assert after.inputs.get(box, value) == value, f"{what} typed into {box}"
+    before = seen(app)
+    await pilot.press(key)
+    await pilot.pause()
+    after = seen(app) if app.is_running else Seen([], running=False)
+    assert EFFECTS[action_name](before, after, args), f"{what}: {before} → {after}"
+    if action_name not in ("submit",):
+        for box, value in before.inputs.items():  # boxes that were there before the key
+            assert after.inputs.get(box, value) == value, f"{what} typed into {box}"
 
 
 def test_reset_undoes_an_edit_in_the_sandbox(tmp_path: Path) -> None:
