@@ -445,3 +445,31 @@ def test_lesson_sentences_show_inline_code_without_backticks() -> None:
                     assert "`" not in prose(sentence).plain, sentence
     assert seen, "no sentence of the course has inline code: the test checks nothing"
     assert prose("[b]x[/b] `y`").plain == "[b]x[/b] y"
+
+
+def test_home_shows_completion_not_position(tmp_path: Path) -> None:
+    """A learner who went back to step 3 has still seen 8 steps and answered what they
+    answered; the selected lesson's level, minutes and objectives show beside the list."""
+    lesson = COURSE.lessons[0]
+    asking = sorted(i for i, step in enumerate(lesson.steps) if step.checkpoint is not None)
+    progress = Progress(tmp_path / "progress.json")
+    progress.visit(lesson.id, 7)
+    progress.answered(lesson.id, asking[0])
+    progress.visit(lesson.id, 2)
+    assert progress.save() is None
+
+    async def main() -> None:
+        app = app_for(tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            home = app.screen
+            assert isinstance(home, HomeScreen)
+            row = str(home.query_one(OptionList).get_option_at_index(0).prompt)
+            assert f"8/{len(lesson.steps)} steps" in row
+            assert f"1/{len(asking)} checkpoints" in row
+            assert lesson.title in row  # whole at 120 columns
+            about = text_of(home.query_one("#home-lesson", Static))
+            assert lesson.objectives[0] in about and f"{lesson.minutes} min" in about
+            assert "step 3" in text_of(home.query_one("#home-resume", Static))
+
+    asyncio.run(main())
