@@ -86,7 +86,7 @@ class QuietScrollView(ScrollView):
         )
 
 
-class Label(Static):
+class TextPane(Static):
     """A `Static` as tall as its text, never scrolled (see the module)."""
 
     virtual_size = quiet_virtual_size()
@@ -95,10 +95,10 @@ class Label(Static):
 __all__ = [
     "Box",
     "Column",
-    "Label",
     "QuietScrollView",
     "Row",
     "Scroll",
+    "TextPane",
     "quiet_scroll_bars",
     "quiet_virtual_size",
 ]

@@ -24,7 +24,6 @@ from simulator.lessons.checkpoints import NOTHING, Question, Withheld, ask
 from simulator.lessons.ladder import LadderArrow, arrows, client_link_labels, lifelines
 from simulator.lessons.model import NARROWEST_TEXT, Lesson
 from simulator.lessons.run import LessonRun, TcpSnapshot
-from simulator.text import plural
 from simulator.views.withheld import redact
 
 _PRE_TOKENS = ("fence", "code_block")
@@ -123,15 +122,9 @@ class StepView:
 
     @property
     def playing(self) -> str:
-        """ "packet 2 of 3" while the step's packets are shown one by one, else ""."""
+        """While the step's packets are shown one by one, "packet 2 of 3"; else ""."""
         shown, of = self.current
         return f"packet {shown} of {of}" if shown < of else ""
-
-    @property
-    def summary(self) -> str:
-        """ "3 packets" / "1 packet" / "no packets": what the step put on the wire."""
-        _, of = self.current
-        return plural(of, "packet") if of else "no packets"
 
 
 class LessonView:

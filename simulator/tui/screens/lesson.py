@@ -56,7 +56,7 @@ from simulator.tui.messages import (
     StepShown,
 )
 from simulator.tui.narration import Narration
-from simulator.tui.panes import Box, Column, Label, Row, Scroll
+from simulator.tui.panes import Box, Column, Row, Scroll, TextPane
 from simulator.tui.routes import RoutingTableView
 from simulator.tui.screens.help import LESSON_MOUSE, HelpScreen
 from simulator.tui.window import TcpWindowView
@@ -224,14 +224,14 @@ class LessonScreen(Screen[None]):
     # --- layout -----------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Label(id="lesson-bar", markup=False)
+        yield TextPane(id="lesson-bar", markup=False)
         with Row(id="lesson-body"):
             with Column(id="lesson-left"):
                 yield Narration(id="narration")
                 with Column(id="checkpoint"):
-                    yield Label(id="question", markup=False)
+                    yield TextPane(id="question", markup=False)
                     yield AnswerInput(id="answer", placeholder="Enter, then type your answer")
-                    yield Label(id="feedback", markup=False)
+                    yield TextPane(id="feedback", markup=False)
             with Column(id="lesson-right"):
                 with Scroll(id="stage-table"):
                     yield RoutingTableView(id="routes")
