@@ -30,6 +30,8 @@ from textual.strip import Strip
 from simulator.tui.panes import QuietScrollView
 from simulator.views.lesson import Block
 
+CACHED_STEPS = 32  # steps' rendered lines kept (a lesson has fewer)
+
 
 class Prose:
     """Markdown rendered at most `width` cells wide, whatever width it is offered."""
@@ -59,6 +61,8 @@ class Narration(QuietScrollView, can_focus=True):
         self._lines: list[list[Segment]] = []
         self._strips: list[Strip] = []  # one per line, made once
         self._rendered: tuple[tuple[Block, ...], int, Style] | None = None
+        # Steps rendered ahead (see `prepare`) or before: going back is a lookup too.
+        self._cache: dict[tuple[tuple[Block, ...], int, Style], list[list[Segment]]] = {}
 
     @property
     def widest(self) -> int:
@@ -82,6 +86,24 @@ class Narration(QuietScrollView, can_focus=True):
             width = self.size.width - self.styles.gutter.width
         return max(width, 1)
 
+    def prepare(self, blocks: Sequence[Block]) -> None:
+        """Render `blocks` now, at the width shown now, for a step about to be shown."""
+        self._lines_for(tuple(blocks), self.text_width, self.rich_style)
+
+    def _lines_for(self, blocks: tuple[Block, ...], width: int, base: Style) -> list[list[Segment]]:
+        key = (blocks, width, base)
+        lines = self._cache.get(key)
+        if lines is None:
+            widest = max((block.width for block in blocks), default=0)
+            console = self.app.console
+            options = console.options.update(width=max(width, widest), height=None)
+            renderable = self._renderable(blocks, width)
+            lines = console.render_lines(renderable, options, style=base, pad=False)
+            if len(self._cache) >= CACHED_STEPS:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = lines
+        return lines
+
     def _render_lines(self) -> None:
         width = self.text_width
         base = self.rich_style
@@ -89,20 +111,18 @@ class Narration(QuietScrollView, can_focus=True):
         if key == self._rendered:
             return
         self._rendered = key
-        console = self.app.console
-        options = console.options.update(width=max(width, self.widest), height=None)
-        self._lines = console.render_lines(self._renderable(width), options, style=base, pad=False)
+        self._lines = self._lines_for(self.blocks, width, base)
         self._strips = [Strip(line) for line in self._lines]
         size = Size(max(width, self.widest), len(self._lines))
         if size != self.virtual_size:
             self.virtual_size = size
         self.refresh()
 
-    def _renderable(self, width: int) -> RenderableType:
+    def _renderable(self, blocks: tuple[Block, ...], width: int) -> RenderableType:
         title_style = self.get_component_rich_style("narration--title", partial=True)
         pre_style = self.get_component_rich_style("narration--pre", partial=True)
         parts: list[RenderableType] = []
-        for block in self.blocks:
+        for block in blocks:
             if parts:
                 parts.append(Text())  # a blank line between blocks, as between paragraphs
             if block.title:
@@ -127,6 +147,7 @@ class Narration(QuietScrollView, can_focus=True):
         super().notify_style_update()
         if self.is_mounted and self.blocks:
             self._rendered = None
+            self._cache.clear()
             self._render_lines()
 
     def render_line(self, y: int) -> Strip:

@@ -25,6 +25,7 @@ The screen reports to the app with messages (`StepShown`, `Answered`,
 
 from __future__ import annotations
 
+import gc
 from typing import ClassVar
 
 from rich.text import Text
@@ -252,6 +253,13 @@ class LessonScreen(Screen[None]):
         self.query_one(LadderDiagram).focus()
         self.set_interval(TICK, self.tick)
         self._prepare(self.step + 1)
+        # The lesson's run, its dissections and the screen stay as long as the lesson is
+        # open: kept out of the collector's way, a step is never held up by a full
+        # collection of them (100 ms and more in the middle of a step).
+        self.call_after_refresh(gc.freeze)
+
+    def on_unmount(self) -> None:
+        gc.unfreeze()  # what this screen held may be collected again
 
     def on_resize(self, event: events.Resize) -> None:
         self.call_after_refresh(self._relayout)
@@ -550,7 +558,11 @@ class LessonScreen(Screen[None]):
         """Once this step is painted, work out the step the learner will go to next (its
         packets dissected, its arrows made), so that going there only paints."""
         if 0 <= index < len(self.lesson.steps):
-            self.set_timer(PREPARE_AFTER, lambda: self.view.prepare(index))
+            self.set_timer(PREPARE_AFTER, lambda: self._prepare_now(index))
+
+    def _prepare_now(self, index: int) -> None:
+        self.view.prepare(index)
+        self.query_one(Narration).prepare(self.view.blocks(index))
 
     def watch_revealed(self) -> None:
         shown = self.shown = self.step_view()
