@@ -113,7 +113,10 @@ class HomeScreen(Screen[None]):
     def row(self, number: int, lesson: Lesson, width: int) -> Text:
         steps = len(lesson.steps)
         seen, answered, done = self.completion(lesson)
-        wide = width >= ROW_CHROME + 30 + WIDE_EXTRA
+        # The titles first: the checkpoints and minutes only where every title fits whole
+        # beside them (the panel below has them too).
+        longest = max((len(other.title) for other in self.course.lessons), default=0)
+        wide = width >= ROW_CHROME + longest + WIDE_EXTRA
         title_width = max(12, width - ROW_CHROME - (WIDE_EXTRA if wide else 0))
         title = lesson.title
         if len(title) > title_width:
