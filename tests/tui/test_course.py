@@ -466,9 +466,9 @@ def test_home_shows_completion_not_position(tmp_path: Path) -> None:
             assert isinstance(home, HomeScreen)
             row = str(home.query_one(OptionList).get_option_at_index(0).prompt)
             assert f"8/{len(lesson.steps)} steps" in row
-            assert f"1/{len(asking)} checkpoints" in row
             assert lesson.title in row  # whole at 120 columns
             about = text_of(home.query_one("#home-lesson", Static))
+            assert f"1/{len(asking)} answered" in about
             assert lesson.objectives[0] in about and f"{lesson.minutes} min" in about
             assert "step 3" in text_of(home.query_one("#home-resume", Static))
 
