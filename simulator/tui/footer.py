@@ -82,8 +82,17 @@ class KeyBar(Widget):
     def on_unmount(self) -> None:
         self.screen.bindings_updated_signal.unsubscribe(self)
 
+    _painted: tuple[ShownKey, ...] = ()  # the keys last rendered
+
     def _bindings_changed(self, screen: Screen[Any]) -> None:
-        self.refresh()
+        self.sync()
+
+    def sync(self) -> None:
+        """Repaint if the keys to show differ from those painted. A screen calls it with
+        the change that alters its keys, so the bar changes in the same frame; Textual's
+        own notice comes later and then finds nothing to do."""
+        if tuple(self.shown) != self._painted:
+            self.refresh()
 
     @property
     def keys(self) -> list[ShownKey]:
@@ -112,7 +121,9 @@ class KeyBar(Widget):
         key_style = self.get_component_rich_style("key-bar--key")
         description_style = self.get_component_rich_style("key-bar--description")
         text = Text(no_wrap=True, overflow="crop")
-        for key in self.shown:
+        shown = self.shown
+        self._painted = tuple(shown)
+        for key in shown:
             text.append(f" {key.display} ", key_style)
             text.append(f"{key.description} ", description_style)
         return text

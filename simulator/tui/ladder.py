@@ -331,9 +331,8 @@ class LadderDiagram(QuietScrollView, can_focus=True):
         self.selected = selected if selected in self._rows else None
         self._layout = None
         self._resized()
-        if self.is_mounted:  # else the first resize reveals it
+        if self.is_mounted:  # else the first resize reveals it (and again when resized)
             self._reveal_current()
-            self.call_after_refresh(self._reveal_current)
 
     def select(self, number: int | None) -> None:
         """Highlight the arrow of packet `number` (silently) and scroll it into view."""
@@ -380,10 +379,26 @@ class LadderDiagram(QuietScrollView, can_focus=True):
             target = first if first < top else last - page + 1
         else:
             target = last - page + 1
-        self.scroll_to(y=max(0, target), animate=False)
+        self.scroll_to(y=max(0, target), animate=False, immediate=True)
+
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        # Scrolled to the current arrow during the layout that resizes the ladder, so the
+        # frame that shows it at its new height shows that arrow.
+        changed = super()._size_updated(size, virtual_size, container_size, layout)
+        if changed and self.arrows:
+            self._reveal_current()
+        return changed
 
     def on_resize(self, event: events.Resize) -> None:
-        self._resized()
+        size = Size(self.view_size.width, len(self.arrows) + 1)
+        if size.height == self.virtual_size.height:
+            # The layout that resized the ladder painted it at its new width already (the
+            # rows are drawn for the width they are painted at): no second frame for it.
+            self.set_reactive(LadderDiagram.virtual_size, size)
+        else:
+            self._resized()
         self._reveal_current()
 
     # --- choosing an arrow ------------------------------------------------------------

@@ -140,6 +140,16 @@ class Narration(QuietScrollView, can_focus=True):
         """Every line of the narration as text (for tests and checks)."""
         return ["".join(segment.text for segment in line).rstrip() for line in self._lines]
 
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        # Wrapped for the new width during the layout that gives it, so the frame that
+        # shows the pane at its new size shows the text wrapped for it.
+        changed = super()._size_updated(size, virtual_size, container_size, layout)
+        if changed and self.blocks:
+            self._render_lines()
+        return changed
+
     def on_resize(self, event: events.Resize) -> None:
         self._render_lines()
 

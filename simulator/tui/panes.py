@@ -15,14 +15,17 @@ from __future__ import annotations
 from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.geometry import Size
 from textual.reactive import Reactive
+from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollBar, ScrollBarCorner
+from textual.widget import Widget
 from textual.widgets import Static
 
 
 def quiet_virtual_size() -> Reactive[Size]:
-    """`Widget.virtual_size`, without a layout when it changes (one for each class)."""
-    return Reactive(Size(0, 0), layout=False)
+    """`Widget.virtual_size`, without a layout or a repaint when it changes (one for each
+    class): a widget whose size changed is painted anew by the layout that resized it."""
+    return Reactive(Size(0, 0), layout=False, repaint=False)
 
 
 def quiet_scroll_bars() -> None:
@@ -35,6 +38,33 @@ def quiet_scroll_bars() -> None:
             quiet = quiet_virtual_size()
             bar.virtual_size = quiet
             quiet.__set_name__(bar, "virtual_size")
+
+
+class OneFrameScreen(Screen[None]):
+    """A screen whose update paints, in the same frame, what its own layout asked to repaint.
+
+    Laying the screen out gives resized panes their size, shows the scroll bars a pane
+    now needs and moves their thumbs; each of these asks for a repaint, which Textual
+    otherwise paints one frame (and one more pass over the screen) later. Here those
+    widgets are painted with the rest of the update: one frame per change.
+    """
+
+    # Focus moving (the focused pane hidden by a step) restyles the widgets it leaves and
+    # enters, which repaint themselves: not the whole screen again.
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
+
+    def _compositor_refresh(self) -> None:
+        compositor = self._compositor
+        late = {
+            widget
+            for widget in compositor.visible_widgets
+            if getattr(widget, "_repaint_required", False)
+        }
+        if late:
+            for widget in late:
+                widget._repaint_required = False
+            compositor.update_widgets(late)
+        super()._compositor_refresh()
 
 
 class Column(Vertical):
@@ -95,6 +125,7 @@ class TextPane(Static):
 __all__ = [
     "Box",
     "Column",
+    "OneFrameScreen",
     "QuietScrollView",
     "Row",
     "Scroll",

@@ -203,6 +203,13 @@ class LessonView:
             self._blocks[index] = tuple(parts)
         return self._blocks[index]
 
+    @cached_property
+    def widest(self) -> int:
+        """The widest preformatted line of any step's narration: the narration keeps one
+        width through the lesson instead of changing it (and moving every pane) per step."""
+        steps = range(len(self.lesson.steps))
+        return max((block.width for i in steps for block in self.blocks(i)), default=0)
+
     def step(
         self,
         index: int,

@@ -33,8 +33,8 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.reactive import reactive
-from textual.screen import ModalScreen, Screen
+from textual.reactive import var
+from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
@@ -57,7 +57,7 @@ from simulator.tui.messages import (
     StepShown,
 )
 from simulator.tui.narration import Narration
-from simulator.tui.panes import Box, Column, Row, Scroll, TextPane
+from simulator.tui.panes import Box, Column, OneFrameScreen, Row, Scroll, TextPane
 from simulator.tui.routes import RoutingTableView
 from simulator.tui.screens.help import LESSON_MOUSE, HelpScreen
 from simulator.tui.window import TcpWindowView
@@ -159,7 +159,7 @@ class AnswerInput(Input):
             screen.focus_lesson()
 
 
-class LessonScreen(Screen[None]):
+class LessonScreen(OneFrameScreen):
     """One lesson, step by step (see the module)."""
 
     # Most needed first: the footer keeps what fits, in this order (and always Help).
@@ -186,13 +186,15 @@ class LessonScreen(Screen[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]  # noqa: RUF012
 
-    step: reactive[int] = reactive(0, init=False)
-    revealed: reactive[int | None] = reactive(None, init=False)  # step packets shown, playing
-    playing: reactive[bool] = reactive(False, init=False)
-    speed: reactive[int] = reactive(2, init=False)  # index into SPEEDS
-    answered: reactive[frozenset[int]] = reactive(frozenset(), init=False)
-    stage: reactive[str] = reactive("ladder", init=False)  # the stage pane in front
-    note: reactive[str] = reactive("", init=False)  # the classroom's line in the bar
+    # The screen draws nothing of its own: its state changes its panes (the watchers), never
+    # a repaint of the whole screen.
+    step: var[int] = var(0, init=False)
+    revealed: var[int | None] = var(None, init=False)  # step packets shown, playing
+    playing: var[bool] = var(False, init=False)
+    speed: var[int] = var(2, init=False)  # index into SPEEDS
+    answered: var[frozenset[int]] = var(frozenset(), init=False)
+    stage: var[str] = var("ladder", init=False)  # the stage pane in front
+    note: var[str] = var("", init=False)  # the classroom's line in the bar
 
     def __init__(
         self,
@@ -270,7 +272,7 @@ class LessonScreen(Screen[None]):
             self._show_stage(self.shown)
         self._arrange()
         if self.shown is not None:
-            self._fit_narration(self.shown.widest)
+            self._fit_narration(self.view.widest)
 
     def focus_lesson(self) -> None:
         """Give the keys back to the lesson (from the answer box)."""
@@ -300,6 +302,7 @@ class LessonScreen(Screen[None]):
         self._show_ladder(shown)
         self._show_packet(shown)
         self._arrange()
+        self.query_one(KeyBar).sync()
 
     def _arrange(self) -> None:
         """Narrow: size the narration column so the checkpoint fits whole under at least a
@@ -364,7 +367,7 @@ class LessonScreen(Screen[None]):
     def _show_narration(self, shown: StepView) -> None:
         narration = self.query_one(Narration)
         if narration.blocks != shown.blocks:
-            self._fit_narration(shown.widest)
+            self._fit_narration(self.view.widest)
             narration.show(shown.blocks)
 
     def _fit_narration(self, widest: int) -> None:
