@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -121,10 +122,23 @@ class Question:
     withheld: Withheld = NOTHING  # what the screen holds back until it is answered
 
 
+# A number as the program itself shows it: "60", "0x3c", "60 bytes", "byte 21", "row 2",
+# "#47", "Content-Length: 116", "Time to live: 63". A label before it, a unit after.
+_NUMBER = re.compile(
+    r"(?:[a-z][a-z0-9 -]{0,40}:\s*|(?:bytes?|row|packet|offset)\s+|\#)?"
+    r"(?P<number>0x[0-9a-f]+|0b[01]+|0o[0-7]+|[0-9][0-9,_]*)"
+    r"(?:\s*(?:bytes?|b|octets?))?\.?"
+)
+
+
 def _integer(text: str) -> int | None:
-    text = text.strip().lower().replace(",", "").replace("_", "")
+    """The number in an answer, or None when the answer is not one number."""
+    found = _NUMBER.fullmatch(text.strip().lower())
+    if found is None:
+        return None
+    digits = found["number"].replace(",", "").replace("_", "")
     try:
-        return int(text, 0) if text.startswith(("0x", "0b", "0o")) else int(text)
+        return int(digits, 0) if digits.startswith(("0x", "0b", "0o")) else int(digits)
     except ValueError:
         return None
 
@@ -200,10 +214,13 @@ def ask(
             )
             return Question(checkpoint.question, shown, same, answer=typed, withheld=withheld)
         start, end = found.start, found.end
+        # Where a field begins is its first byte: a byte inside it is not where it begins.
         return Question(
             checkpoint.question,
-            f"byte {start}" if end - start == 1 else f"bytes {start}–{end - 1}",
-            lambda text: (n := _integer(text)) is not None and start <= n < end,
+            f"byte {start}"
+            if end - start == 1
+            else f"byte {start} (it holds bytes {start}–{end - 1})",
+            lambda text: _integer(text) == start,
             answer=str(start),
             withheld=Withheld(packet, found.name, span, place=True),
         )

@@ -128,3 +128,39 @@ def test_checkpoints_are_computed_by_the_real_code() -> None:
         line=1, kind="header-bytes", question="?", params={"payload": 300, "masked": True}
     )
     assert ask(header, run, 0).expected == "8"  # 2 + 2 (16-bit length) + 4 (masking key)
+
+
+def test_where_a_field_begins_is_its_first_byte_only() -> None:
+    """Every field-byte checkpoint of the course accepts the field's first byte and no
+    other byte of the field (nor the bytes around it)."""
+    seen = 0
+    for lesson in load_course(user=False).lessons:
+        run = LessonRun(lesson)
+        for index, step in enumerate(lesson.steps):
+            if step.checkpoint is None or step.checkpoint.kind != "field-byte":
+                continue
+            question = ask(step.checkpoint, run, index)
+            _, found = run.field(
+                index, step.checkpoint.params.get("packet"), str(step.checkpoint.params["field"])
+            )
+            where = f"{lesson.id} step {index + 1}"
+            assert question.judge(str(found.start)), where
+            assert question.judge(f"byte {found.start}"), where
+            for wrong in {found.start - 1, found.start + 1, found.end - 1, found.end} - {
+                found.start
+            }:
+                assert not question.judge(str(wrong)), f"{where}: {wrong} accepted"
+            seen += 1
+    assert seen >= 2, "the course has no field-byte checkpoint: the test checks nothing"
+
+
+def test_numbers_are_judged_in_the_units_the_program_shows() -> None:
+    from simulator.lessons.model import Checkpoint
+
+    lesson = parse_lesson(lessons_dir() / "03-tcp-handshake.md")
+    run = LessonRun(lesson)
+    number = ask(Checkpoint(line=1, kind="number", question="?", answer="116"), run, 0)
+    for typed in ("116", " 116 ", "116 bytes", "116 B", "Content-Length: 116", "0x74", "byte 116"):
+        assert number.judge(typed), typed
+    for typed in ("117", "116 117", "Content-Length: 11", "one hundred", "", "116x"):
+        assert not number.judge(typed), typed
