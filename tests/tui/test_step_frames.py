@@ -21,7 +21,7 @@ from simulator.lessons import Lesson
 from simulator.tui.screens.lesson import LessonScreen
 from tests.tui.course_support import COURSE, course_app
 
-AFTER = 0.08  # seconds after a step: several frames, to see updates that come late
+AFTER = 0.06  # seconds after a step's first update: frames enough to see those that follow
 MOST = 3  # screen updates for one step: the layout, and twice what it changed scrolling
 
 
@@ -54,7 +54,11 @@ async def walk(lesson: Lesson, size: tuple[int, int], tmp_path: Path) -> None:
         for index in [*range(1, count), *range(count - 2, -1, -1)]:
             updates[0] = whole[0] = 0
             screen.go(index)
-            await pilot.pause(AFTER)
+            for _ in range(400):  # a busy machine may be slow to the first update
+                await pilot.pause(0.02)
+                if updates[0]:
+                    break
+            await pilot.pause(AFTER)  # and then the updates that follow it
             where = f"{lesson.id} step {index + 1} at {size[0]}×{size[1]}"
             assert screen.shown is not None and screen.shown.index == index, where
             assert whole[0] == 0, f"{where}: the whole screen repainted"
