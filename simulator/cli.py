@@ -217,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.set_defaults(func=_cmd_simulate)
 
     lessons = sub.add_parser("lessons", help="check, list and explain lesson files")
-    what = lessons.add_subparsers(dest="lessons_command", metavar="{check,list,actions}")
+    what = lessons.add_subparsers(dest="lessons_command", metavar="{check,list,actions,export}")
     check = what.add_parser(
         "check", help="validate lesson files: each problem with its file and line"
     )
@@ -234,6 +234,19 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(func=_cmd_lessons_list)
     actions = what.add_parser("actions", help="the actions a lesson's ```do blocks may use")
     actions.set_defaults(func=_cmd_lessons_actions)
+    export = what.add_parser(
+        "export",
+        help="write a lesson's whole run as pcapng: every link, one interface each",
+        description="Run a lesson's network, every step, and write the packets of every link "
+        "as pcapng, one interface per link. A .pcap file holds one link: it is written only "
+        "when the lesson's network has just one.",
+    )
+    export.add_argument("lesson", help="a lesson id, number or file name, or a lesson file")
+    export.add_argument(
+        "-o", "--output", metavar="FILE", help="the pcapng (or, for one link, pcap) to write"
+    )
+    _lessons_option(export, "also read lessons from DIR (repeatable)")
+    export.set_defaults(func=_cmd_lessons_export)
     lessons.set_defaults(func=lambda args: _print_help(lessons))
     return parser
 
@@ -655,6 +668,64 @@ def _cmd_lessons_actions(args: argparse.Namespace) -> int:
 
     for name in ACTIONS:
         print(describe(name))
+    return 0
+
+
+def _cmd_lessons_export(args: argparse.Namespace) -> int:
+    """Every link of the lesson's whole run; any error is one line and status 2."""
+    try:
+        return _export_lesson(args)
+    except WirelabError as error:
+        print(f"wirelab: {_one_line(error)}", file=sys.stderr)
+        return 2
+
+
+def _one_line(error: WirelabError) -> str:
+    from simulator.lessons import LessonError
+
+    if isinstance(error, LessonError) and error.problems:
+        first, more = error.problems[0], len(error.problems) - 1
+        return f"{first}" + (f" (and {_plural(more, 'more problem')})" if more else "")
+    lines = str(error).splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _export_lesson(args: argparse.Namespace) -> int:
+    from simulator.lessons import load_course, parse_lesson
+    from simulator.lessons.run import LessonRun
+    from simulator.trace import check_writable
+
+    course = load_course(_lesson_folders(args))
+    lesson = course.find(args.lesson)
+    if lesson is None and Path(args.lesson).is_file():
+        lesson = parse_lesson(Path(args.lesson))  # a lesson file outside the course
+    if lesson is None:
+        names = ", ".join(each.id for each in course.lessons)
+        raise WirelabError(f"no lesson {args.lesson!r} (the course: {names})")
+    if args.output is None:
+        raise WirelabError("say where to write the packets: -o FILE.pcapng")
+    check_writable(args.output)  # before the run, as `simulate` does
+    run = LessonRun(lesson)  # every step done: the whole run, as the lesson shows it
+    scenario = run.scenario
+    links = scenario.links
+    # pcapng holds every link, one interface each; a classic pcap has no interfaces, so
+    # it can hold the run only when one link carried all of it (then it is that link's
+    # capture, as `simulate` writes without --all-links).
+    one_link = Path(args.output).suffix.lower() == ".pcap"
+    if one_link and len(links) > 1:
+        raise WirelabError(
+            f"{lesson.id} runs on {len(links)} links and a .pcap file holds one: "
+            f"write .pcapng (one interface per link)"
+        )
+    count = scenario.write_pcap(args.output, all_links=not one_link)
+    where = f"link {links[0].name}" if one_link else _plural(len(links), "link")
+    lost = len(scenario.network.drops)
+    extra = f", {_plural(lost, 'packet')} lost on the way" if lost else ""
+    print(
+        f"{lesson.id} ({_plural(len(run.steps), 'step')}): {_plural(count, 'packet')} seen on "
+        f"{where}{extra}; {scenario.now:.2f} s simulated; wrote {args.output}",
+        flush=True,
+    )
     return 0
 
 
