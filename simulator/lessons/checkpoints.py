@@ -15,6 +15,13 @@ real code works it out when the question is asked.
 
 `packet` picks a packet as in a ```show block (default: the step's last).
 
+`predict = true` makes any kind a prediction: the step shows the trace up to
+its own packets, the learner commits to an answer, then the step's packets
+appear and the answer is judged against what they carry (right: why; wrong:
+what happened instead, and why). `lessons check` refuses a prediction whose
+answer is already on screen when it is asked: a packet from an earlier step,
+or the step's own text saying it.
+
 Until a checkpoint is answered (or, in a classroom, revealed), nothing on the
 screen may give its answer away. What it asks says what to hold back
 (`Withheld`): the asked field's value (in the field tree, the hex pane, the

@@ -81,6 +81,9 @@ class Checkpoint:
     choices: tuple[str, ...] = ()
     answer: Any = None  # for "choice": the 1-based number of the right choice
     params: dict[str, Any] = field(default_factory=dict)  # kind-specific: field, packet, …
+    # A prediction: asked before the step's packets are shown; they appear once it is
+    # answered, right or wrong, and the answer is judged against what they carry.
+    predict: bool = False
 
 
 @dataclass(frozen=True)

@@ -314,6 +314,10 @@ class _Parser:
         if not isinstance(question, str) or not question.strip():
             self.problem(line, "```check needs a question")
             question = ""
+        predict = table.pop("predict", False)
+        if not isinstance(predict, bool):
+            self.problem(line, "predict = true or false")
+            predict = False
         choices = table.pop("choices", [])
         if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
             self.problem(line, "choices must be a list of strings")
@@ -327,6 +331,7 @@ class _Parser:
             choices=tuple(choices),
             answer=table.pop("answer", None),
             params=table,
+            predict=predict,
         )
         for message in check_definition(checkpoint):
             self.problem(line, message)

@@ -12,8 +12,9 @@ Packets are what one capture point saw (the client's link unless a step's
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator.dissect.fields import Dissection, Field
 from simulator.dissect.stream_view import StreamDissector
@@ -27,6 +28,9 @@ from simulator.network.topology import Forwarding
 from simulator.tcp import TcpConfig
 from simulator.trace.records import Trace, WireRecord
 from simulator.ws import Config
+
+if TYPE_CHECKING:
+    from simulator.lessons.checkpoints import Question
 
 
 @dataclass(frozen=True)
@@ -283,9 +287,40 @@ class LessonRun:
                     problems.append(Problem(path, pointer.line, str(error)))
             if step.checkpoint is not None:
                 try:
-                    ask(step.checkpoint, self, index)
+                    question = ask(step.checkpoint, self, index)
                 except (LookupError, ValueError) as error:
                     problems.append(Problem(path, step.checkpoint.line, str(error)))
+                    continue
+                if step.checkpoint.predict:
+                    line = step.checkpoint.line
+                    for message in self._unpredictable(index, question):
+                        problems.append(Problem(path, line, message))
+        return problems
+
+    def _unpredictable(self, index: int, question: Question) -> list[str]:
+        """Why step `index`'s prediction would not be one: its answer must come from the
+        step's own packets, which are not on screen when it is asked, and the step's text
+        must not say it."""
+        step = self.lesson.steps[index]
+        at = step.pointer.at if step.pointer is not None else None
+        own = self.packets(index, at)
+        if not own:
+            return [
+                "predict = true: the step's own packets answer a prediction, and this step "
+                "puts none on the wire here"
+            ]
+        problems = []
+        asked = question.withheld.packet
+        if asked is not None and asked < own.start:
+            problems.append(
+                f"predict = true: packet #{asked + 1}, which answers it, is on screen before "
+                f"the question; point at one of the step's own packets "
+                f"(#{own.start + 1}–#{own.stop})"
+            )
+        said = f"{step.text}\n{question.text}"
+        for word in question.withheld.words:
+            if len(word) >= 3 and re.search(rf"(?<![\w.]){re.escape(word)}(?!\w|\.\w)", said):
+                problems.append(f"predict = true: the step's text gives the answer away ({word})")
         return problems
 
 

@@ -24,6 +24,7 @@ from simulator.lessons.checkpoints import NOTHING, Question, Withheld, ask
 from simulator.lessons.ladder import LadderArrow, arrows, client_link_labels, lifelines
 from simulator.lessons.model import NARROWEST_TEXT, Lesson
 from simulator.lessons.run import LessonRun, TcpSnapshot
+from simulator.text import plural
 from simulator.views.withheld import redact
 
 _PRE_TOKENS = ("fence", "code_block")
@@ -109,6 +110,9 @@ class StepView:
     question: Question | None
     answered: bool  # the question was answered (or revealed): nothing is held back
     withheld: Withheld  # NOTHING once answered
+    # An unanswered prediction: the trace only up to the step's own packets, which
+    # appear once it is answered (and the panes as they were before the step).
+    predicting: bool = False
 
     @property
     def widest(self) -> int:
@@ -122,8 +126,11 @@ class StepView:
 
     @property
     def playing(self) -> str:
-        """While the step's packets are shown one by one, "packet 2 of 3"; else ""."""
+        """While the step's packets are shown one by one, "packet 2 of 3"; before a
+        prediction, what waits for it; else ""."""
         shown, of = self.current
+        if self.predicting:
+            return f"{plural(of, 'packet')} waiting for your prediction"
         return f"packet {shown} of {of}" if shown < of else ""
 
 
@@ -226,6 +233,10 @@ class LessonView:
         state = run.steps[index]
         question = self.question(index)
         withheld = question.withheld if question is not None and not answered else NOTHING
+        checkpoint = step.checkpoint
+        predicting = checkpoint is not None and checkpoint.predict and not answered
+        if predicting:
+            revealed = 0  # nothing of the step's own until the learner has committed
 
         count = state.end - state.first
         visible = list(self.arrows(index))
@@ -237,6 +248,10 @@ class LessonView:
         pointer = step.pointer
         at = pointer.at if pointer is not None else None
         packet, field = self._pointed(index)
+        if predicting and packet is not None and packet >= run.packets(index, at).start:
+            # The step's own packet answers the prediction: show the one before it instead.
+            before = run.packets(index, at).start - 1
+            packet, field = (before if before >= 0 else None), None
         dissection = self.dissect(packet, at) if packet is not None else None
         if field is not None and dissection is not None:
             field = _same_field(dissection, field)
@@ -247,12 +262,14 @@ class LessonView:
             selected = originals[packet] + 1
         if revealed is not None and visible and shown < count:
             selected = visible[-1].number
+        if predicting and not visible:
+            selected = None
 
         routes = None
         if pointer is not None and pointer.table is not None:
             rows = state.routes.get(pointer.table, ())
             decision: Decision | None = None
-            if withheld.router != pointer.table:
+            if withheld.router != pointer.table and not predicting:
                 decisions = run.decisions(index, pointer.table)
                 decision = next((d.decision for d in decisions if d.decision is not None), None)
                 if decision is None:  # nothing forwarded here this step: where the server is
@@ -261,7 +278,9 @@ class LessonView:
             routes = RoutesShown(pointer.table, tuple(rows), decision)
         window = None
         if pointer is not None and pointer.window is not None:
-            window = WindowShown(pointer.window, state.tcp.get(pointer.window), withheld.window)
+            # A prediction shows the window as it was before the step's packets.
+            tcp = run.steps[index - 1].tcp if predicting and index > 0 else state.tcp
+            window = WindowShown(pointer.window, tcp.get(pointer.window), withheld.window)
 
         return StepView(
             index=index,
@@ -280,6 +299,7 @@ class LessonView:
             question=question,
             answered=answered or question is None,
             withheld=withheld,
+            predicting=predicting,
         )
 
     def _pointed(self, index: int) -> tuple[int | None, Field | None]:

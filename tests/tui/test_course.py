@@ -88,8 +88,14 @@ async def walk(lesson: Lesson, tmp_path: Path) -> None:
                 assert tree.field is not None and tree.field.name == field.name
                 assert screen.query_one(HexView).highlight == (field.start, field.end)
             ladder = screen.query_one(LadderDiagram)
-            assert len(ladder.arrows) == run.steps[index].end
-            if step.checkpoint is not None:
+            predicts = step.checkpoint is not None and step.checkpoint.predict
+            # A prediction is asked before the step's own packets are on the ladder.
+            state = run.steps[index]
+            assert len(ladder.arrows) == (state.first if predicts else state.end)
+            if predicts:
+                await predict_wrong(pilot, screen)
+                assert len(ladder.arrows) == state.end  # its packets, once predicted
+            elif step.checkpoint is not None:
                 await answer_wrong_then_right(pilot, screen)
             await pilot.press("n")
             await pilot.pause()
@@ -126,6 +132,28 @@ async def answer_wrong_then_right(pilot: object, screen: LessonScreen) -> None:
     await pilot.pause()
     assert "Right" in text_of(screen.query_one("#feedback", Static))
     assert not answer.has_focus  # the keys are the lesson's again
+
+
+async def predict_wrong(pilot: object, screen: LessonScreen) -> None:
+    """A prediction is committed to once: a wrong one is answered too, the verdict says
+    what the packets carried, and they are sent (`n` shows them all, on the same step)."""
+    from textual.pilot import Pilot
+
+    assert isinstance(pilot, Pilot)
+    view = screen.shown
+    assert view is not None and view.question is not None and view.predicting
+    step = screen.step
+    await pilot.press("n")
+    await pilot.pause()
+    assert screen.step == step  # not before predicting
+    await pilot.press("enter", *"wrong", "enter")
+    await pilot.pause()
+    feedback = text_of(screen.query_one("#feedback", Static))
+    assert "You predicted wrong" in feedback and view.question.expected in feedback
+    assert not screen.query_one(AnswerInput).has_focus
+    await pilot.press("n")  # the packets being sent: all of them, same step
+    await pilot.pause()
+    assert screen.step == step and screen.revealed is None
 
 
 def test_navigation_keys_never_type_into_the_answer(tmp_path: Path) -> None:
@@ -242,6 +270,12 @@ async def one_packet(tmp_path: Path) -> None:
             count = run.steps[index].end - run.steps[index].first
             if not count:
                 continue
+            if screen.shown is not None and screen.shown.predicting:
+                assert not screen.check_action("single", ())  # the packets wait for it
+                await pilot.press("a")  # the teacher sends them
+                await pilot.press("n")  # all of them, this step
+                await pilot.pause()
+                assert screen.step == index
             ladder = screen.query_one(LadderDiagram)
             before = len(ladder.arrows)
             await pilot.press("full_stop")
@@ -265,16 +299,24 @@ async def backwards_jump_replay_and_play(tmp_path: Path) -> None:
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, LessonScreen) and screen.teach
-        await pilot.press("right", "right", "right")
+        await pilot.press("right", "right", "right", "right")
         await pilot.pause()
-        assert screen.step == 3
+        assert screen.step == 4
         # Teach mode: no answer needed; the teacher reveals it.
         await pilot.press("a")
         await pilot.pause()
         assert "Answer:" in text_of(screen.query_one("#feedback", Static))
-        await pilot.press("left")
+        await pilot.press("left", "left")
         await pilot.pause()
         assert screen.step == 2
+        # A prediction: the teacher's `a` sends the packets and shows the answer.
+        assert screen.shown is not None and screen.shown.predicting
+        await pilot.press("a")
+        await pilot.pause()
+        assert screen.playing and "Answer:" in text_of(screen.query_one("#feedback", Static))
+        await pilot.press("right")  # the packets, all at once
+        await pilot.pause()
+        assert screen.step == 2 and not screen.playing
         arrows_at_2 = list(screen.query_one(LadderDiagram).arrows)
         await pilot.press("r")  # replay: the step's packets appear one by one
         await pilot.pause()

@@ -40,6 +40,16 @@ async def settle(pilot: Pilot[None]) -> None:
     await pilot.pause()
 
 
+def at(index: int) -> Callable[[Pilot[None]], object]:
+    """Straight to step `index` (past a checkpoint that would hold `right` back)."""
+
+    async def there(pilot: Pilot[None]) -> None:
+        pilot.app.screen.go(index)  # type: ignore[attr-defined]
+        await settle(pilot)
+
+    return there
+
+
 def steps(count: int) -> Callable[[Pilot[None]], object]:
     async def forward(pilot: Pilot[None]) -> None:
         for _ in range(count):
@@ -56,17 +66,36 @@ def test_home(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
 def test_lesson_step(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
-    """The handshake lesson at its SYN-ACK: the ack field selected, its bytes lit."""
-    assert snap_compare(app("tcp-handshake"), terminal_size=size, run_before=steps(2))
+    """The handshake lesson at the client's ACK: its field selected, its bytes lit."""
+    assert snap_compare(app("tcp-handshake"), terminal_size=size, run_before=at(3))
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
 def test_checkpoint(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
-    """The acknowledgement-number checkpoint after a wrong answer: the hint shows."""
+    """The which-flags checkpoint after a wrong answer: the hint shows."""
 
     async def wrong(pilot: Pilot[None]) -> None:
-        await steps(3)(pilot)
+        await at(4)(pilot)
+        await pilot.press("enter", "4", "enter")
+        await settle(pilot)
+
+    assert snap_compare(app("tcp-handshake"), terminal_size=size, run_before=wrong)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+def test_prediction(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    """The SYN-ACK's acknowledgement to predict: the SYN on screen, the SYN-ACK not yet."""
+    assert snap_compare(app("tcp-handshake"), terminal_size=size, run_before=steps(2))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+def test_prediction_wrong(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
+    """A wrong prediction: what the packets carried, and the SYN-ACK now on screen."""
+
+    async def wrong(pilot: Pilot[None]) -> None:
+        await steps(2)(pilot)
         await pilot.press("enter", *"42", "enter")
+        await pilot.press("right")  # the step's packets, all at once
         await settle(pilot)
 
     assert snap_compare(app("tcp-handshake"), terminal_size=size, run_before=wrong)
@@ -80,10 +109,10 @@ def test_classroom(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
 def test_checkpoint_answered(snap_compare: SnapCompare, size: tuple[int, int]) -> None:
-    """The same checkpoint answered: the verdict, the ack number no longer held back."""
+    """The same checkpoint answered: the verdict and the explanation."""
 
     async def right(pilot: Pilot[None]) -> None:
-        await steps(3)(pilot)
+        await at(4)(pilot)
         screen = pilot.app.screen
         answer = screen.shown.question.answer  # type: ignore[attr-defined]
         await pilot.press("enter", *answer, "enter")

@@ -220,6 +220,7 @@ class LessonScreen(OneFrameScreen):
         self.dissection: Dissection | None = None  # what the field and byte panes show
         self.selected: int | None = None  # the trace index of that packet
         self._clock = 0.0
+        self._this_step_only = False  # playing a prediction's packets: stop at the step's end
         self._feedback: Text | None = None  # the checkpoint's verdict, until the step changes
         self._keys: tuple[bool, str] | None = None  # what the footer's keys depend on
         self._lit: Field | None = None  # the field whose bytes the hex pane lights
@@ -393,6 +394,8 @@ class LessonScreen(OneFrameScreen):
             _show(box, False)
             return
         _show(box, True)
+        predicts = self.lesson.steps[shown.index].checkpoint
+        box.border_title = "Predict" if predicts is not None and predicts.predict else "Checkpoint"
         self.query_one("#question", Static).update(prose(question.text))
         answer = self.query_one(AnswerInput)
         _show(answer, not self.teach and not shown.answered)
@@ -403,8 +406,16 @@ class LessonScreen(OneFrameScreen):
             feedback.update(Text.assemble(("Answer: ", "bold"), question.expected))
         elif shown.answered:
             feedback.update(Text.assemble(("✓ Answered. ", "green"), question.expected))
+        elif self.teach and shown.predicting:
+            feedback.update(
+                Text.assemble("Press ", ("a", "bold"), " to send the packets and reveal the answer.")  # noqa: E501
+            )
         elif self.teach:
             feedback.update(Text.assemble("Press ", ("a", "bold"), " to reveal the answer."))
+        elif shown.predicting:
+            feedback.update(
+                Text.assemble("Press ", ("Enter", "bold"), " to predict; then the packets go.")
+            )
         else:
             feedback.update(
                 Text.assemble("Press ", ("Enter", "bold"), " to answer; it unlocks the next step.")
@@ -573,6 +584,8 @@ class LessonScreen(OneFrameScreen):
         self.update_bar()
 
     def watch_playing(self) -> None:
+        if not self.playing:
+            self._this_step_only = False
         self.update_bar()
 
     def watch_speed(self) -> None:
@@ -615,7 +628,8 @@ class LessonScreen(OneFrameScreen):
             return self.teach and asking
         if action == "pane":
             return parameters[0] == self.next_pane()
-        return True
+        # A prediction's packets wait for the prediction.
+        return not (action in ("play", "replay", "single") and shown and shown.predicting)
 
     def next_pane(self) -> str:
         """The pane `d` brings to the front."""
@@ -641,6 +655,10 @@ class LessonScreen(OneFrameScreen):
         checkpoint = self.lesson.steps[self.step].checkpoint
         assert checkpoint is not None
         answer = self.query_one(AnswerInput)
+        if checkpoint.predict:
+            self._predicted(event.value, question.judge(event.value))
+            answer.value = ""
+            return
         if question.judge(event.value):
             verdict = Text.assemble((f"✓ Right: {question.expected}.", "green"))
             if checkpoint.explanation:
@@ -657,8 +675,41 @@ class LessonScreen(OneFrameScreen):
             self.query_one("#feedback", Static).update(self._feedback)
             self._arrange()  # the hint may need more rows
 
+    def _predicted(self, typed: str, right: bool) -> None:
+        """A prediction committed to: say who was right and why, then send the step's
+        packets, so the learner sees them arrive with the answer in mind."""
+        shown = self.shown
+        checkpoint = self.lesson.steps[self.step].checkpoint
+        assert shown is not None and shown.question is not None and checkpoint is not None
+        expected = shown.question.expected
+        if right:
+            verdict = Text.assemble(("✓ Right: ", "green"), expected, ".")
+        else:
+            verdict = Text.assemble(
+                ("✗ ", "red"), "You predicted ", (typed.strip()[:60], "bold"),
+                "; the packets say ", (expected, "bold"), ".",
+            )  # fmt: skip
+        if checkpoint.explanation:
+            verdict.append(" ")
+            verdict.append_text(prose(checkpoint.explanation))
+        self._feedback = verdict
+        self.post_message(Answered(self.lesson.id, self.step))
+        self._send_predicted()
+
+    def _send_predicted(self) -> None:
+        self.set_reactive(LessonScreen.revealed, 0)
+        self.answered = self.answered | {self.step}
+        self.focus_lesson()
+        self.playing = True
+        self._this_step_only = True  # the step's packets, then stop: not on to the next
+        self._clock = 0.0
+
     def action_reveal(self) -> None:
-        if self.shown is not None and self.shown.question is not None:
+        shown = self.shown
+        if shown is not None and shown.question is not None:
+            if shown.predicting:
+                self._send_predicted()
+                return
             self.answered = self.answered | {self.step}
 
     def blocked(self) -> bool:
@@ -762,7 +813,7 @@ class LessonScreen(OneFrameScreen):
             self.playing = False
             self.revealed = None
             return
-        if self.step + 1 >= len(self.lesson.steps):
+        if self._this_step_only or self.step + 1 >= len(self.lesson.steps):
             self.playing = False
             self.revealed = None
             return
