@@ -8,12 +8,15 @@ real code works it out when the question is asked.
 | choice | choices, answer (1-based) | a choice number | the lesson's answer |
 | accept-key | — | Sec-WebSocket-Accept for a fresh random key | `ws.handshake.accept_key` |
 | header-bytes | payload, masked | the frame header's length | `ws.frames.encode_header` |
-| field-value | field, packet | the field's value | the packet's dissection |
-| field-byte | field, packet | the offset of a byte the field occupies | the field's byte span |
+| field-value | field, packet, header, frame | the field's value | the packet's dissection |
+| field-byte | field, packet, header, frame | where the field begins | its first byte |
 | route-row | router, destination | the routing-table row that matches | the router's lookup |
 | number | answer | a whole number | the lesson's answer (when nothing can compute it) |
 
-`packet` picks a packet as in a ```show block (default: the step's last).
+`packet` picks a packet as in a ```show block (default: the step's last). The
+field is the first of its name in that packet; `header = "Content-Length"`
+picks it in that HTTP header field, `frame = 2` in the packet's second
+WebSocket frame.
 
 `predict = true` makes any kind a prediction: the step shows the trace up to
 its own packets, the learner commits to an answer, then the step's packets
@@ -75,6 +78,11 @@ def check_definition(checkpoint: Checkpoint) -> list[str]:
             problems.append("masked = true or false")
     if kind in ("field-value", "field-byte") and not isinstance(params.get("field"), str):
         problems.append(f'{kind} needs field = a field name such as "tcp.ack"')
+    if "header" in params and not isinstance(params["header"], str):
+        problems.append('header = an HTTP header field\'s name, such as "Content-Length"')
+    frame = params.get("frame")
+    if "frame" in params and (not isinstance(frame, int) or isinstance(frame, bool) or frame < 1):
+        problems.append("frame = which WebSocket frame of the packet, from 1")
     if kind == "route-row":
         if not isinstance(params.get("router"), str):
             problems.append('route-row needs router = a router\'s name such as "r1"')
@@ -84,8 +92,8 @@ def check_definition(checkpoint: Checkpoint) -> list[str]:
             problems.append("route-row needs destination = an IPv4 address")
     allowed = {
         "header-bytes": {"payload", "masked"},
-        "field-value": {"field", "packet"},
-        "field-byte": {"field", "packet"},
+        "field-value": {"field", "packet", "header", "frame"},
+        "field-byte": {"field", "packet", "header", "frame"},
         "route-row": {"router", "destination"},
     }.get(kind, set())
     for key in params:
@@ -191,7 +199,10 @@ def ask(
             answer=str(length),
         )  # fmt: skip
     if kind in ("field-value", "field-byte"):
-        _, found = run.field(step, params.get("packet"), str(params["field"]))
+        _, found = run.field(
+            step, params.get("packet"), str(params["field"]),
+            header=params.get("header"), frame=params.get("frame"),
+        )  # fmt: skip
         packet = run.select(step, params.get("packet"))
         span = (found.buffer, found.start, found.end)
         if kind == "field-value":

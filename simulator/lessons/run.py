@@ -192,11 +192,35 @@ class LessonRun:
         return self.dissector(at)(trace[index])
 
     def field(
-        self, step: int, packet: int | str | None, name: str, at: str | None = None
-    ) -> tuple[WireRecord, Field]:
+        self, step: int, packet: int | str | None, name: str, at: str | None = None, *,
+        header: str | None = None, frame: int | None = None,
+    ) -> tuple[WireRecord, Field]:  # fmt: skip
+        """Field `name` of the packet `packet` names: the first of that name, or the one in
+        HTTP header field `header` (by its name, any case), or in the `frame`-th WebSocket
+        frame (from 1) the packet carries."""
         index = self.select(step, packet, at)
         dissection = self.dissect(index, at)
-        found = dissection.find(name)
+        within: list[Field] = list(dissection.fields)
+        if frame is not None:
+            frames = [top for top in dissection.fields if top.name == "ws"]
+            if not 1 <= frame <= len(frames):
+                raise LookupError(
+                    f"frame = {frame}: packet {index + 1} ({dissection.summary}) carries "
+                    f"{len(frames)} WebSocket frame{'s' * (len(frames) != 1)}"
+                )
+            within = [frames[frame - 1]]
+        if header is not None:
+            heads = [
+                f for top in within for _, f in top.walk()
+                if f.name == "http.header" and f.label.lower() == header.lower()
+            ]  # fmt: skip
+            if not heads:
+                raise LookupError(
+                    f"header = {header!r}: packet {index + 1} ({dissection.summary}) has no "
+                    f"such HTTP header field"
+                )
+            within = heads[:1]
+        found = next((f for top in within for _, f in top.walk() if f.name == name), None)
         if found is None:
             names = sorted({f.name for _, f in dissection.walk()})
             raise LookupError(
