@@ -269,9 +269,16 @@ class LessonView:
         if pointer is not None and pointer.table is not None:
             rows = state.routes.get(pointer.table, ())
             decision: Decision | None = None
+            asks = (
+                checkpoint.params
+                if checkpoint is not None and checkpoint.kind == "route-row"
+                else {}
+            )
             if withheld.router != pointer.table and not predicting:
                 decisions = run.decisions(index, pointer.table)
                 decision = next((d.decision for d in decisions if d.decision is not None), None)
+                if asks.get("router") == pointer.table:  # the row the question asked about
+                    decision = run.lookup(index, pointer.table, str(asks["destination"]))
                 if decision is None:  # nothing forwarded here this step: where the server is
                     server = str(run.scenario.server_host.address)
                     decision = run.lookup(index, pointer.table, server)

@@ -111,7 +111,10 @@ async def walk_at(
         if shown_view.question is not None and mode == "learn":
             await wrong_answer(pilot, screen)
             check_checkpoint(app, screen, f"{where_}, after a wrong answer")
-            check_secrets(app, screen, shown_view, f"{where_}, after a wrong answer")
+            # A wrong prediction is answered (the packets are sent): the view now shown.
+            after = screen.shown
+            assert after is not None
+            check_secrets(app, screen, after, f"{where_}, after a wrong answer")
     # Where the field pane shows on demand (d), the same steps again with it in front.
     screen.stage = "detail"
     for index in fields_later:
