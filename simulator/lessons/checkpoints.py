@@ -217,6 +217,8 @@ def ask(
                     )
                 if isinstance(value, int):
                     return _integer(text) == value
+                if isinstance(value, str) and value.strip().isdigit():  # a header's number
+                    return _integer(text) == int(value)
                 if isinstance(value, bytes):
                     return text.replace(" ", "").replace(":", "").lower() == value.hex()
                 return text.lower() == str(value).lower()

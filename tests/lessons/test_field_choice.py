@@ -58,3 +58,24 @@ def test_bad_settings_are_named() -> None:
     assert check_definition(checkpoint(field="ws.opcode", frame="2"))
     assert check_definition(checkpoint(field="http.header", header=3))
     assert not check_definition(checkpoint(field="http.header", header="Host", frame=1))
+
+
+def test_a_header_holding_a_number_is_judged_as_one() -> None:
+    run = view_of("http").run
+    step = last_step("http")
+    response = next(
+        i for i in range(run.upto(step))
+        if any(f.name == "http.header" and f.label == "Content-Length"
+               for _, f in run.dissect(i).walk())
+    )  # fmt: skip
+    question = ask(
+        checkpoint(field="http.header", packet=f"#{response + 1}", header="Content-Length"),
+        run, step,
+    )  # fmt: skip
+    length = next(
+        f.value for _, f in run.dissect(response).walk()
+        if f.name == "http.header" and f.label == "Content-Length"
+    )  # fmt: skip
+    for typed in (str(length), f"{length} bytes", f"Content-Length: {length}"):
+        assert question.judge(typed), typed
+    assert not question.judge(str(int(str(length)) + 1))
