@@ -18,14 +18,21 @@ def last_step(lesson_id: str) -> int:
     return len(view_of(lesson_id).lesson.steps) - 1
 
 
+def with_header(name: str) -> tuple[int, str]:
+    """The first packet of the http lesson with HTTP header field `name`: (its capture
+    index, the field's value)."""
+    run = view_of("http").run
+    for index in range(run.upto(last_step("http"))):
+        for _, found in run.dissect(index).walk():
+            if found.name == "http.header" and found.label == name:
+                return index, str(found.value)
+    raise AssertionError(f"no packet of the http lesson has {name}")
+
+
 def test_a_header_is_named() -> None:
     run = view_of("http").run
     step = last_step("http")
-    response = next(
-        i for i in range(run.upto(step))
-        if any(f.name == "http.header" and f.label == "Content-Type"
-               for _, f in run.dissect(i).walk())
-    )  # fmt: skip
+    response, _ = with_header("Content-Type")
     packet = f"#{response + 1}"
     first = ask(checkpoint(field="http.header", packet=packet), run, step)
     typed = ask(checkpoint(field="http.header", packet=packet, header="content-type"), run, step)
@@ -63,19 +70,11 @@ def test_bad_settings_are_named() -> None:
 def test_a_header_holding_a_number_is_judged_as_one() -> None:
     run = view_of("http").run
     step = last_step("http")
-    response = next(
-        i for i in range(run.upto(step))
-        if any(f.name == "http.header" and f.label == "Content-Length"
-               for _, f in run.dissect(i).walk())
-    )  # fmt: skip
+    response, length = with_header("Content-Length")
     question = ask(
         checkpoint(field="http.header", packet=f"#{response + 1}", header="Content-Length"),
         run, step,
     )  # fmt: skip
-    length = next(
-        f.value for _, f in run.dissect(response).walk()
-        if f.name == "http.header" and f.label == "Content-Length"
-    )  # fmt: skip
     for typed in (str(length), f"{length} bytes", f"Content-Length: {length}"):
         assert question.judge(typed), typed
-    assert not question.judge(str(int(str(length)) + 1))
+    assert not question.judge(str(int(length) + 1))
