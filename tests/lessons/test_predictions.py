@@ -146,3 +146,28 @@ def test_a_prediction_is_committed_then_the_packets_go(tmp_path: Path) -> None:
             assert screen.shown is not None and screen.shown.current[0] == screen.shown.current[1]
 
     asyncio.run(main())
+
+
+def test_a_small_screen_shows_the_predicted_packets_arrive(tmp_path: Path) -> None:
+    """At 80×24 one stage pane shows at a time: once a prediction is committed, the
+    ladder comes to the front (where its packets arrive), not the table."""
+    lesson = view_of("tcp-flow-control").lesson
+    index = next(
+        i for i, s in enumerate(lesson.steps)
+        if s.checkpoint and s.checkpoint.predict and s.pointer and s.pointer.window
+    )  # fmt: skip
+
+    async def main() -> None:
+        app = course_app(tmp_path / "progress.json", start=lesson.id)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, LessonScreen)
+            screen.go(index)
+            await pilot.pause()
+            assert screen.stage == "table"  # the window, as it stands before the step
+            await pilot.press("enter", *"1", "enter")
+            await pilot.pause()
+            assert screen.stage == "ladder" and screen.playing
+
+    asyncio.run(main())

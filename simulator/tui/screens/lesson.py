@@ -698,6 +698,8 @@ class LessonScreen(OneFrameScreen):
 
     def _send_predicted(self) -> None:
         self.set_reactive(LessonScreen.revealed, 0)
+        if self.has_class("-narrow") and self.stage == "table":
+            self.stage = "ladder"  # where the packets arrive (`d` brings the table back)
         self.answered = self.answered | {self.step}
         self.focus_lesson()
         self.playing = True
