@@ -70,10 +70,25 @@ def build_scenario(network: dict[str, Any]) -> Scenario:
     )
     mss = int(n.pop("mss", 1460))
     delayed = n.pop("delayed_ack", None)
-    client_tcp = TcpConfig(mss=mss, receive_buffer=int(n.pop("receive_buffer", 65535)),
-                           delayed_ack=delayed)  # fmt: skip
-    server_tcp = TcpConfig(mss=mss, receive_buffer=int(n.pop("server_receive_buffer", 65535)),
-                           delayed_ack=delayed)  # fmt: skip
+    if delayed is not None and (
+        isinstance(delayed, bool) or not isinstance(delayed, int | float) or not 0 < delayed < 0.5
+    ):
+        raise ValueError("delayed_ack = seconds an ACK may wait, above 0 and under 0.5 (RFC 9293)")
+    congestion = n.pop("congestion_control", False)
+    if not isinstance(congestion, bool):
+        raise ValueError("congestion_control = true or false (RFC 5681 slow start and more)")
+    window = n.pop("initial_window", None)
+    if window is not None and (type(window) is not int or not 1 <= window <= 10):
+        raise ValueError("initial_window = 1 to 10 segments (RFC 6928 allows up to 10)")
+    if window is not None and not congestion:
+        raise ValueError("initial_window needs congestion_control = true")
+
+    def tcp(buffer: int) -> TcpConfig:
+        return TcpConfig(mss=mss, receive_buffer=buffer, delayed_ack=delayed,
+                         congestion_control=congestion, initial_window=window)  # fmt: skip
+
+    client_tcp = tcp(int(n.pop("receive_buffer", 65535)))
+    server_tcp = tcp(int(n.pop("server_receive_buffer", 65535)))
     rate = n.pop("server_read_rate", None)
     policy = ReadPolicy(rate=float(rate) if rate is not None else None,
                         chunk=int(n.pop("server_read_chunk", 4096)))  # fmt: skip

@@ -124,6 +124,9 @@ class TcpConfig:
     """Retransmit on the third duplicate ACK (RFC 5681 §3.2)."""
     congestion_control: bool = False
     """Slow start and congestion avoidance (RFC 5681); off: only flow control limits sending."""
+    initial_window: int | None = None
+    """Segments of the initial congestion window: None, RFC 5681's 2 to 4 (by the MSS); else
+    min(this · MSS, max(2 · MSS, 14600)), RFC 6928's rule (which allows up to 10)."""
     nagle: bool = False
     """Nagle's algorithm (RFC 9293 §3.7.4): hold small segments while data is unacknowledged."""
     persist_min: float = 0.2
@@ -1187,8 +1190,11 @@ class Endpoint:
         self._snd_wl1 = seg.seq
         self._snd_wl2 = self._iss
         mss = self._send_mss
-        # RFC 5681 §3.1: the initial congestion window.
-        self._cwnd = 2 * mss if mss > 2190 else 3 * mss if mss > 1095 else 4 * mss
+        segments = self.config.initial_window
+        if segments is None:  # RFC 5681 §3.1: the initial congestion window
+            self._cwnd = 2 * mss if mss > 2190 else 3 * mss if mss > 1095 else 4 * mss
+        else:  # RFC 6928 §2
+            self._cwnd = min(segments * mss, max(2 * mss, 14600))
 
     def _back_to_listen(self, cause: Cause) -> None:
         """§3.10.7.4: a passively opened SYN-RECEIVED connection returns to LISTEN.
