@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from simulator.live import Server, Session
     from simulator.live.capture import KernelCapture
     from simulator.live.server import Notify
+    from simulator.network import Scenario
     from simulator.trace import RecordSource, Trace
     from simulator.views.inspector import SourceModel
 
@@ -531,14 +532,19 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         where = f"{len(scenario.links)} links"
     else:
         where = f"link {scenario.capture_link(args.at).name}"
+    print(_wrote(f"{args.scenario} (seed {args.seed})", scenario, count, where, args.output),
+          flush=True)  # fmt: skip
+    return 0
+
+
+def _wrote(what: str, scenario: Scenario, count: int, where: str, output: str) -> str:
+    """The one line `simulate` and `lessons export` print once the packets are written."""
     lost = len(scenario.network.drops)
     extra = f", {_plural(lost, 'packet')} lost on the way" if lost else ""
-    print(
-        f"{args.scenario} (seed {args.seed}): {_plural(count, 'packet')} seen on {where}"
-        f"{extra}; {scenario.now:.2f} s simulated; wrote {args.output}",
-        flush=True,
+    return (
+        f"{what}: {_plural(count, 'packet')} seen on {where}{extra}; "
+        f"{scenario.now:.2f} s simulated; wrote {output}"
     )
-    return 0
 
 
 # --- lessons ----------------------------------------------------------------------------
@@ -719,13 +725,8 @@ def _export_lesson(args: argparse.Namespace) -> int:
         )
     count = scenario.write_pcap(args.output, all_links=not one_link)
     where = f"link {links[0].name}" if one_link else _plural(len(links), "link")
-    lost = len(scenario.network.drops)
-    extra = f", {_plural(lost, 'packet')} lost on the way" if lost else ""
-    print(
-        f"{lesson.id} ({_plural(len(run.steps), 'step')}): {_plural(count, 'packet')} seen on "
-        f"{where}{extra}; {scenario.now:.2f} s simulated; wrote {args.output}",
-        flush=True,
-    )
+    what = f"{lesson.id} ({_plural(len(run.steps), 'step')})"
+    print(_wrote(what, scenario, count, where, args.output), flush=True)
     return 0
 
 

@@ -23,7 +23,6 @@ from rich.markdown import Markdown
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual import events
 from textual.geometry import Size
 from textual.strip import Strip
 
@@ -149,9 +148,6 @@ class Narration(QuietScrollView, can_focus=True):
         if changed and self.blocks:
             self._render_lines()
         return changed
-
-    def on_resize(self, event: events.Resize) -> None:
-        self._render_lines()
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
