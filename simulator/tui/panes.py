@@ -53,8 +53,16 @@ class OneFrameScreen(Screen[None]):
     # enters, which repaint themselves: not the whole screen again.
     focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
+    _shown: frozenset[Widget] = frozenset()  # the widgets the last update painted
+
     def _compositor_refresh(self) -> None:
         compositor = self._compositor
+        shown = frozenset(compositor.visible_widgets)
+        if shown != self._shown:
+            # A pane came or went: paint the whole screen, not only what the layout says
+            # moved (Textual can miss the area a pane leaves or takes).
+            self._shown = shown
+            compositor._dirty_regions.add(self.size.region)
         late = {
             widget
             for widget in compositor.visible_widgets
