@@ -6,12 +6,13 @@ real code works it out when the question is asked.
 | kind | params | the learner gives | checked against |
 | --- | --- | --- | --- |
 | choice | choices, answer (1-based) | a choice number | the lesson's answer |
-| accept-key | — | Sec-WebSocket-Accept for a fresh random key | `ws.handshake.accept_key` |
+| accept-key | packet | Sec-WebSocket-Accept for a fresh key (or packet N's) | `accept_key` |
 | header-bytes | payload, masked | the frame header's length | `ws.frames.encode_header` |
 | field-value | field, packet, header, frame | the field's value | the packet's dissection |
 | field-byte | field, packet, header, frame | where the field begins | its first byte |
 | route-row | router, destination | the routing-table row that matches | the router's lookup |
 | number | answer | a whole number | the lesson's answer (when nothing can compute it) |
+| fix | answer (a fix that works) | an action repairing a lab | the lab run again with it |
 
 `packet` picks a packet as in a ```show block (default: the step's last). The
 field is the first of its name in that packet; `header = "Content-Length"`
@@ -24,6 +25,13 @@ appear and the answer is judged against what they carry (right: why; wrong:
 what happened instead, and why). `lessons check` refuses a prediction whose
 answer is already on screen when it is asked: a packet from an earlier step,
 or the step's own text saying it.
+
+A `fix` checkpoint belongs to a troubleshooting lab: the learner types an
+action (`route r2 10.0.3.0/24 via=10.0.2.2`, `resume_reading server`), the lab
+is run again from the start with that action done first, on the broken
+network, and the answer is right when, up to the checkpoint's step, no packet
+matches the lab's symptom and one matches what healthy looks like. What the
+run showed is said either way.
 
 Until a checkpoint is answered (or, in a classroom, revealed), nothing on the
 screen may give its answer away. What it asks says what to hold back
@@ -43,6 +51,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from simulator.lessons.actions import parse_action
 from simulator.ws.frames import Opcode, encode_header
 from simulator.ws.handshake import accept_key
 
@@ -50,7 +59,14 @@ if TYPE_CHECKING:
     from simulator.lessons.model import Checkpoint
     from simulator.lessons.run import LessonRun
 
-KINDS = ("choice", "accept-key", "header-bytes", "field-value", "field-byte", "route-row", "number")
+KINDS = (
+    "choice", "accept-key", "header-bytes", "field-value", "field-byte", "route-row", "number",
+    "fix",
+)  # fmt: skip
+
+#: What a learner may type to repair a lab: actions that change how the network is set
+#: up, not ones that send something.
+FIX_ACTIONS = ("route", "unroute", "receive_buffer", "read_rate", "resume_reading")
 
 
 def check_definition(checkpoint: Checkpoint) -> list[str]:
@@ -68,6 +84,8 @@ def check_definition(checkpoint: Checkpoint) -> list[str]:
     elif kind == "number":
         if not isinstance(checkpoint.answer, int):
             problems.append(f"answer = {checkpoint.answer!r}: a whole number")
+    elif kind == "fix":
+        problems += _fix_problems(checkpoint.answer)
     elif checkpoint.answer is not None:
         problems.append(f"a {kind} checkpoint computes its answer: remove answer =")
     if kind == "header-bytes":
@@ -95,11 +113,24 @@ def check_definition(checkpoint: Checkpoint) -> list[str]:
         "field-value": {"field", "packet", "header", "frame"},
         "field-byte": {"field", "packet", "header", "frame"},
         "route-row": {"router", "destination"},
+        "accept-key": {"packet"},
     }.get(kind, set())
     for key in params:
         if key not in allowed:
             problems.append(f"{kind}: unknown setting {key!r}")
     return problems
+
+
+def _fix_problems(answer: object) -> list[str]:
+    if not isinstance(answer, str):
+        return [f'answer = one action that repairs the lab, e.g. "{FIX_ACTIONS[-1]} server"']
+    try:
+        name, _, _ = parse_action(answer)
+    except ValueError as error:
+        return [f"answer = {answer!r}: {error}"]
+    if name not in FIX_ACTIONS:
+        return [f"answer = {answer!r}: a fix is one of {', '.join(FIX_ACTIONS)}"]
+    return []
 
 
 @dataclass(frozen=True)
@@ -135,6 +166,8 @@ class Question:
     given: str = ""  # what the question hands the learner (a fresh key)
     answer: str = ""  # one answer `judge` accepts, as a learner would type it
     withheld: Withheld = NOTHING  # what the screen holds back until it is answered
+    # What an answer did, said after the verdict (a lab's fix: what the run showed).
+    describe: Callable[[str], str] | None = None
 
 
 # A number as the program itself shows it: "60", "0x3c", "60 bytes", "byte 21", "row 2",
@@ -178,14 +211,17 @@ def ask(
             checkpoint.question, str(right), lambda text: _integer(text) == right, answer=str(right)
         )
     if kind == "accept-key":
-        key = base64.b64encode(rng(16)).decode("ascii")
+        if "packet" in params:  # the key a request on the wire carries
+            _, found = run.field(
+                step, params["packet"], "http.header.value", header="Sec-WebSocket-Key"
+            )
+            key, text = str(found.value).strip(), checkpoint.question
+        else:  # a fresh key, so the answer cannot be looked up
+            key = base64.b64encode(rng(16)).decode("ascii")
+            text = f"{checkpoint.question}\nSec-WebSocket-Key: {key}"
         accept = accept_key(key)
         return Question(
-            f"{checkpoint.question}\nSec-WebSocket-Key: {key}",
-            accept,
-            lambda text: text.strip() == accept,
-            given=key,
-            answer=accept,
+            text, accept, lambda answer: answer.strip() == accept, given=key, answer=accept
         )
     if kind == "header-bytes":
         masked = bool(params.get("masked", False))
@@ -262,7 +298,75 @@ def ask(
             answer=str(row) if row is not None else "none",
             withheld=Withheld(router=str(params["router"])),
         )
+    if kind == "fix":
+        return _fix_question(checkpoint, run, step)
     raise ValueError(f"unknown checkpoint kind {kind!r}")
+
+
+def _fix_question(checkpoint: Checkpoint, run: LessonRun, step: int) -> Question:
+    if run.lesson.lab is None:
+        raise ValueError("a fix checkpoint belongs in a lab: the lesson has no [lab] table")
+    outcomes: dict[str, tuple[bool, str]] = {}
+
+    def outcome(text: str) -> tuple[bool, str]:
+        text = " ".join(text.split())[:200]
+        if text not in outcomes:
+            if len(outcomes) > 64:
+                outcomes.clear()
+            outcomes[text] = _try_fix(run, step, text)
+        return outcomes[text]
+
+    answer = str(checkpoint.answer)
+    return Question(
+        checkpoint.question,
+        f"`{answer}`",
+        lambda text: outcome(text)[0],
+        answer=answer,
+        describe=lambda text: outcome(text)[1],
+    )
+
+
+def _try_fix(run: LessonRun, step: int, text: str) -> tuple[bool, str]:
+    """Run the lab again with fix `text` done first: whether it repaired it, and what
+    the run showed up to step `step` (the steps the fault showed in; later ones may
+    repair it themselves)."""
+    from simulator.errors import WirelabError
+    from simulator.lessons.model import LessonError
+    from simulator.lessons.run import LessonRun
+
+    lab = run.lesson.lab
+    assert lab is not None
+    try:
+        name, _, _ = parse_action(text)
+    except ValueError as error:
+        return False, f"That is not an action: {error}."
+    if name not in FIX_ACTIONS:
+        return False, f"A fix here is one of: {', '.join(FIX_ACTIONS)}."
+    try:
+        again = LessonRun(run.lesson, fix=text)
+    except LessonError as error:
+        return False, f"Ran the lab again after `{text}`: {error.problems[0].message}."
+    except (WirelabError, ValueError, TypeError, LookupError) as error:
+        return False, f"`{text}` cannot be done: {error}."
+    upto = again.upto(step)
+    seen = again.matching(lab.symptom, upto=upto)
+    if seen:
+        summary = again.dissect(seen[0]).summary
+        return False, f"Ran the lab again after `{text}`: packet {seen[0] + 1} is still {summary}."
+    working = again.matching(lab.healthy, upto=upto) if lab.healthy is not None else []
+    if lab.healthy is not None and not working:
+        client = again.scenario.client_host.address
+        answers = again.matching(f"ip.src != {client}", upto=upto)
+        came = (
+            f" The first answer, packet {answers[0] + 1}, is {again.dissect(answers[0]).summary}."
+            if answers
+            else " Nothing came back."
+        )
+        return False, (
+            f"Ran the lab again after `{text}`: no packet shows it working (`{lab.healthy}`).{came}"
+        )
+    where = f" Packet {working[0] + 1}: {again.dissect(working[0]).summary}." if working else ""
+    return True, f"Ran the lab again after `{text}`: it works.{where}"
 
 
 def _words(value: object, shown: str) -> tuple[str, ...]:
@@ -279,4 +383,4 @@ def _words(value: object, shown: str) -> tuple[str, ...]:
     return tuple(sorted(word for word in words if word))
 
 
-__all__ = ["KINDS", "NOTHING", "Question", "Withheld", "ask", "check_definition"]
+__all__ = ["FIX_ACTIONS", "KINDS", "NOTHING", "Question", "Withheld", "ask", "check_definition"]

@@ -97,6 +97,22 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Lab:
+    """A troubleshooting lab's [lab] table: the network is broken on purpose.
+
+    `fault` (simulator.network.faults) is switched on for the lab's run and off
+    for the repaired one; `symptom` is a display filter some packet of the
+    broken run matches and none of the repaired run does; `healthy`, if given,
+    matches a packet of the repaired run only (what working looks like).
+    """
+
+    line: int
+    fault: str
+    symptom: str
+    healthy: str | None = None
+
+
+@dataclass(frozen=True)
 class Lesson:
     id: str
     title: str
@@ -110,6 +126,7 @@ class Lesson:
     steps: tuple[Step, ...]
     minutes: int = 10
     warnings: tuple[Problem, ...] = ()  # what `lessons check` points out, not errors
+    lab: Lab | None = None  # a troubleshooting lab: its fault and how to see it
 
     @property
     def checkpoints(self) -> int:
@@ -120,6 +137,7 @@ __all__ = [
     "NARROWEST_TEXT",
     "Action",
     "Checkpoint",
+    "Lab",
     "Lesson",
     "LessonError",
     "Pointer",

@@ -45,12 +45,15 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from simulator.dissect.filters import FilterError, compile_filter
+from simulator.faults import parse_fault
 from simulator.lessons.actions import parse_action
 from simulator.lessons.checkpoints import KINDS, check_definition
 from simulator.lessons.model import (
     NARROWEST_TEXT,
     Action,
     Checkpoint,
+    Lab,
     Lesson,
     LessonError,
     Pointer,
@@ -131,6 +134,7 @@ class _Parser:
         if not objectives:
             self.problem(2, "the front matter needs objectives (a list of strings)")
         minutes = meta.get("minutes", 10)
+        lab = self.lab(meta.get("lab"))
         return Lesson(
             id=str(lesson_id),
             title=title.strip(),
@@ -144,7 +148,40 @@ class _Parser:
             steps=tuple(steps),
             minutes=minutes if isinstance(minutes, int) else 10,
             warnings=tuple(self.warnings),
+            lab=lab,
         )
+
+    def lab(self, table: object) -> Lab | None:
+        """The [lab] table: the fault, its symptom, and (optionally) what healthy looks like."""
+        if table is None:
+            return None
+        line = next((i + 1 for i, text in enumerate(self.lines) if text.strip() == "[lab]"), 2)
+        if not isinstance(table, dict):
+            self.problem(line, "[lab] must be a table")
+            return None
+        unknown = sorted(set(table) - {"fault", "symptom", "healthy"})
+        if unknown:
+            self.problem(line, f"[lab] {unknown[0]}: unknown setting (fault, symptom, healthy)")
+        fault, symptom, healthy = table.get("fault"), table.get("symptom"), table.get("healthy")
+        if not isinstance(fault, str):
+            self.problem(line, '[lab] needs fault = one of the faults, e.g. "wrong-accept"')
+            return None
+        try:
+            parse_fault(fault)
+        except ValueError as error:
+            self.problem(line, f"[lab] {error}")
+        filters = {"symptom": symptom, "healthy": healthy}
+        for key, text in filters.items():
+            if text is None and key == "healthy":
+                continue
+            if not isinstance(text, str):
+                self.problem(line, f'[lab] {key} = a display filter, e.g. "ws.close.code == 1002"')
+                return None
+            try:
+                compile_filter(text)
+            except FilterError as error:
+                self.problem(line, f"[lab] {key} = {text!r}: {error}")
+        return Lab(line, fault, str(symptom), healthy if isinstance(healthy, str) else None)
 
     def strings(self, meta: dict[str, Any], key: str) -> tuple[str, ...]:
         value = meta.get(key, [])

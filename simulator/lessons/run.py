@@ -17,12 +17,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from simulator.dissect.fields import Dissection, Field
+from simulator.dissect.filters import compile_filter
 from simulator.dissect.stream_view import StreamDissector
 from simulator.errors import WirelabError
+from simulator.faults import parse_fault
 from simulator.ip import Decision, Route, RoutingTable
-from simulator.lessons.actions import run_action
+from simulator.lessons.actions import parse_action, run_action
 from simulator.lessons.model import Lesson, LessonError, Pointer, Problem
 from simulator.network import LinkSpec, ReadPolicy, Scenario
+from simulator.network.faults import apply_fault
 from simulator.network.scenario import Side
 from simulator.network.topology import Forwarding
 from simulator.tcp import TcpConfig
@@ -123,14 +126,29 @@ def build_scenario(network: dict[str, Any]) -> Scenario:
 
 
 class LessonRun:
-    """A lesson's network after every step (see the module)."""
+    """A lesson's network after every step (see the module).
 
-    def __init__(self, lesson: Lesson) -> None:
+    A lab runs with its fault switched on; `repaired=True` runs it without, and
+    `fix` (an action, as a learner types it) is done before the first step, on
+    the broken network, to see whether it repairs it.
+    """
+
+    def __init__(self, lesson: Lesson, *, repaired: bool = False, fix: str | None = None) -> None:
         self.lesson = lesson
+        self.repaired = repaired
         try:
             self.scenario = build_scenario(lesson.network)
         except (WirelabError, ValueError, TypeError) as error:
             raise LessonError([Problem(lesson.path, 2, f"[network]: {error}")]) from None
+        lab = lesson.lab
+        if lab is not None and not repaired:
+            try:
+                apply_fault(self.scenario, parse_fault(lab.fault))
+            except (ValueError, LookupError) as error:
+                raise LessonError([Problem(lesson.path, lab.line, f"[lab] {error}")]) from None
+        if fix is not None:
+            name, args, kwargs = parse_action(fix)
+            run_action(self.scenario, name, args, dict(kwargs))
         self.steps: list[StepState] = []
         for index, step in enumerate(lesson.steps):
             first, start = len(self.trace), self.scenario.now
@@ -201,6 +219,14 @@ class LessonRun:
         if not 1 <= packet <= len(own):
             raise LookupError(f"packet {packet}: this step has {len(own)} packets here")
         return own[packet - 1]
+
+    def matching(self, text: str, at: str | None = None, *, upto: int | None = None) -> list[int]:
+        """The capture indexes of the packets display filter `text` matches (of the
+        first `upto` packets, or all)."""
+        test = compile_filter(text)
+        trace, _ = self.capture(at)
+        end = len(trace) if upto is None else min(upto, len(trace))
+        return [i for i in range(end) if test(self.dissect(i, at))]
 
     def dissect(self, index: int, at: str | None = None) -> Dissection:
         trace, _ = self.capture(at)
@@ -334,6 +360,48 @@ class LessonRun:
                     line = step.checkpoint.line
                     for message in self._unpredictable(index, question):
                         problems.append(Problem(path, line, message))
+                said = question.describe
+                if said is not None and not question.judge(question.answer):
+                    problems.append(
+                        Problem(
+                            path,
+                            step.checkpoint.line,
+                            f"answer = {question.answer!r} does not repair the network: "
+                            f"{said(question.answer)}",
+                        )
+                    )
+        if self.lesson.lab is not None:
+            problems += self._lab_problems()
+        return problems
+
+    def _lab_problems(self) -> list[Problem]:
+        """A lab's fault must show (its symptom) and the repaired network must not."""
+        lab = self.lesson.lab
+        assert lab is not None
+        path, problems = self.lesson.path, []
+        if not self.matching(lab.symptom):
+            problems.append(
+                Problem(path, lab.line, f"no packet of the broken network matches the symptom "
+                                        f"{lab.symptom!r}")
+            )  # fmt: skip
+        try:
+            repaired = LessonRun(self.lesson, repaired=True)
+        except LessonError as error:
+            return problems + [
+                Problem(p.path, p.line, f"without the fault: {p.message}") for p in error.problems
+            ]
+        seen = repaired.matching(lab.symptom)
+        if seen:
+            summary = repaired.dissect(seen[0]).summary
+            problems.append(
+                Problem(path, lab.line, f"without the fault, packet {seen[0] + 1} still matches "
+                                        f"the symptom {lab.symptom!r}: {summary}")
+            )  # fmt: skip
+        if lab.healthy is not None and not repaired.matching(lab.healthy):
+            problems.append(
+                Problem(path, lab.line, f"without the fault, no packet matches healthy = "
+                                        f"{lab.healthy!r}")
+            )  # fmt: skip
         return problems
 
     def _unpredictable(self, index: int, question: Question) -> list[str]:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from simulator.network.faults import Rewrite, send_encoded_text
 from simulator.network.http import (
     HttpError,
     HttpRequest,
@@ -56,6 +57,7 @@ from simulator.ws import (
     ConnectionState,
     Event,
     HandshakeFailed,
+    Rejected,
     Request,
     Role,
     TextMessage,
@@ -185,6 +187,10 @@ class WebSocketPeer(StreamApp):
         self.conn = Connection(self.role, config=config, rng=rng.randbytes)
         self.events: list[Event] = []
         self.on_event: Callable[[WebSocketPeer, Event], None] | None = None
+        # A troubleshooting lab's fault (simulator.network.faults): what this peer does
+        # wrong to the bytes it reads and writes, and how it encodes text.
+        self.rewrite: Rewrite | None = None
+        self.text_encoding = "utf-8"
 
     @property
     def number(self) -> int:
@@ -198,7 +204,12 @@ class WebSocketPeer(StreamApp):
         sock = self.socket
         if sock is None:
             return
+        rewrite = self.rewrite
         for piece in self.conn.output():
+            if rewrite is not None:
+                piece = rewrite.outgoing(piece)
+                if not piece:
+                    continue
             try:
                 sock.send(piece)
             except TcpUsageError:
@@ -213,6 +224,15 @@ class WebSocketPeer(StreamApp):
         sock = self.socket
         if sock is not None and sock.state in _OPEN_FOR_CLOSE:
             sock.close()
+
+    def _deliver(self, data: bytes) -> None:
+        if self.rewrite is not None:
+            self.received_bytes += len(data)
+            data = self.rewrite.incoming(data)
+            if data:
+                self.on_bytes(data)
+            return
+        super()._deliver(data)
 
     def on_bytes(self, data: bytes) -> None:
         conn = self.conn
@@ -248,7 +268,10 @@ class WebSocketPeer(StreamApp):
     # --- what a lesson step does ------------------------------------------------
 
     def send_text(self, text: str, *, fragment_size: int | None = None) -> None:
-        self.conn.send_text(text, fragment_size=fragment_size)
+        if self.text_encoding != "utf-8":
+            send_encoded_text(self, text, self.text_encoding, fragment_size)
+        else:
+            self.conn.send_text(text, fragment_size=fragment_size)
         self.flush()
 
     def send_binary(self, data: bytes, *, fragment_size: int | None = None) -> None:
@@ -309,6 +332,13 @@ class WebSocketClient(WebSocketPeer):
     def should_close_first(self) -> bool:
         return False  # RFC 6455 §7.1.1: the server closes TCP first
 
+    def handle(self, event: Event) -> None:
+        if type(event) in (Rejected, HandshakeFailed):
+            # RFC 6455 §4.1: an answer other than a valid 101 fails the connection, and
+            # failing it before it was established is closing TCP (§7.1.7).
+            self._close_transport()
+        super().handle(event)
+
 
 def echo(peer: WebSocketPeer, event: Event) -> None:
     """Send every message back to whoever sent it (while it may still send)."""
@@ -347,11 +377,15 @@ class WebSocketServer:
         self.tcp = tcp
         self.site = Site(resources, credentials)
         self.sessions: list[ServerSession] = []
+        # A lab's faulty server (simulator.network.faults): each session's rewrite.
+        self.rewrite: Callable[[], Rewrite] | None = None
         host.tcp.listen(port, self._accept, config=tcp)
 
     def _accept(self, sock: Socket) -> None:
         policy = ReadPolicy(self.policy.rate, self.policy.chunk, self.policy.paused)
         session = ServerSession(self, policy)
+        if self.rewrite is not None:
+            session.rewrite = self.rewrite()
         session.attach(sock)
         self.sessions.append(session)
 

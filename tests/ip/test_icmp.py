@@ -210,9 +210,11 @@ def test_echo_request_and_reply_equal_scapy(
         (echo_reply, ECHO_REPLY, SERVER, HOST),
     ):
         packet = build(src, dst, identifier, sequence, data, ttl=ttl, identification=3)
-        reference = IP(
-            src=address_text(src), dst=address_text(dst), ttl=ttl, id=3, flags=0
-        ) / ICMP(type=type, id=identifier, seq=sequence) / Raw(data)
+        reference = (
+            IP(src=address_text(src), dst=address_text(dst), ttl=ttl, id=3, flags=0)
+            / ICMP(type=type, id=identifier, seq=sequence)
+            / Raw(data)
+        )
         assert packet == bytes(reference)
         assert_scapy_reads(packet, type, 0)
         message = parse_icmp(packet)
@@ -323,15 +325,9 @@ ORIGINAL = datagram()
             False,
             id="redirect",
         ),
-        pytest.param(
-            datagram(protocol=PROTO_ICMP, payload=b""), False, id="ICMP without a type"
-        ),
-        pytest.param(
-            datagram(more_fragments=True, dont_fragment=False), True, id="first fragment"
-        ),
-        pytest.param(
-            datagram(fragment_offset=185, dont_fragment=False), False, id="last fragment"
-        ),
+        pytest.param(datagram(protocol=PROTO_ICMP, payload=b""), False, id="ICMP without a type"),
+        pytest.param(datagram(more_fragments=True, dont_fragment=False), True, id="first fragment"),
+        pytest.param(datagram(fragment_offset=185, dont_fragment=False), False, id="last fragment"),
         pytest.param(
             datagram(fragment_offset=1, more_fragments=True, dont_fragment=False),
             False,

@@ -388,9 +388,7 @@ def test_update_checksum_equals_recompute(words: list[int], index: int, new: int
     after = struct.pack("!10H", *after_words)
     if index == 0 and new == 0 and not any(after_words[1:]):
         return  # an all-zero block has no meaningful checksum
-    assert update_checksum(internet_checksum(before), words[index], new) == internet_checksum(
-        after
-    )
+    assert update_checksum(internet_checksum(before), words[index], new) == internet_checksum(after)
 
 
 # -- addresses ------------------------------------------------------------------

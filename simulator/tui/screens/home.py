@@ -207,7 +207,8 @@ class HomeScreen(Screen[None]):
         seen, answered, done = self.completion(lesson)
         text = Text()
         text.append(lesson.title, "bold")
-        text.append(f"\n{lesson.level} · about {lesson.minutes} min · ")
+        kind = "troubleshooting lab · " if lesson.lab is not None else ""
+        text.append(f"\n{kind}{lesson.level} · about {lesson.minutes} min · ")
         text.append(f"{plural(len(lesson.steps), 'step')} · ")
         checks = lesson.checkpoints
         text.append(plural(checks, "checkpoint") if checks else "no checkpoint")

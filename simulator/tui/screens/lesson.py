@@ -408,7 +408,9 @@ class LessonScreen(OneFrameScreen):
             feedback.update(Text.assemble(("✓ Answered. ", "green"), question.expected))
         elif self.teach and shown.predicting:
             feedback.update(
-                Text.assemble("Press ", ("a", "bold"), " to send the packets and reveal the answer.")  # noqa: E501
+                Text.assemble(
+                    "Press ", ("a", "bold"), " to send the packets and reveal the answer."
+                )  # noqa: E501
             )
         elif self.teach:
             feedback.update(Text.assemble("Press ", ("a", "bold"), " to reveal the answer."))
@@ -659,8 +661,12 @@ class LessonScreen(OneFrameScreen):
             self._predicted(event.value, question.judge(event.value))
             answer.value = ""
             return
+        said = question.describe(event.value) if question.describe is not None else ""
         if question.judge(event.value):
             verdict = Text.assemble((f"✓ Right: {question.expected}.", "green"))
+            if said:
+                verdict.append(" ")
+                verdict.append_text(prose(said))
             if checkpoint.explanation:
                 verdict.append(" ")
                 verdict.append_text(prose(checkpoint.explanation))
@@ -671,7 +677,11 @@ class LessonScreen(OneFrameScreen):
             self.focus_lesson()
         else:
             hint = checkpoint.hint or "Look at the packet the step points at."
-            self._feedback = Text.assemble(("✗ Not quite.", "red"), " Hint: ", prose(hint))
+            self._feedback = Text.assemble(("✗ Not quite.", "red"), " ")
+            if said:
+                self._feedback.append_text(prose(said))
+                self._feedback.append(" ")
+            self._feedback.append_text(Text.assemble("Hint: ", prose(hint)))
             self.query_one("#feedback", Static).update(self._feedback)
             self._arrange()  # the hint may need more rows
 
