@@ -19,7 +19,8 @@ FAULTS: dict[str, tuple[str, str]] = {
     ),
     "stalled-reader": (
         "stalled-reader SIDE",
-        "SIDE's application (client or server) never reads: its receive window closes",
+        "SIDE's application (client or server) stops reading once the WebSocket connection "
+        "is open: its receive window closes",
     ),
     "strip-upgrade": (
         "strip-upgrade",

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from simulator.network.faults import Rewrite, send_encoded_text
@@ -191,6 +191,7 @@ class WebSocketPeer(StreamApp):
         # wrong to the bytes it reads and writes, and how it encodes text.
         self.rewrite: Rewrite | None = None
         self.text_encoding = "utf-8"
+        self.stalls = False  # stops reading once the WebSocket connection is open
 
     @property
     def number(self) -> int:
@@ -243,6 +244,8 @@ class WebSocketPeer(StreamApp):
                 self.note(event)
                 self.handle(event)
         self.flush()
+        if self.stalls and conn.state is ConnectionState.OPEN and not self.policy.paused:
+            self.set_policy(replace(self.policy, paused=True))  # a lab's stalled reader
 
     def on_end_of_stream(self) -> None:
         self._transport_gone()
@@ -377,8 +380,10 @@ class WebSocketServer:
         self.tcp = tcp
         self.site = Site(resources, credentials)
         self.sessions: list[ServerSession] = []
-        # A lab's faulty server (simulator.network.faults): each session's rewrite.
+        # A lab's faulty server (simulator.network.faults): each session's rewrite, and
+        # whether its application stops reading once a WebSocket connection is open.
         self.rewrite: Callable[[], Rewrite] | None = None
+        self.stalls = False
         host.tcp.listen(port, self._accept, config=tcp)
 
     def _accept(self, sock: Socket) -> None:
@@ -386,6 +391,7 @@ class WebSocketServer:
         session = ServerSession(self, policy)
         if self.rewrite is not None:
             session.rewrite = self.rewrite()
+        session.stalls = self.stalls
         session.attach(sock)
         self.sessions.append(session)
 

@@ -7,7 +7,7 @@ itself is never changed, so every byte on the wire is one a broken peer could
 really send, and the healthy peer's engine judges it with its usual rules.
 
     missing-route ROUTER PREFIX   the router has no row for PREFIX
-    stalled-reader SIDE           that side's application never reads
+    stalled-reader SIDE           that side stops reading once WebSocket is open
     strip-upgrade                 a proxy in front of the server drops Upgrade
     wrong-accept                  the server leaves the GUID out of the accept
     server-masks                  the server masks its frames
@@ -55,7 +55,11 @@ def apply_fault(scenario: Scenario, fault: Fault) -> None:
             raise ValueError(f"fault {fault}: {router} has no row for {prefix} to lose")
         scenario.remove_route(router, prefix)
     elif kind == "stalled-reader":
-        scenario.pause_reading("client" if args[0] == "client" else "server")
+        if args[0] == "server":
+            scenario.server.stalls = True
+        else:
+            for client in scenario.clients:
+                client.stalls = True
     elif kind == "strip-upgrade":
         scenario.server.rewrite = StripHopByHop
     elif kind == "wrong-accept":

@@ -424,18 +424,32 @@ class Scenario:
         self._policy(side, ReadPolicy(rate, chunk), client)
 
     def pause_reading(self, side: Side, *, client: int = 0) -> None:
-        peer = self.peer(side, client)
-        self._policy(side, replace(peer.policy, paused=True), client)
+        self._policy(side, replace(self._reading(side, client), paused=True), client)
 
     def resume_reading(self, side: Side, *, client: int = 0, advance: int | None = None) -> Step:
-        peer = self.peer(side, client)
+        policy = replace(self._reading(side, client), paused=False)
         return self._step(
-            f"{side} reads again",
-            lambda: self._policy(side, replace(peer.policy, paused=False), client),
-            advance,
+            f"{side} reads again", lambda: self._policy(side, policy, client), advance
         )
 
+    def _reading(self, side: Side, client: int) -> ReadPolicy:
+        """How `side` reads now: its connection's policy, or (a server not yet
+        connected) the one its next connection gets."""
+        if side == "server":
+            try:
+                return self.session(client).policy
+            except LookupError:
+                return self.server.policy
+        return self.clients[client].policy
+
     def _policy(self, side: Side, policy: ReadPolicy, client: int) -> None:
+        if not policy.paused:  # reading again, or at a rate: a stalled reader is cured
+            peers: list[WebSocketPeer] = [self.clients[client]]
+            if side == "server":
+                self.server.stalls = False
+                peers = list(self.server.sessions)
+            for peer in peers:
+                peer.stalls = False
         if side == "server":
             try:
                 self.session(client).set_policy(policy)

@@ -410,7 +410,7 @@ class LessonScreen(OneFrameScreen):
             feedback.update(
                 Text.assemble(
                     "Press ", ("a", "bold"), " to send the packets and reveal the answer."
-                )  # noqa: E501
+                )
             )
         elif self.teach:
             feedback.update(Text.assemble("Press ", ("a", "bold"), " to reveal the answer."))
