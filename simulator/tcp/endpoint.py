@@ -53,7 +53,12 @@ breaks the rules is dropped (a `Discarded` event) or answered with the ACK or
 RST the RFC asks for. Misuse by the program (`send()` after `close()`) raises
 `UsageError`.
 
-Not modelled: urgent data, window scaling, SACK, timestamps, keep-alives, data
+Window scaling (RFC 7323 §2), with `TcpConfig.window_scale`: each SYN offers a
+shift count; once both did, the Window field of every later segment is the
+window shifted right by the sender's count, and the receiver shifts it left
+by the same count.
+
+Not modelled: urgent data, SACK, timestamps, keep-alives, data
 on SYN segments (dropped unacknowledged; the peer sends it again).
 """
 
@@ -83,6 +88,7 @@ from simulator.tcp.sequence import SEQ_MASK, seq_add, seq_diff, seq_le, seq_lt
 from simulator.tcp.states import Cause, State, next_state
 
 MAX_WINDOW = 65535
+MAX_SHIFT = 14  # RFC 7323 §2.3: a larger shift count is used as 14
 """The largest window the 16-bit field can carry without window scaling (RFC 7323)."""
 
 _K = 4  # RFC 6298 §2: RTO = SRTT + max(G, K*RTTVAR)
@@ -105,7 +111,11 @@ class TcpConfig:
     mss: int = 1460
     """The MSS we announce (what we can receive); we send min(this, the peer's)."""
     receive_buffer: int = 65535
-    """Receive buffer size, the largest window we advertise (at most 65535: no scaling)."""
+    """Receive buffer size, the largest window we advertise: at most 65535, or with
+    `window_scale` 65535 · 2**14."""
+    window_scale: bool = False
+    """Send the Window Scale option (RFC 7323 §2) with the smallest shift that covers the
+    receive buffer; windows are scaled once both SYNs carried it."""
     send_buffer: int | None = None
     """Send buffer size (unacknowledged + unsent bytes); None: unbounded."""
     initial_rto: float = 1.0
@@ -139,7 +149,7 @@ class TcpConfig:
     def __post_init__(self) -> None:
         if not 1 <= self.mss <= 65535:
             raise ValueError(f"mss must be 1..65535, not {self.mss}")
-        _check_receive_buffer(self.receive_buffer)
+        _check_receive_buffer(self.receive_buffer, self.window_scale)
         if self.send_buffer is not None and self.send_buffer < 1:
             raise ValueError(f"send_buffer must be positive or None, not {self.send_buffer}")
         if not 0 < self.min_rto <= self.max_rto:
@@ -157,9 +167,19 @@ class TcpConfig:
             raise ValueError("need 0 < persist_min <= persist_max")
 
 
-def _check_receive_buffer(size: int) -> None:
-    if not 1 <= size <= MAX_WINDOW:
-        raise ValueError(f"receive_buffer must be 1..{MAX_WINDOW} (no window scaling), not {size}")
+def _check_receive_buffer(size: int, scaling: bool) -> None:
+    largest = MAX_WINDOW << MAX_SHIFT if scaling else MAX_WINDOW
+    if not 1 <= size <= largest:
+        why = "with window scaling" if scaling else "without window scaling"
+        raise ValueError(f"receive_buffer must be 1..{largest} ({why}), not {size}")
+
+
+def shift_for(size: int) -> int:
+    """The smallest Window Scale shift count whose scaled 16-bit field covers `size`."""
+    shift = 0
+    while size >> shift > MAX_WINDOW and shift < MAX_SHIFT:
+        shift += 1
+    return shift
 
 
 @dataclass(slots=True)
@@ -207,6 +227,14 @@ class Endpoint:
         self._max_snd_wnd = 0
         self._send_mss = min(self.config.mss, DEFAULT_MSS)
         self._peer_mss: int | None = None
+        # RFC 7323 §2: the shift we offer (None: no option), the one the peer offered,
+        # and those in force once both SYNs carried the option (0 until then).
+        self._our_shift = (
+            shift_for(self.config.receive_buffer) if self.config.window_scale else None
+        )
+        self._peer_shift: int | None = None
+        self._snd_scale = 0  # SEG.WND << this is the peer's window (Snd.Wind.Shift)
+        self._rcv_scale = 0  # our window >> this goes in SEG.WND (Rcv.Wind.Shift)
         self._syn_acked = False
         self._sndbuf = bytearray()  # unacknowledged and unsent data
         self._sndbuf_seq = seq_add(isn, 1)  # the sequence number of _sndbuf[0]
@@ -297,7 +325,8 @@ class Endpoint:
         """The window we advertise now (RCV.WND), after receiver SWS avoidance."""
         if self._irs is None:
             return self._initial_window()
-        return self._window_to_advertise()
+        scale = self._rcv_scale
+        return self._window_to_advertise() >> scale << scale  # as the Window field carries it
 
     @property
     def readable(self) -> int:
@@ -350,7 +379,7 @@ class Endpoint:
 
     @receive_buffer.setter
     def receive_buffer(self, size: int) -> None:
-        _check_receive_buffer(size)
+        _check_receive_buffer(size, self.config.window_scale)
         self._rcv_buffer = size
         if self._state in _RECEIVING and not self._fin_received and self._window_grew():
             self._emit(self._snd_nxt, ACK)
@@ -645,7 +674,7 @@ class Endpoint:
             return
         if state is State.SYN_RECEIVED:
             if seq_lt(self._snd_una, seg.ack) and seq_le(seg.ack, self._snd_nxt):
-                self._set_send_window(seq, seg.ack, seg.window)
+                self._set_send_window(seq, seg.ack, self._peer_window(seg))
                 self._transition(Cause.ACK_OF_SYN)
                 self._established()
             else:
@@ -694,7 +723,7 @@ class Endpoint:
             acked == 0
             and not seg.payload
             and not seg.flags & (SYN | FIN)
-            and seg.window == old_wnd
+            and self._peer_window(seg) == old_wnd
             and old_wnd > 0
             and self._flight
         ):
@@ -710,7 +739,7 @@ class Endpoint:
                 seq_lt(self._snd_wl1, seq) or (self._snd_wl1 == seq and seq_le(self._snd_wl2, ack))
             )
         ):
-            self._set_send_window(seq, ack, seg.window)
+            self._set_send_window(seq, ack, self._peer_window(seg))
             if old_wnd == 0 < self._snd_wnd:
                 self._persist_backoff = 0
                 if self._flight and self._flight[0].probe:
@@ -729,6 +758,11 @@ class Endpoint:
                 self._events.append(Closed())
                 return False
         return True
+
+    def _peer_window(self, seg: Segment) -> int:
+        """The window a segment of the peer's offers: SEG.WND << Snd.Wind.Shift, but a
+        SYN's Window field is never scaled (RFC 7323 §2.2)."""
+        return seg.window if seg.flags & SYN else seg.window << self._snd_scale
 
     def _set_send_window(self, seq: int, ack: int, window: int) -> None:
         """SND.WND ← SEG.WND, SND.WL1 ← SEG.SEQ, SND.WL2 ← SEG.ACK (§3.10.7.4 fifth)."""
@@ -1018,10 +1052,13 @@ class Endpoint:
     def _send_entry(self, entry: _Sent) -> None:
         """(Re)transmit a remembered segment with its original boundaries and control bits."""
         flags = ACK if self._irs is not None else 0
-        mss = None
+        mss = wscale = None
         if entry.syn:
             flags |= SYN
             mss = self.config.mss  # the MSS option rides on every SYN (§3.7.1)
+            # RFC 7323 §2.2: on a SYN-ACK only if the peer's SYN offered it.
+            if self._irs is None or self._peer_shift is not None:
+                wscale = self._our_shift
         if entry.fin:
             flags |= FIN
         if entry.psh:
@@ -1030,7 +1067,7 @@ class Endpoint:
         offset = seq_diff(start, self._sndbuf_seq)
         size = entry.length - entry.syn - entry.fin
         payload = bytes(self._sndbuf[offset : offset + size]) if size > 0 else b""
-        self._emit(entry.seq, flags, payload, mss)
+        self._emit(entry.seq, flags, payload, mss, wscale)
 
     def _retransmit_head(self, now: float, reason: str | None) -> None:
         """Resend the earliest unacknowledged segment (RFC 6298 §5.4)."""
@@ -1041,12 +1078,19 @@ class Endpoint:
         if reason is not None:
             self._events.append(Retransmitted(head.seq, head.length, reason))
 
-    def _emit(self, seq: int, flags: int, payload: bytes = b"", mss: int | None = None) -> None:
-        """Queue one segment; with ACK it carries RCV.NXT and the window we advertise now."""
+    def _emit(
+        self, seq: int, flags: int, payload: bytes = b"", mss: int | None = None,
+        wscale: int | None = None,
+    ) -> None:  # fmt: skip
+        """Queue one segment; with ACK it carries RCV.NXT and the window we advertise now
+        (scaled down when window scaling is in force; a SYN's window never is)."""
         if flags & ACK:
             ack = self._rcv_nxt
             window = self._window_to_advertise()
+            if flags & SYN:
+                window = min(window, MAX_WINDOW)
             self._rcv_adv = seq_add(ack, window)
+            window >>= self._rcv_scale
             self._ack_now = False
             self._unacked_rcv = 0
             self._delack_at = None
@@ -1054,7 +1098,9 @@ class Endpoint:
             ack = 0
             window = self._initial_window()
         port = self._remote_port if self._remote_port is not None else 0
-        self._out.append(Segment(self._local_port, port, seq, ack, flags, window, payload, mss))
+        self._out.append(
+            Segment(self._local_port, port, seq, ack, flags, window, payload, mss, wscale)
+        )
 
     def _initial_window(self) -> int:
         """The window on our SYN: the whole receive buffer."""
@@ -1066,7 +1112,7 @@ class Endpoint:
         The right edge moves forward only when it can move by at least
         min(buffer/2, MSS), and never backwards (SHLD-14: do not shrink the window).
         """
-        free = max(0, min(self._rcv_buffer, MAX_WINDOW) - len(self._rcvbuf))
+        free = max(0, min(self._rcv_buffer, MAX_WINDOW << self._rcv_scale) - len(self._rcvbuf))
         current = max(0, seq_diff(self._rcv_adv, self._rcv_nxt))
         if free - current >= min(self._rcv_buffer // 2, self._send_mss):
             return free
@@ -1185,6 +1231,10 @@ class Endpoint:
         self._rcv_adv = seq_add(self._rcv_nxt, self._initial_window())
         self._peer_mss = seg.mss
         self._send_mss = max(1, min(self.config.mss, seg.mss if seg.mss else DEFAULT_MSS))
+        if seg.wscale is not None:
+            self._peer_shift = min(seg.wscale, MAX_SHIFT)  # RFC 7323 §2.3
+        if self._our_shift is not None and self._peer_shift is not None:
+            self._snd_scale, self._rcv_scale = self._peer_shift, self._our_shift
         self._snd_wnd = seg.window
         self._max_snd_wnd = seg.window
         self._snd_wl1 = seg.seq

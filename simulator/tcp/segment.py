@@ -29,9 +29,10 @@ class Segment:
     """One TCP segment: the header fields a lesson talks about, and the payload.
 
     `seq` and `ack` are absolute 32-bit numbers; `ack` means something only when
-    the ACK bit is set. `window` is the 16-bit receive window (no scaling). The
-    only option modelled is MSS (on SYN segments); the checksum and data offset
-    are computed by `wire.encode`.
+    the ACK bit is set. `window` is the 16-bit Window field as sent (scaled down
+    when window scaling is in use). The options modelled are MSS and Window
+    Scale (RFC 7323 §2, `wscale`: the shift count), both on SYN segments only;
+    the checksum and data offset are computed by `wire.encode`.
     """
 
     src_port: int
@@ -42,6 +43,7 @@ class Segment:
     window: int
     payload: bytes = b""
     mss: int | None = None
+    wscale: int | None = None
 
     @property
     def seq_len(self) -> int:
@@ -70,6 +72,8 @@ class Segment:
             parts.append(f"len={len(self.payload)}")
         if self.mss is not None:
             parts.append(f"MSS={self.mss}")
+        if self.wscale is not None:
+            parts.append(f"WS={self.wscale}")
         return " ".join(parts)
 
 

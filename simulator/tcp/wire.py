@@ -5,7 +5,8 @@ the header fields as integers and lets `ones_complement_sum` run over the
 payload only, then packs the header once. The bytes are identical to scapy's
 `bytes(TCP(...)/Raw(payload))` under `IP(src, dst)`: urgent pointer 0, reserved
 bits 0, and on a SYN with `mss` the single MSS option (kind 2, length 4), which
-makes the data offset 6 with no padding.
+makes the data offset 6 with no padding; with `wscale` too, a NOP and the
+Window Scale option (kind 3, length 3) follow it: data offset 7.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from simulator.tcp.segment import Segment
 
 PROTOCOL_TCP = 6
 HEADER_LEN = 20
-OPT_END, OPT_NOP, OPT_MSS = 0, 1, 2  # RFC 9293 §3.2: option kinds
+OPT_END, OPT_NOP, OPT_MSS, OPT_WSCALE = 0, 1, 2, 3  # RFC 9293 §3.2, RFC 7323 §2.2
 
 _HEADER = struct.Struct("!HHIIBBHHH")
 _HEADER_MSS = struct.Struct("!HHIIBBHHHBBH")
@@ -37,6 +38,8 @@ def encode(segment: Segment, src_ip: bytes, dst_ip: bytes) -> bytes:
     ack = segment.ack
     flags = segment.flags
     mss = segment.mss
+    if segment.wscale is not None:
+        return _encode_with_options(segment, src_ip, dst_ip)
     header_len = HEADER_LEN if mss is None else HEADER_LEN + 4
     total = (
         pseudo_header_sum(src_ip, dst_ip, PROTOCOL_TCP, header_len + len(payload))
@@ -59,10 +62,27 @@ def encode(segment: Segment, src_ip: bytes, dst_ip: bytes) -> bytes:
     return header + payload if payload else header
 
 
+def _encode_with_options(segment: Segment, src_ip: bytes, dst_ip: bytes) -> bytes:
+    """The slow path, for the SYNs that carry Window Scale: MSS, NOP, WS."""
+    options = b""
+    if segment.mss is not None:
+        options += struct.pack("!BBH", OPT_MSS, 4, segment.mss)
+    options += bytes((OPT_NOP, OPT_WSCALE, 3, segment.wscale or 0))
+    options += b"\0" * (-len(options) % 4)
+    header_len = HEADER_LEN + len(options)
+    header = _HEADER.pack(
+        segment.src_port, segment.dst_port, segment.seq, segment.ack, (header_len // 4) << 4,
+        segment.flags, segment.window, 0, 0,
+    ) + options  # fmt: skip
+    start = pseudo_header_sum(src_ip, dst_ip, PROTOCOL_TCP, header_len + len(segment.payload))
+    checksum = internet_checksum(header + segment.payload, start)
+    return header[:16] + checksum.to_bytes(2, "big") + header[18:] + segment.payload
+
+
 def decode(data: bytes, src_ip: bytes | None = None, dst_ip: bytes | None = None) -> Segment:
     """Parse a TCP segment. With both addresses given, verify its checksum too.
 
-    Options other than MSS are skipped. Raises `DecodeError` (a `ValueError`)
+    Options other than MSS and Window Scale are skipped. Raises `DecodeError` (a `ValueError`)
     naming the problem: a short header, a bad data offset or option, a bad checksum.
     """
     data = bytes(data)
@@ -80,7 +100,7 @@ def decode(data: bytes, src_ip: bytes | None = None, dst_ip: bytes | None = None
             f"TCP data offset {offset >> 4} says the header is {header_len} bytes,"
             f" but only {size} bytes are present"
         )
-    mss = _parse_options(data, header_len)
+    mss, wscale = _parse_options(data, header_len)
     if src_ip is not None or dst_ip is not None:
         if src_ip is None or dst_ip is None:
             raise ValueError("give both src_ip and dst_ip to verify the checksum")
@@ -91,12 +111,12 @@ def decode(data: bytes, src_ip: bytes | None = None, dst_ip: bytes | None = None
             zeroed = data[:16] + b"\0\0" + data[18:]
             expected = internet_checksum(zeroed, start)
             raise DecodeError(f"bad TCP checksum 0x{checksum:04x}, expected 0x{expected:04x}")
-    return Segment(src_port, dst_port, seq, ack, flags, window, data[header_len:], mss)
+    return Segment(src_port, dst_port, seq, ack, flags, window, data[header_len:], mss, wscale)
 
 
-def _parse_options(data: bytes, header_len: int) -> int | None:
-    """Walk the options (RFC 9293 §3.2); return the MSS option's value, if present."""
-    mss = None
+def _parse_options(data: bytes, header_len: int) -> tuple[int | None, int | None]:
+    """Walk the options (RFC 9293 §3.2); the MSS and Window Scale values, if present."""
+    mss = wscale = None
     i = HEADER_LEN
     while i < header_len:
         kind = data[i]
@@ -114,8 +134,12 @@ def _parse_options(data: bytes, header_len: int) -> int | None:
             if length != 4:
                 raise DecodeError(f"TCP MSS option has length {length}, must be 4")
             mss = data[i + 2] << 8 | data[i + 3]
+        elif kind == OPT_WSCALE:
+            if length != 3:
+                raise DecodeError(f"TCP Window Scale option has length {length}, must be 3")
+            wscale = data[i + 2]
         i += length
-    return mss
+    return mss, wscale
 
 
 __all__ = ["HEADER_LEN", "PROTOCOL_TCP", "decode", "encode"]

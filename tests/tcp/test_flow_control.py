@@ -133,7 +133,7 @@ def test_a_smaller_receive_buffer_never_shrinks_the_window() -> None:
 
 
 def test_receive_buffer_must_fit_the_window_field() -> None:
-    with pytest.raises(ValueError, match="no window scaling"):
+    with pytest.raises(ValueError, match="without window scaling"):
         TcpConfig(receive_buffer=70_000)
     ep = Endpoint(1, isn=0)
     with pytest.raises(ValueError):

@@ -71,11 +71,22 @@ def test_syn_with_mss_has_data_offset_6() -> None:
     assert wire[20:] == b"\x02\x04\x05\xb4"
 
 
-def test_decode_reads_mss_among_other_options() -> None:
+def test_decode_reads_mss_and_window_scale_among_other_options() -> None:
     seg = Segment(5000, 80, 77, 0, SYN, 29200)
     options = [("MSS", 1400), ("SAckOK", b""), ("Timestamp", (1, 2)), ("NOP", None), ("WScale", 7)]
     wire = scapy_bytes(seg, options=options)
-    assert decode(wire, SRC, DST) == Segment(5000, 80, 77, 0, SYN, 29200, mss=1400)
+    assert decode(wire, SRC, DST) == Segment(5000, 80, 77, 0, SYN, 29200, mss=1400, wscale=7)
+
+
+@pytest.mark.parametrize("shift", [0, 3, 14])
+def test_a_syn_with_window_scale_is_scapys_bytes(shift: int) -> None:
+    """MSS, NOP, Window Scale (RFC 7323 §2.2): 8 bytes of options, data offset 7."""
+    seg = Segment(49152, 80, 1000, 0, SYN, 65535, mss=1460, wscale=shift)
+    options = [("MSS", 1460), ("NOP", None), ("WScale", shift)]
+    wire = encode(seg, SRC, DST)
+    assert wire == scapy_bytes(seg, options=options)
+    assert wire[12] >> 4 == 7 and len(wire) == 28
+    assert decode(wire, SRC, DST) == seg
 
 
 def test_a_corrupted_byte_fails_the_checksum() -> None:
