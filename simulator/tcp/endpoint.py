@@ -1089,8 +1089,10 @@ class Endpoint:
             window = self._window_to_advertise()
             if flags & SYN:
                 window = min(window, MAX_WINDOW)
-            self._rcv_adv = seq_add(ack, window)
-            window >>= self._rcv_scale
+                self._rcv_adv = seq_add(ack, window)
+            else:
+                self._rcv_adv = seq_add(ack, window)
+                window >>= self._rcv_scale
             self._ack_now = False
             self._unacked_rcv = 0
             self._delack_at = None

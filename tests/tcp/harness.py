@@ -21,7 +21,7 @@ import heapq
 import itertools
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from simulator.tcp import (
@@ -140,6 +140,7 @@ class Pair:
         # Flow-control bookkeeping, per sending side.
         self._offered_edge: dict[str, int | None] = {"client": None, "server": None}
         self._advertised_edge: dict[str, int | None] = {"client": None, "server": None}
+        self._wscale: dict[str, int | None] = {"client": None, "server": None}  # from SYNs
         self._max_sent: dict[str, int | None] = {"client": None, "server": None}
         if listen:
             self.server.listen()
@@ -274,10 +275,18 @@ class Pair:
         receiver = other(side)
         self.at(self.now + delay, lambda: self._deliver(receiver, seg))
 
+    def window_of(self, sender: str, seg: Segment) -> int:
+        """The window `sender`'s segment offers: its Window field, scaled (RFC 7323 §2.3)
+        once both SYNs carried Window Scale, a SYN's never."""
+        if seg.flags & SYN:
+            return seg.window
+        ours, theirs = self._wscale[sender], self._wscale[other(sender)]
+        return seg.window << ours if ours is not None and theirs is not None else seg.window
+
     def _deliver(self, side: str, seg: Segment) -> None:
         if seg.flags & ACK and not seg.flags & RST:
             # What the peer offered this side: its right window edge.
-            edge = (seg.ack + seg.window) & 0xFFFFFFFF
+            edge = (seg.ack + self.window_of(other(side), seg)) & 0xFFFFFFFF
             known = self._offered_edge[side]
             if known is None or seq_diff(edge, known) > 0:
                 self._offered_edge[side] = edge
@@ -289,10 +298,15 @@ class Pair:
         ep = self.ep[side]
         if seg.flags & RST:
             return
+        if seg.flags & SYN:
+            self._wscale[side] = seg.wscale
         if seg.flags & ACK:
-            edge = (seg.ack + seg.window) & 0xFFFFFFFF
+            edge = (seg.ack + self.window_of(side, seg)) & 0xFFFFFFFF
             last = self._advertised_edge[side]
-            assert last is None or seq_diff(edge, last) >= 0, (
+            # RFC 7323 §2.4: a scaled field is rounded down, so the edge may seem to move
+            # back by less than one unit of the scale; never by more.
+            unit = self.window_of(side, replace(seg, window=1)) if not seg.flags & SYN else 1
+            assert last is None or seq_diff(edge, last) > -unit, (
                 f"{side} shrank its window: right edge {edge} after {last} ({seg})"
             )
             self._advertised_edge[side] = edge
