@@ -52,8 +52,8 @@ STATUS_EXPLANATIONS = {
     101: "Switching Protocols: the server accepts the Upgrade. Right after this response's "
     "empty line, both sides speak the new protocol (here WebSocket frames) on the same "
     "connection.",
-    200: "OK: the request succeeded. For a WebSocket request this means the server ignored "
-    "the upgrade and answered in plain HTTP, so no WebSocket connection exists.",
+    200: "OK: the request succeeded. For a WebSocket request this means no upgrade took "
+    "place: the request was answered in plain HTTP, so no WebSocket connection exists.",
     400: "Bad Request: the request was malformed, e.g. a missing or invalid Sec-WebSocket-Key.",
     401: "Unauthorized: credentials are needed; the WWW-Authenticate header says which kind.",
     403: "Forbidden: understood but refused, e.g. a WebSocket request from an Origin the "

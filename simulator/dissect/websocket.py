@@ -633,10 +633,14 @@ class _Builder:
             "ws.masking_key",
             "Masking key",
             display=bytes(span.value).hex(" ") if isinstance(span.value, bytes) else "",
-            explanation="4 random bytes the client picks anew for each frame. Payload byte i "
-            "is XORed with key byte i mod 4. Masking is not encryption: it keeps a hostile "
-            "page from crafting bytes that a confused proxy would take for HTTP (RFC 6455 "
-            "§5.3, §10.3).",
+            explanation=(
+                "4 bytes a server must never send: only clients mask (RFC 6455 §5.1). "
+                if self.from_client is False
+                else "4 random bytes the client picks anew for each frame. "
+            )
+            + "Payload byte i is XORed with key byte i mod 4. Masking is not encryption: it "
+            "keeps a hostile page from crafting bytes that a confused proxy would take for "
+            "HTTP (RFC 6455 §5.3, §10.3).",
         )
 
     def _fin(self, span: FieldSpan) -> Field:
