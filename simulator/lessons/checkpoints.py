@@ -144,6 +144,7 @@ class Withheld:
     place: bool = False  # field-byte: where the field lies is the answer
     router: str | None = None  # route-row: the verdict of this router's table
     window: bool = False  # a TCP window is asked: window sizes are held back
+    anywhere: tuple[str, ...] = ()  # computed answers hidden in every line of every packet
 
     def __bool__(self) -> bool:
         return self != NOTHING
@@ -220,9 +221,12 @@ def ask(
             key = base64.b64encode(rng(16)).decode("ascii")
             text = f"{checkpoint.question}\nSec-WebSocket-Key: {key}"
         accept = accept_key(key)
+        # The dissector works the right value out beside a key ("expected answer: …").
+        withheld = Withheld(anywhere=(accept,)) if "packet" in params else NOTHING
         return Question(
-            text, accept, lambda answer: answer.strip() == accept, given=key, answer=accept
-        )
+            text, accept, lambda answer: answer.strip() == accept, given=key, answer=accept,
+            withheld=withheld,
+        )  # fmt: skip
     if kind == "header-bytes":
         masked = bool(params.get("masked", False))
         length = len(

@@ -7,6 +7,7 @@ appended to a `Text` as it is; nothing shown here is ever read as Rich markup.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
@@ -42,10 +43,11 @@ class ExplanationBar(Static):
         *,
         value: str | None = None,
         where: bool = True,
+        hide: Callable[[str], str] = str,
     ) -> None:
         """`field` (or, without one, the packet) in the bar; `value` replaces the field's
         own line, or the packet's summary (a value held back), `where` False leaves out
-        where its bytes are."""
+        where its bytes are; `hide` takes a checkpoint's answer out of every text."""
         name_style = self.get_component_rich_style("explanation--name", partial=True)
         problem_style = self.get_component_rich_style("explanation--problem", partial=True)
         value_style = self.get_component_rich_style("explanation--value", partial=True)
@@ -54,17 +56,17 @@ class ExplanationBar(Static):
             text.append(field.name, name_style)
             text.append(f"  {place(field.start, field.end, field.bits)}  " if where else "  ")
             if field.problem:
-                text.append(f"⚠ {field.problem}  ", problem_style)
+                text.append(f"⚠ {hide(field.problem)}  ", problem_style)
             if field.explanation:
-                self.append_explanation(text, field.explanation)
+                self.append_explanation(text, hide(field.explanation))
             else:
-                text.append(value if value is not None else str(field))
-            line = value if value is not None else str(field)
+                text.append(hide(value if value is not None else str(field)))
+            line = hide(value if value is not None else str(field))
             text.append("\n" + line.replace("\n", " "), value_style)
         elif dissection is not None:
             for problem in dissection.problems:
-                text.append(f"⚠ {problem}  ", problem_style)
-            text.append(value if value is not None else dissection.summary)
+                text.append(f"⚠ {hide(problem)}  ", problem_style)
+            text.append(hide(value if value is not None else dissection.summary))
         self.update(text, layout=False)  # the bar's height is the stylesheet's
 
     def append_explanation(self, text: Text, explanation: str) -> None:

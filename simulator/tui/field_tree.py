@@ -13,7 +13,7 @@ from textual.widgets.tree import TreeNode
 from simulator.dissect import Dissection, Field
 from simulator.lessons.checkpoints import NOTHING, Withheld
 from simulator.tui.panes import quiet_virtual_size
-from simulator.views.withheld import field_line, kin, redact
+from simulator.views.withheld import field_line, hide_anywhere, kin, redact
 
 # "WebSocket frame 10.0.0.1:5000 → 10.0.0.2:80 (20 bytes, packet 8)": the part in parentheses
 _TRAILING_DETAILS = re.compile(r" \([^()]*\)$")
@@ -139,7 +139,7 @@ class FieldTree(Tree[Field]):
         if field.problem:
             problem = self.get_component_rich_style("field-tree--problem", partial=True)
             text.stylize(problem)
-            text.append(f"  ⚠ {field.problem}", problem)
+            text.append(f"  ⚠ {hide_anywhere(field.problem, self.withheld)}", problem)
         return text
 
     @property

@@ -25,7 +25,7 @@ from simulator.lessons.ladder import LadderArrow, arrows, client_link_labels, li
 from simulator.lessons.model import NARROWEST_TEXT, Lesson
 from simulator.lessons.run import LessonRun, TcpSnapshot
 from simulator.text import plural
-from simulator.views.withheld import redact
+from simulator.views.withheld import hide_anywhere, redact
 
 _PRE_TOKENS = ("fence", "code_block")
 
@@ -328,10 +328,10 @@ class LessonView:
         return None, None
 
     def _arrow(self, arrow: LadderArrow, withheld: Withheld) -> LadderArrow:
-        if not withheld.words:
+        if not withheld.words and not withheld.anywhere:
             return arrow
         asked = self._asked_number(withheld)
-        label = redact(arrow.label, withheld, asked=arrow.number == asked)
+        label = redact(hide_anywhere(arrow.label, withheld), withheld, asked=arrow.number == asked)
         return arrow if label == arrow.label else arrow._replace(label=label)
 
     def _asked_number(self, withheld: Withheld) -> int | None:

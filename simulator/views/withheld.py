@@ -50,13 +50,24 @@ def redact(text: str, withheld: Withheld, *, asked: bool = True) -> str:
     return pattern.sub(HIDDEN, text)
 
 
+def hide_anywhere(text: str, withheld: Withheld) -> str:
+    """`text` without the answers hidden everywhere (a computed accept value), also
+    where a line shortened them ("expected answer: bZuU3+I5tT…")."""
+    for word in withheld.anywhere:
+        if len(word) >= 8:
+            text = re.sub(rf"{re.escape(word[:8])}[A-Za-z0-9+/=]*…?", HIDDEN, text)
+        elif word:
+            text = text.replace(word, HIDDEN)
+    return text
+
+
 def field_line(field: Field, withheld: Withheld, *, packet: int | None, kin: bool) -> str:
     """How the field tree shows `field` of capture packet `packet`: its value hidden when it
     is the one asked about, the answer cut out of the lines above and below it (`kin`),
     and a distinctive answer ("172") out of the packet's other lines ("Frame: 172 bytes")."""
     if withheld.hides_value(packet, field.name):
         return f"{field.label}: {HIDDEN}"
-    line = str(field)
+    line = hide_anywhere(str(field), withheld)
     if packet == withheld.packet:  # elsewhere in the packet, only a distinctive value goes
         return redact(line, withheld, asked=kin)
     return line

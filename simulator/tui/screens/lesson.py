@@ -62,7 +62,7 @@ from simulator.tui.routes import RoutingTableView
 from simulator.tui.screens.help import LESSON_MOUSE, HelpScreen
 from simulator.tui.window import TcpWindowView
 from simulator.views.lesson import LessonView, StepView
-from simulator.views.withheld import hidden_bytes, redact
+from simulator.views.withheld import hidden_bytes, hide_anywhere, redact
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 PACKET_SECONDS = 0.6  # at speed 1, between two packets while playing
@@ -526,15 +526,19 @@ class LessonScreen(OneFrameScreen):
         shown = self.shown
         withheld = shown.withheld if shown is not None else NOTHING
         packet = fields_packet(self)
+
+        def hide(text: str) -> str:
+            return hide_anywhere(text, withheld)
+
         if field is not None and withheld.packet == packet:
             line = self.query_one(FieldTree).line_for(field)
             place = withheld.place and withheld.field == field.name
-            explain.show_field(self.dissection, field, value=line, where=not place)
+            explain.show_field(self.dissection, field, value=line, where=not place, hide=hide)
         elif field is None and self.dissection is not None and withheld.packet == packet:
             summary = redact(self.dissection.summary, withheld)
-            explain.show_field(self.dissection, None, value=summary)
+            explain.show_field(self.dissection, None, value=summary, hide=hide)
         else:
-            explain.show_field(self.dissection, field)
+            explain.show_field(self.dissection, field, hide=hide)
 
     @on(FieldTree.NodeHighlighted)
     def field_highlighted(self, event: FieldTree.NodeHighlighted[Field]) -> None:
