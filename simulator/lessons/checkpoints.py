@@ -343,15 +343,15 @@ def _try_fix(run: LessonRun, step: int, text: str) -> tuple[bool, str]:
     try:
         name, _, _ = parse_action(text)
     except ValueError as error:
-        return False, f"That is not an action: {error}."
+        return False, f"That is not an action: {str(error).rstrip('.')}."
     if name not in FIX_ACTIONS:
         return False, f"A fix here is one of: {', '.join(FIX_ACTIONS)}."
     try:
         again = LessonRun(run.lesson, fix=text)
     except LessonError as error:
-        return False, f"Ran the lab again after `{text}`: {error.problems[0].message}."
+        return False, f"Ran the lab again after `{text}`: {error.problems[0].message.rstrip('.')}."
     except (WirelabError, ValueError, TypeError, LookupError) as error:
-        return False, f"`{text}` cannot be done: {error}."
+        return False, f"`{text}` cannot be done: {str(error).rstrip('.')}."
     upto = again.upto(step)
     seen = again.matching(lab.symptom, upto=upto)
     if seen:
@@ -362,7 +362,7 @@ def _try_fix(run: LessonRun, step: int, text: str) -> tuple[bool, str]:
         client = again.scenario.client_host.address
         answers = again.matching(f"ip.src != {client}", upto=upto)
         came = (
-            f" The first answer, packet {answers[0] + 1}, is {again.dissect(answers[0]).summary}."
+            f" The last answer, packet {answers[-1] + 1}, is {again.dissect(answers[-1]).summary}."
             if answers
             else " Nothing came back."
         )

@@ -386,6 +386,11 @@ class WebSocketServer:
         self.stalls = False
         host.tcp.listen(port, self._accept, config=tcp)
 
+    def set_tcp(self, config: TcpConfig) -> None:
+        """The TCP configuration of the connections accepted from now on."""
+        self.tcp = config
+        self.host.tcp.listen(self.port, self._accept, config=config)
+
     def _accept(self, sock: Socket) -> None:
         policy = ReadPolicy(self.policy.rate, self.policy.chunk, self.policy.paused)
         session = ServerSession(self, policy)

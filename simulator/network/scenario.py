@@ -225,7 +225,10 @@ class Scenario:
         return self.client_hosts[client] if side == "client" else self.server_host
 
     def node(self, name: str) -> Host | Router:
-        node = self.network.nodes[name]
+        node = self.network.nodes.get(name)
+        if node is None:
+            names = ", ".join(self.network.nodes)
+            raise LookupError(f"no router or host named {name!r} (there are {names})")
         assert isinstance(node, Host | Router)
         return node
 
@@ -409,10 +412,18 @@ class Scenario:
             target.delay_next(extra, count=count, match=match)
 
     def set_receive_buffer(self, side: Side, size: int, *, client: int = 0) -> None:
-        """Change the receive buffer of `side`'s connection (and of later connections)."""
-        if not 1 <= size <= 65535:
-            raise ValueError(f"a receive buffer of {size} bytes: 1–65535 (no window scaling)")
-        peer = self.peer(side, client)
+        """Change the receive buffer of `side`'s connection, if it has one, and of its
+        later connections."""
+        if side == "server":
+            config = self.server.tcp or TcpConfig()
+            self.server.set_tcp(replace(config, receive_buffer=size))  # checks the size
+        else:
+            config = self.clients[client].tcp or TcpConfig()
+            self.clients[client].tcp = replace(config, receive_buffer=size)
+        try:
+            peer = self.peer(side, client)
+        except LookupError:
+            return  # not connected yet: the next connection has it
         if peer.socket is not None:
             peer.socket.endpoint.receive_buffer = size
             peer.socket.pump()

@@ -324,7 +324,8 @@ class LadderDiagram(QuietScrollView, can_focus=True):
         self, columns: Sequence[str], arrows: Sequence[Arrow], selected: int | None = None
     ) -> None:
         """Show `arrows` between lifelines `columns` (left to right); highlight the arrow
-        of packet number `selected`, and scroll it (or the last emphasized arrow) into view."""
+        of packet number `selected`, and scroll it (or the emphasized arrows, or else the
+        last arrow) into view."""
         self.columns = list(columns)
         self.arrows = list(arrows)
         self._rows = {arrow.number: row for row, arrow in enumerate(self.arrows)}
@@ -369,6 +370,8 @@ class LadderDiagram(QuietScrollView, can_focus=True):
         emphasized = [i for i, arrow in enumerate(self.arrows) if arrow.emphasis]
         if emphasized:
             self._reveal(emphasized[0], emphasized[-1])
+        elif self.arrows:  # nothing new and nothing chosen: the latest packets, as they were
+            self._reveal(len(self.arrows) - 1, len(self.arrows) - 1)
 
     def _reveal(self, first: int, last: int) -> None:
         """Scroll so rows `first`..`last` show; when they cannot all, the last of them."""
