@@ -11,11 +11,12 @@ threads.
 
 from __future__ import annotations
 
+import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
-from simulator.dissect.fields import Dissection
+from simulator.dissect.fields import Dissection, Field
 from simulator.dissect.messages import MessageDissector
 from simulator.dissect.packet import combine, dissect_record
 from simulator.dissect.websocket import Inflated
@@ -59,6 +60,9 @@ class StreamDissector:
             self._feed(group, members, until=record.index)
             # Dissected only now, when shown: the connection's context is already learnt.
             done = [group.messages.dissect(pdu) for pdu in group.completed.get(record.index, [])]
+            shift = group.reassembler.window_shift(record)
+        if shift is not None:
+            base = scaled_window(base, shift)
         return combine(base, done)
 
     def messages(self, index: int) -> list[Pdu]:
@@ -100,3 +104,40 @@ class StreamDissector:
                 group.messages.learn(pdu)
                 group.completed.setdefault(pdu.completed_in, []).append(pdu)
                 group.in_order.append(pdu)
+
+
+_WIN = re.compile(r"\bWin=\d+")
+
+
+def scaled_window(dissection: Dissection, shift: int) -> Dissection:
+    """`dissection` with the window its Window field stands for: the field times
+    2**shift (RFC 7323 §2.3), as `tcp.window_size` below `tcp.window`, and in the
+    summary's "Win=" as Wireshark shows it."""
+    window: list[int] = []
+
+    def patch(field: Field) -> Field:
+        if field.name == "tcp.window" and isinstance(field.value, int):
+            size = field.value << shift
+            window.append(size)
+            children = (
+                *field.children,
+                Field("tcp.window_size_scalefactor", "Window size scaling factor", field.start,
+                      field.end, value=1 << shift, display=f"{1 << shift} (shift {shift})",
+                      explanation="2^shift, from the Window Scale options of both SYNs "
+                      "(RFC 7323 §2.2).", buffer=field.buffer),
+                Field("tcp.window_size", "Calculated window size", field.start, field.end,
+                      value=size, display=f"{size} bytes",
+                      explanation=f"The Window field × {1 << shift}: the bytes the sender of "
+                      "this segment is ready to receive (RFC 7323 §2.3).",
+                      buffer=field.buffer),
+            )  # fmt: skip
+            return replace(field, children=children)
+        if field.children and (field.name == "tcp" or field.name.startswith("tcp")):
+            return replace(field, children=tuple(patch(child) for child in field.children))
+        return field
+
+    fields = tuple(patch(f) if f.name.startswith("tcp") else f for f in dissection.fields)
+    if not window:
+        return dissection
+    summary = _WIN.sub(f"Win={window[0]}", dissection.summary, count=1)
+    return replace(dissection, fields=fields, summary=summary)

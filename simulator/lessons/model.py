@@ -20,6 +20,12 @@ from simulator.errors import WirelabError
 #: whole everywhere: `lessons check` warns, and the screen scrolls it sideways.
 NARROWEST_TEXT = 72
 
+#: The rows a checkpoint box may take at 80×24 and still leave the narration 3 rows and
+#: the stage its 6: 24 less the bar, the one-row explanation bar and the footer (3), less
+#: 9. Its text is 76 columns wide there. A taller box scrolls; `lessons check` warns.
+CHECKPOINT_ROWS = 12
+CHECKPOINT_TEXT = 76
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -134,6 +140,8 @@ class Lesson:
 
 
 __all__ = [
+    "CHECKPOINT_ROWS",
+    "CHECKPOINT_TEXT",
     "NARROWEST_TEXT",
     "Action",
     "Checkpoint",

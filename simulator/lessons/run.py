@@ -13,6 +13,7 @@ Packets are what one capture point saw (the client's link unless a step's
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,15 @@ from simulator.errors import WirelabError
 from simulator.faults import parse_fault
 from simulator.ip import Decision, Route, RoutingTable
 from simulator.lessons.actions import parse_action, run_action
-from simulator.lessons.model import Lesson, LessonError, Pointer, Problem
+from simulator.lessons.model import (
+    CHECKPOINT_ROWS,
+    CHECKPOINT_TEXT,
+    Checkpoint,
+    Lesson,
+    LessonError,
+    Pointer,
+    Problem,
+)
 from simulator.network import LinkSpec, ReadPolicy, Scenario
 from simulator.network.faults import apply_fault
 from simulator.network.scenario import Side
@@ -356,6 +365,7 @@ class LessonRun:
                 except (LookupError, ValueError) as error:
                     problems.append(Problem(path, step.checkpoint.line, str(error)))
                     continue
+                problems += self._too_tall(step.checkpoint, question)
                 if step.checkpoint.predict:
                     line = step.checkpoint.line
                     for message in self._unpredictable(index, question):
@@ -373,6 +383,37 @@ class LessonRun:
         if self.lesson.lab is not None:
             problems += self._lab_problems()
         return problems
+
+    def _too_tall(self, checkpoint: Checkpoint, question: Question) -> list[Problem]:
+        """A warning when the checkpoint's box, before or after an answer, is taller than
+        the narrowest screen leaves it (`CHECKPOINT_ROWS`): there it would scroll."""
+
+        def rows(*texts: str) -> int:
+            return sum(
+                len(textwrap.wrap(line, CHECKPOINT_TEXT) or [""])
+                for text in texts
+                for line in text.splitlines()
+            )
+
+        explanation = checkpoint.explanation
+        right = (
+            f"✗ You predicted {'x' * 20}; the packets say {question.expected}. {explanation}"
+            if checkpoint.predict
+            else f"✓ Right: {question.expected}. {explanation}"
+        )
+        wrong = f"✗ Not quite. Hint: {checkpoint.hint or 'Look at the packet the step points at.'}"
+        tallest = max(
+            rows(question.text) + 4,  # a prompt line, the answer box, the frame
+            rows(question.text, wrong) + 3,
+            rows(question.text, right) + 2,
+        )
+        if tallest <= CHECKPOINT_ROWS:
+            return []
+        message = (
+            f"the checkpoint takes {tallest} rows at 80×24 (its question, choices, hint or "
+            f"explanation), more than the {CHECKPOINT_ROWS} there are: there it scrolls"
+        )
+        return [Problem(self.lesson.path, checkpoint.line, message, warning=True)]
 
     def _lab_problems(self) -> list[Problem]:
         """A lab's fault must show (its symptom) and the repaired network must not."""

@@ -48,7 +48,7 @@ def apply_fault(scenario: Scenario, fault: Fault) -> None:
         router, prefix = args
         try:
             node = scenario.node(router)
-        except KeyError:
+        except LookupError:
             raise ValueError(f"fault {fault}: no router named {router!r}") from None
         network = ipaddress.IPv4Network(prefix)
         if not any(row.prefix == network for row in node.routes.rows):

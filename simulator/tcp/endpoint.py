@@ -654,9 +654,13 @@ class Endpoint:
             refused = state is State.SYN_RECEIVED
             self._transition(Cause.RST)
             self._enter_closed(reset=True)
-            self._events.append(
-                Reset("connection refused" if refused else "connection reset by peer")
-            )
+            if state not in (State.CLOSING, State.LAST_ACK, State.TIME_WAIT):
+                self._events.append(
+                    Reset("connection refused" if refused else "connection reset by peer")
+                )
+            # §3.10.7.4: in CLOSING, LAST-ACK and TIME-WAIT an RST just ends the TCB:
+            # both sides had closed, so the application is not told of a reset (an old
+            # ACK of ours, answered by a peer that already forgot the connection).
             return
 
         # Fourth: a SYN in the window (RFC 5961 §4: challenge ACK).

@@ -67,6 +67,7 @@ class Segment(NamedTuple):
     window: int
     payload: bytes  # what the capture holds of the payload
     payload_length: int  # the payload's length per the IP header (more when the capture cut it)
+    wscale: int | None = None  # a SYN's Window Scale shift count (RFC 7323 §2.2), if it has one
 
     @property
     def syn(self) -> bool:
@@ -221,7 +222,26 @@ def parse_segment(data: bytes, link_type: int) -> Segment | None:
         window,
         data[payload : min(ip_end, size)],
         ip_end - payload,
+        window_scale(data, tcp + 20, payload) if flags & SYN else None,
     )
+
+
+def window_scale(data: bytes, start: int, end: int) -> int | None:
+    """The Window Scale option's shift count among the TCP options in data[start:end]."""
+    i = start
+    while i < end:
+        kind = data[i]
+        if kind == 0:
+            return None
+        if kind == 1:
+            i += 1
+            continue
+        if i + 1 >= end or data[i + 1] < 2:
+            return None  # a malformed option list: no reliable value
+        if kind == 3 and data[i + 1] == 3 and i + 2 < end:
+            return data[i + 2]
+        i += data[i + 1]
+    return None
 
 
 def tcp_segment(record: WireRecord) -> Segment | None:
@@ -247,4 +267,5 @@ __all__ = [
     "locate_tcp",
     "parse_segment",
     "tcp_segment",
+    "window_scale",
 ]

@@ -192,6 +192,7 @@ class _Half:
         "spans",
         "src",
         "syn",
+        "wscale",
     )
 
     def __init__(self, src: Endpoint, dst: Endpoint) -> None:
@@ -199,6 +200,7 @@ class _Half:
         self.dst = dst
         self.base: int | None = None  # the sequence number of stream offset 0
         self.syn = False
+        self.wscale: int | None = None  # the Window Scale shift its SYN offered
         self.next = 0  # the stream offset up to which bytes arrived in order
         self.pending: dict[int, tuple[bytes, int]] = {}  # offset → (bytes, record index)
         self.pending_bytes = 0
@@ -263,6 +265,22 @@ class Reassembler:
     def connections(self) -> list[ConnectionKey]:
         """The connections seen so far, in order of their first record."""
         return list(self._connections)
+
+    def window_shift(self, record: WireRecord) -> int | None:
+        """The shift count that scales the Window field of `record`'s segment: its
+        sender's, when both SYNs of the connection (fed so far) carried Window Scale
+        (RFC 7323 §2.2); None when windows are not scaled or it is not known. A SYN's
+        own window is never scaled."""
+        segment = tcp_segment(record)
+        if segment is None or segment.flags & SYN:
+            return None
+        conn = self._connections.get(_key(None, segment.src, segment.dst))
+        if conn is None:
+            return None
+        mine, theirs = conn.halves.get(segment.src), conn.halves.get(segment.dst)
+        if mine is None or theirs is None or mine.wscale is None or theirs.wscale is None:
+            return None
+        return min(mine.wscale, 14)  # RFC 7323 §2.3: more than 14 counts as 14
 
     def pdus_completed_in(self, index: int) -> list[Pdu]:
         """The PDUs record `index` completed (its bytes were the last they needed)."""
@@ -339,6 +357,7 @@ class Reassembler:
             if half.base is None or (not half.syn and half.next == 0):
                 half.base = seq
             half.syn = True
+            half.wscale = segment.wscale
         if half.base is None:
             half.base = seq  # joined after the handshake: count from here
         offset = half.offset(seq)

@@ -164,3 +164,32 @@ def test_numbers_are_judged_in_the_units_the_program_shows() -> None:
         assert number.judge(typed), typed
     for typed in ("117", "116 117", "Content-Length: 11", "one hundred", "", "116x"):
         assert not number.judge(typed), typed
+
+
+def test_lessons_check_warns_about_a_checkpoint_too_tall_for_80_by_24(tmp_path: Path) -> None:
+    """Its box would scroll on the narrowest screen, after an answer if not before."""
+    text = """+++
+id = "tall"
+title = "Tall"
+objectives = ["Read"]
++++
+
+## One
+
+Words.
+
+```check
+kind = "choice"
+question = "Which?"
+choices = ["a", "b"]
+answer = 1
+explanation = "{explanation}"
+```
+"""
+    path = tmp_path / "tall.md"
+    path.write_text(text.format(explanation="Short."), encoding="utf-8")
+    assert LessonRun(parse_lesson(path)).check() == []
+    path.write_text(text.format(explanation="word " * 200), encoding="utf-8")
+    (warning,) = LessonRun(parse_lesson(path)).check()
+    assert warning.warning and warning.line == 11
+    assert "rows at 80×24" in warning.message and "there it scrolls" in warning.message

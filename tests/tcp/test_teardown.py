@@ -201,3 +201,20 @@ def test_endpoint_serves_one_connection() -> None:
         ep.listen()
     with pytest.raises(UsageError, match="CLOSED"):
         Endpoint(1, isn=1).send(b"x", 0.0)
+
+
+def test_an_rst_in_time_wait_ends_it_without_a_reset_to_the_application() -> None:
+    """RFC 9293 §3.10.7.4: in CLOSING, LAST-ACK and TIME-WAIT an acceptable RST deletes
+    the TCB and nothing more; the application, which closed already, is not told of a
+    reset (seen when a late ACK reached a peer that had already closed: its RST came
+    back into TIME-WAIT)."""
+    pair = established_pair(config=CONFIG)
+    pair.app["server"].close_on_eof = True
+    pair.at(1.0, lambda: pair.client.close(pair.now))
+    pair.run(until=2.0)
+    client = pair.client
+    assert client.state is S.TIME_WAIT
+    rst = Segment(SERVER_PORT, CLIENT_PORT, client.rcv_nxt, 0, RST, 0)
+    client.receive(rst, pair.now)
+    assert client.state is S.CLOSED
+    assert not [e for e in client.events() if isinstance(e, Reset)]

@@ -123,3 +123,41 @@ def test_websocket_frames_agree_with_wirelab(name: str, pcaps: dict[str, Path]) 
     # Client frames masked, server frames not (RFC 6455 §5.1).
     opcodes = {frame.opcode for frame in theirs}
     assert 0x8 in opcodes  # the closing handshake is there
+
+
+@pytest.mark.parametrize(
+    ("client_buffer", "server_buffer", "scaled"),
+    [(65_535, 262_144, True), (200_000, 65_535, True), (65_535, 65_535, False)],
+)
+def test_tshark_scales_every_window_as_wirelab_does(
+    client_buffer: int, server_buffer: int, scaled: bool, tmp_path: Path
+) -> None:
+    """RFC 7323: tshark's calculated window (`tcp.window_size`) of every segment is
+    wirelab's, the Window field times the sender's scale once both SYNs offered it."""
+    require_tshark()
+    from simulator.dissect.stream_view import StreamDissector
+    from simulator.network import Scenario
+    from simulator.tcp import TcpConfig
+    from simulator.trace.records import Trace
+
+    scenario = Scenario(
+        seed=5,
+        client_tcp=TcpConfig(receive_buffer=client_buffer, window_scale=scaled),
+        server_tcp=TcpConfig(receive_buffer=server_buffer, window_scale=scaled),
+    )
+    scenario.open()
+    scenario.send_binary(bytes(300_000))
+    scenario.close()
+    scenario.finish()
+    path = tmp_path / "scaled.pcap"
+    scenario.write_pcap(path)
+    trace = Trace(scenario.capture(None))
+    dissect = StreamDissector(trace)
+    ours = []
+    for record in trace:
+        fields = {f.name: f.value for _, f in dissect(record).walk()}
+        ours.append(fields.get("tcp.window_size", fields.get("tcp.window")))
+    theirs = tshark("-r", str(path), "-T", "fields", "-e", "tcp.window_size").split()
+    assert [int(v) for v in theirs] == ours
+    biggest = max(v for v in ours if isinstance(v, int))
+    assert biggest > 65_535 if scaled else biggest <= 65_535

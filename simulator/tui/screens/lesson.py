@@ -318,7 +318,10 @@ class LessonScreen(OneFrameScreen):
         body = screen_height - 1 - explain - 1  # the bar, the explanation bar, the footer
         checkpoint = self._checkpoint_height(width - 4)
         wanted = max(round(body * 0.6), checkpoint + NARRATION_MIN)
-        rows = max(checkpoint + NARRATION_MIN - 2, min(wanted, body - STAGE_MIN))
+        # Never more than leaves the stage its rows: a checkpoint taller than that scrolls
+        # (`lessons check` warns about one, as CHECKPOINT_ROWS).
+        rows = min(max(checkpoint + NARRATION_MIN - 2, min(wanted, body - STAGE_MIN)),
+                   body - STAGE_MIN)  # fmt: skip
         now = left.styles.inline.height
         if now is None or now.cells != rows:
             left.styles.height = rows
