@@ -37,6 +37,11 @@ def _connect(s: Scenario, *, client: int = 0, advance: int | None = None) -> Ste
     return s.connect(client=client, advance=advance)
 
 
+def _connect_port(s: Scenario, port: int, *, client: int = 0, advance: int | None = None) -> Step:
+    """A bare TCP connection to another port of the server: a closed one answers RST."""
+    return s.connect_port(port, client=client, advance=advance)
+
+
 def _upgrade(s: Scenario, *, client: int = 0, advance: int | None = None) -> Step:
     """The HTTP upgrade request and the server's answer."""
     return s.upgrade(client=client, advance=advance)
@@ -185,6 +190,7 @@ def _finish(s: Scenario) -> Step:
 ACTIONS: dict[str, ActionFunction] = {
     "open": _open,
     "connect": _connect,
+    "connect_port": _connect_port,
     "upgrade": _upgrade,
     "send_text": _send_text,
     "send_binary": _send_binary,

@@ -67,7 +67,8 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _SCENARIO_KEYS = {
     "seed", "routers", "clients", "mode", "port", "path", "origin", "delay", "bandwidth",
     "loss", "receive_buffer", "mss", "server_receive_buffer", "server_read_rate",
-    "server_read_chunk", "delayed_ack", "congestion_control", "initial_window", "max_size",
+    "server_read_chunk", "delayed_ack", "congestion_control", "initial_window", "window_scale",
+    "max_size",
     "origins", "subprotocols", "server_subprotocols",
 }  # fmt: skip
 _POINTER_KEYS = {"packet", "field", "table", "window", "at"}

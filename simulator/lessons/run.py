@@ -56,6 +56,8 @@ class TcpSnapshot:
     snd_wnd: int  # the window the peer last advertised
     in_flight: int
     unsent: int
+    cwnd: int | None = None  # the congestion window (RFC 5681), with congestion control
+    ssthresh: int | None = None  # the slow start threshold, once a loss has set it
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,13 @@ class StepState:
     lost: tuple[int, ...]  # trace indexes of packets lost during the step
 
 
+#: A lesson's TCP unless its [network] says otherwise: an ACK may wait this long for a
+#: second full segment (RFC 9293 §3.8.6.3 allows up to 0.5 s; Linux's shortest is 40 ms)
+#: and slow start begins with this many segments (RFC 6928).
+DELAYED_ACK = 0.04
+INITIAL_WINDOW = 10
+
+
 def build_scenario(network: dict[str, Any]) -> Scenario:
     """The `Scenario` a lesson's [network] table describes."""
     n = dict(network)
@@ -81,23 +90,32 @@ def build_scenario(network: dict[str, Any]) -> Scenario:
         loss=float(n.pop("loss", 0.0)),
     )
     mss = int(n.pop("mss", 1460))
-    delayed = n.pop("delayed_ack", None)
-    if delayed is not None and (
-        isinstance(delayed, bool) or not isinstance(delayed, int | float) or not 0 < delayed < 0.5
-    ):
-        raise ValueError("delayed_ack = seconds an ACK may wait, above 0 and under 0.5 (RFC 9293)")
-    congestion = n.pop("congestion_control", False)
+    # TCP as real stacks send it, unless the lesson says otherwise: delayed ACKs, slow
+    # start from an initial window of 10 segments, window scaling.
+    delayed = n.pop("delayed_ack", DELAYED_ACK)
+    if delayed is False:
+        delayed = None  # every segment acknowledged at once
+    elif isinstance(delayed, bool) or not isinstance(delayed, int | float) or not 0 < delayed < 0.5:
+        raise ValueError(
+            "delayed_ack = seconds an ACK may wait, above 0 and under 0.5 (RFC 9293 §3.8.6.3), "
+            "or false to acknowledge every segment at once"
+        )
+    congestion = n.pop("congestion_control", True)
     if not isinstance(congestion, bool):
         raise ValueError("congestion_control = true or false (RFC 5681 slow start and more)")
-    window = n.pop("initial_window", None)
+    window = n.pop("initial_window", INITIAL_WINDOW if congestion else None)
     if window is not None and (type(window) is not int or not 1 <= window <= 10):
         raise ValueError("initial_window = 1 to 10 segments (RFC 6928 allows up to 10)")
     if window is not None and not congestion:
         raise ValueError("initial_window needs congestion_control = true")
+    scaling = n.pop("window_scale", True)
+    if not isinstance(scaling, bool):
+        raise ValueError("window_scale = true or false (RFC 7323)")
 
     def tcp(buffer: int) -> TcpConfig:
         return TcpConfig(mss=mss, receive_buffer=buffer, delayed_ack=delayed,
-                         congestion_control=congestion, initial_window=window)  # fmt: skip
+                         congestion_control=congestion, initial_window=window,
+                         window_scale=scaling)  # fmt: skip
 
     client_tcp = tcp(int(n.pop("receive_buffer", 65535)))
     server_tcp = tcp(int(n.pop("server_receive_buffer", 65535)))
@@ -307,7 +325,7 @@ class LessonRun:
             e = peer.socket.endpoint
             out[side] = TcpSnapshot(
                 e.state.value, e.receive_buffer, e.readable, e.rcv_wnd, e.snd_wnd, e.in_flight,
-                e.unsent,
+                e.unsent, e.cwnd, e.ssthresh,
             )  # fmt: skip
         return out
 

@@ -35,6 +35,7 @@ from simulator.network.apps import (
     HttpClient,
     ReadPolicy,
     ServerSession,
+    StreamApp,
     WebSocketClient,
     WebSocketPeer,
     WebSocketServer,
@@ -179,6 +180,7 @@ class Scenario:
             for host in self.client_hosts
         ]
         self.steps: list[Step] = []
+        self._bare: list[StreamApp] = []  # connections without an application (connect_port)
 
     # --- what there is ----------------------------------------------------------
 
@@ -270,6 +272,23 @@ class Scenario:
     def connect(self, *, client: int = 0, advance: int | None = None) -> Step:
         """The TCP three-way handshake only."""
         return self._step("connect", lambda: self.clients[client].open(upgrade=False), advance)
+
+    def connect_port(self, port: int, *, client: int = 0, advance: int | None = None) -> Step:
+        """A bare TCP connection from the client's host to `port` on the server, with no
+        application behind it: where nothing listens, the SYN is answered with an RST
+        (RFC 9293 §3.10.7.1)."""
+        if not 0 < port < 65536:
+            raise ValueError(f"port {port}: 1–65535")
+        host = self.client_hosts[client]
+
+        def go() -> None:
+            app = StreamApp(host)
+            app.attach(
+                host.tcp.connect(self.server_host.address, port, config=self.clients[client].tcp)
+            )
+            self._bare.append(app)
+
+        return self._step(f"connect to port {port}", go, advance)
 
     def upgrade(self, *, client: int = 0, advance: int | None = None) -> Step:
         """The HTTP upgrade on an open TCP connection (request, 101 response)."""

@@ -370,6 +370,14 @@ class Endpoint:
         return self._cwnd if self.config.congestion_control else None
 
     @property
+    def ssthresh(self) -> int | None:
+        """The slow start threshold (RFC 5681 §3.1), or None when congestion control is
+        off or it is still "arbitrarily high" (no loss seen yet)."""
+        if not self.config.congestion_control or self._ssthresh >= 1 << 30:
+            return None
+        return self._ssthresh
+
+    @property
     def receive_buffer(self) -> int:
         """The receive buffer size. Setting it takes effect at once; the window never shrinks.
 

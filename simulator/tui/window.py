@@ -157,6 +157,7 @@ def window_text(
             [
                 [("sending  ", "muted"), (f"snd_wnd {snapshot.snd_wnd} B", ""),
                  (" (peer's window)", "muted")],
+                *_congestion(snapshot, wide=True),
                 [(f"in flight {snapshot.in_flight} B", "")],
                 [(f"unsent {snapshot.unsent} B", "")],
             ],
@@ -175,6 +176,7 @@ def window_text(
         flow(
             [
                 [(f"snd_wnd {snapshot.snd_wnd}", "")],
+                *_congestion(snapshot, wide=False),
                 [(f"in flight {snapshot.in_flight}", "")],
                 [(f"unsent {snapshot.unsent}", "")],
             ]
@@ -188,6 +190,22 @@ def window_text(
         flow([[(f"{WARNING} {words}", "warning")]])
     text.rstrip()
     return text
+
+
+def _congestion(snapshot: TcpSnapshot, *, wide: bool) -> list[Item]:
+    """The congestion window (and the threshold, once set): this side sends at most
+    min(cwnd, snd_wnd) beyond what is acknowledged (RFC 5681 §3)."""
+    if snapshot.cwnd is None:
+        return []
+    unit = " B" if wide else ""
+    items: list[Item] = [[(f"cwnd {snapshot.cwnd}{unit}", "")]]
+    if snapshot.ssthresh is not None:
+        items.append([(f"ssthresh {snapshot.ssthresh}{unit}", "")])
+    if wide:
+        limit = min(snapshot.cwnd, snapshot.snd_wnd)
+        which = "cwnd" if snapshot.cwnd < snapshot.snd_wnd else "snd_wnd"
+        items.append([(f"may send {limit} B", ""), (f" ({which} limits)", "muted")])
+    return items
 
 
 def _hidden_text(
