@@ -439,11 +439,23 @@ class Endpoint:
         data = bytes(buf[:n])
         del buf[:n]
         # §3.8.6.2.2: announce the larger window once the right edge can move by
-        # at least min(buffer/2, MSS); this is also how a zero window reopens.
-        if self._state in _RECEIVING and not self._fin_received and self._window_grew():
+        # at least min(buffer/2, MSS); this is also how a zero window reopens. With
+        # delayed ACKs, only a window that at least doubles is announced at once (as
+        # Linux does); a smaller gain rides on the next ACK, which is never far off.
+        if (
+            self._state in _RECEIVING
+            and not self._fin_received
+            and self._window_grew()
+            and (self.config.delayed_ack is None or self._window_doubles())
+        ):
             self._ack_now = True
             self._output(now)
         return data
+
+    def _window_doubles(self) -> bool:
+        """Whether the window to advertise now is at least twice the one advertised."""
+        current = max(0, seq_diff(self._rcv_adv, self._rcv_nxt))
+        return self._window_to_advertise() >= 2 * current
 
     def close(self, now: float) -> None:
         """Close our direction (§3.10.4): FIN after all queued data.
