@@ -300,3 +300,20 @@ def test_payload_length_helper() -> None:
     scenario.open()
     lengths = [tcp_payload_length(r.data) for r in scenario.capture()]
     assert lengths[:3] == [0, 0, 0] and max(lengths) > 100
+
+
+def test_a_closed_port_answers_a_syn_with_rst_ack() -> None:
+    """RFC 9293 §3.10.7.1: no connection exists, so the SYN gets <SEQ=0><ACK=SEG.SEQ+1>
+    <CTL=RST,ACK>; the client's connection ends there, and nothing is resent."""
+    from simulator.trace.segments import ACK, RST, tcp_segment
+
+    scenario = Scenario(seed=3)
+    step = scenario.connect_port(81)
+    segments = [tcp_segment(record) for record in scenario.trace]
+    assert len(segments) == 2 == step.end - step.first
+    syn, rst = segments
+    assert syn is not None and rst is not None
+    assert (syn.dst.port, rst.src.port) == (81, 81)
+    assert rst.flags == RST | ACK and rst.seq == 0 and rst.ack == syn.seq + 1
+    scenario.finish()
+    assert len(scenario.trace) == 2
