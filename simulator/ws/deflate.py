@@ -115,6 +115,10 @@ class PerMessageDeflate(Extension):
         self._compressor: zlib._Compress | None = None  # made at the first message
         self._decompressor: zlib._Decompress | None = None
         self._inflating = False  # inside a compressed message that is not finished
+        # The last inflated bytes, as far back as the peer's window reaches: where a
+        # message ended its DEFLATE stream (a BFINAL block, RFC 7692 §7.2.3.3), the next
+        # stream starts from them when the context is taken over.
+        self._history = b""
 
     def __repr__(self) -> str:
         params = "; ".join(k if v is None else f"{k}={v}" for k, v in self.agreed)
@@ -237,22 +241,46 @@ class PerMessageDeflate(Extension):
             decompressor = self._decompressor = zlib.decompressobj(-self._recv_bits)
         self._inflating = not fin
         data = payload + TAIL if fin else payload
-        try:
-            if max_size is None:
-                out = decompressor.decompress(data)
+        out = b""
+        remembered = 0  # how much of `out` is in the history already
+        while True:
+            try:
+                if max_size is None:
+                    out += decompressor.decompress(data)
+                else:
+                    out += decompressor.decompress(data, max_size + 1 - len(out))
+            except zlib.error as error:
+                raise ProtocolError(
+                    f"compressed message cannot be inflated: {error}",
+                    close_code=CloseCode.INVALID_PAYLOAD,
+                ) from None
+            if max_size is not None and (len(out) > max_size or decompressor.unconsumed_tail):
+                raise ProtocolError(
+                    f"compressed message inflates past the {max_size}-byte limit",
+                    close_code=CloseCode.MESSAGE_TOO_BIG,
+                )
+            if not decompressor.eof:
+                break
+            # A BFINAL block ended the stream: what follows (the next message, or more of
+            # this one) is a new stream over the same window (RFC 7692 §7.2.3.3).
+            rest = decompressor.unused_data
+            if self._recv_takeover:
+                self._remember(out[remembered:])
+                remembered = len(out)
+                decompressor = zlib.decompressobj(-self._recv_bits, zdict=self._history)
             else:
-                out = decompressor.decompress(data, max_size + 1)
-        except zlib.error as error:
-            raise ProtocolError(
-                f"compressed message cannot be inflated: {error}",
-                close_code=CloseCode.INVALID_PAYLOAD,
-            ) from None
-        if max_size is not None and (len(out) > max_size or decompressor.unconsumed_tail):
-            raise ProtocolError(
-                f"compressed message inflates past the {max_size}-byte limit",
-                close_code=CloseCode.MESSAGE_TOO_BIG,
-            )
+                decompressor = zlib.decompressobj(-self._recv_bits)
+            self._decompressor = decompressor
+            if not rest or rest == TAIL:
+                return out
+            data = rest  # shorter each time round: the loop ends
+        if self._recv_takeover:
+            self._remember(out[remembered:])
         return out
+
+    def _remember(self, out: bytes) -> None:
+        window = 1 << self._recv_bits
+        self._history = (self._history + out[-window:])[-window:]
 
     def check_header(self, b0: int, continuation: bool) -> None:
         if continuation and b0 & RSV1:

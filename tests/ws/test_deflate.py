@@ -423,3 +423,49 @@ def test_prepared_frames_go_only_where_the_same_bytes_are_right() -> None:
     assert compressed.server.data_to_send() == b""
     plain.server.close()
     assert not plain.server.send_prepared(frame)  # no data after a close frame
+
+
+def final_block(data: bytes, history: bytes = b"") -> bytes:
+    """`data` as one whole DEFLATE stream ending in a BFINAL=1 block (RFC 7692 §7.2.3.3),
+    its window primed with `history` (the context a sender takes over)."""
+    compressor = (
+        zlib.compressobj(6, zlib.DEFLATED, -15, zdict=history)
+        if history
+        else zlib.compressobj(6, zlib.DEFLATED, -15)
+    )
+    return compressor.compress(data) + compressor.flush(zlib.Z_FINISH)
+
+
+@pytest.mark.parametrize("second_final", [False, True])
+def test_a_message_ending_in_a_final_block_does_not_lose_the_next_ones(
+    second_final: bool,
+) -> None:
+    """A sender may end a message's DEFLATE stream with BFINAL=1 (RFC 7692 §7.2.3.3); the
+    next message is a new stream over the same window (context takeover). Seen: every
+    later message inflated to nothing — data lost without an error."""
+    server = server_with_deflate()
+    texts = [b"first message", b"second message, first message again", b"third"]
+    history = b""
+    for i, text in enumerate(texts):
+        if i == 0 or second_final:
+            payload = final_block(text, history)
+        else:
+            compressor = zlib.compressobj(6, zlib.DEFLATED, -15, zdict=history)
+            payload = compress(text, compressor)
+        history += text
+        server.receive_data(serialize_frame(Opcode.TEXT, payload, masking_key=KEY, rsv1=True))
+    got = [e.data for e in server.events() if isinstance(e, TextMessage)]
+    assert got == [t.decode() for t in texts]
+
+
+def test_a_final_block_inside_a_fragmented_message_goes_on_with_a_new_stream() -> None:
+    """A fragment may end one stream and the next fragment start another."""
+    server = server_with_deflate()
+    head = final_block(b"half one, ")
+    tail = compress(b"half two", zlib.compressobj(6, zlib.DEFLATED, -15, zdict=b"half one, "))
+    server.receive_data(
+        serialize_frame(Opcode.TEXT, head, masking_key=KEY, rsv1=True, fin=False)
+        + serialize_frame(Opcode.CONTINUATION, tail, masking_key=KEY)
+    )
+    got = [e.data for e in server.events() if isinstance(e, TextMessage)]
+    assert got == ["half one, half two"]
