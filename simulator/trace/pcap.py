@@ -193,7 +193,7 @@ class Capture:
 
     def _section_header(self, buf: bytes, at: int) -> int:
         """Read a Section Header Block at buf[at:]; returns its total length."""
-        if len(buf) - at < 12:
+        if len(buf) - at < 28:  # the smallest section header block there is
             raise CaptureError(f"{self.name} ends inside a pcapng section header")
         (magic,) = struct.unpack_from("<I", buf, at + 8)
         if magic == PCAPNG_BYTE_ORDER_MAGIC:
@@ -340,10 +340,16 @@ class Capture:
             if self.done:
                 return 0
             before = self._count
-            if self.format == "pcap":
-                self._index_pcap(wanted)
-            else:
-                self._index_pcapng(wanted)
+            try:
+                if self.format == "pcap":
+                    self._index_pcap(wanted)
+                else:
+                    self._index_pcapng(wanted)
+            except struct.error:
+                # A length the checks above let through: the file is cut or malformed
+                # here. What was indexed stays; the rest is a problem, not a traceback.
+                self._problem(f"a malformed or cut block after packet {self._count}")
+                self.done = True
             return self._count - before
 
     def _problem(self, message: str) -> None:

@@ -493,3 +493,19 @@ def test_reads_with_os_pread_only(tmp_path: Path) -> None:
     position = os.lseek(capture._fd, 0, os.SEEK_CUR)
     capture.record(2)
     assert os.lseek(capture._fd, 0, os.SEEK_CUR) == position
+
+
+@pytest.mark.parametrize("kept", range(1, 28))
+def test_a_second_section_header_cut_anywhere_is_a_problem_not_a_traceback(
+    kept: int, tmp_path: Path
+) -> None:
+    """Seen: a pcapng ending with 12 or 13 bytes of a section header block raised
+    struct.error from `dissect` and `inspect`. Cut at every byte, the packets before it
+    stay and the rest is one problem."""
+    raw = frames(2)
+    blob = shb("<") + idb("<", LinkType.RAW) + epb("<", 0, 1_000_000, raw[0])
+    path = tmp_path / "cut.pcapng"
+    path.write_bytes(blob + shb("<")[:kept])
+    capture = read_all(path)
+    assert len(capture) == 1 and capture.record(0).data == raw[0]
+    assert len(capture.problems) == 1 and capture.done
