@@ -398,10 +398,16 @@ def _canonical_name(name: str) -> str:
 # --- the parser -------------------------------------------------------------------------
 
 
+#: Parentheses and `not`s nested deeper than this are refused: parsing and testing
+#: recurse once per level, and no filter a person writes comes near it.
+MAX_DEPTH = 64
+
+
 class _Parser:
     def __init__(self, text: str, protocols: Collection[str]) -> None:
         self.tokens = _tokens(text)
         self.position = 0
+        self.depth = 0
         self.protocols = {_canonical(p.lower()) for p in protocols}
 
     @property
@@ -438,10 +444,19 @@ class _Parser:
             parts.append(self.negation())
         return parts[0] if len(parts) == 1 else _And(tuple(parts))
 
+    def deeper(self, token: _Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise FilterError(
+                f"more than {MAX_DEPTH} levels of '(' and 'not' nested here", token.offset
+            )
+
     def negation(self) -> _Node:
         if self.token.kind == "not":
-            self.take()
-            return _Not(self.negation())
+            self.deeper(self.take())
+            node = _Not(self.negation())
+            self.depth -= 1
+            return node
         return self.primary()
 
     def primary(self) -> _Node:
@@ -449,10 +464,12 @@ class _Parser:
         if token.kind == "(":
             if self.token.kind == ")":
                 raise FilterError("expected a test inside '( )'", self.token.offset)
+            self.deeper(token)
             node = self.expr()
             if self.token.kind != ")":
                 raise FilterError("this '(' is never closed", token.offset)
             self.take()
+            self.depth -= 1
             return node
         if token.kind == "end":
             before = self.tokens[self.position - 2].text if self.position > 1 else ""
