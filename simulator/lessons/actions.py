@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import math
 import shlex
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -248,6 +249,8 @@ def _value(token: str) -> Any:
 def parse_action(text: str) -> tuple[str, tuple[Any, ...], tuple[tuple[str, Any], ...]]:
     """Name, positional and keyword arguments of one action line; `ValueError` with a
     message for a learner-facing error when the line cannot be used."""
+    if len(text) > MAX_LINE:  # shlex reads a character at a time: bound it first
+        raise ValueError(f"an action line of {len(text):,} characters: at most {MAX_LINE:,}")
     try:
         words = shlex.split(text, comments=True)
     except ValueError as error:
@@ -277,10 +280,87 @@ def parse_action(text: str) -> tuple[str, tuple[Any, ...], tuple[tuple[str, Any]
         if param.annotation in ("str", "str | None") and not isinstance(args[i], str):
             args[i] = rest[i]
     try:
-        signature.bind(None, *args, **kwargs)
+        bound = signature.bind(None, *args, **kwargs)
     except TypeError as error:
         raise ValueError(f"{name}: {error}; usage: {describe(name)}") from None
+    for key, value in list(bound.arguments.items())[1:]:
+        _check(name, signature.parameters[key], value)
     return name, tuple(args), tuple(kwargs.items())
+
+
+#: The range of each numeric argument, by its name (an action may narrow it): what a
+#: lesson needs, and a bound on what a run may cost.
+RANGES: dict[str, tuple[float, float]] = {
+    "size": (0, 16 << 20),  # bytes of a message
+    "fragment_size": (1, 16 << 20),
+    "seconds": (0, 600),  # simulated seconds
+    "rate": (1, 1e10),  # bytes per second
+    "chunk": (1, 1 << 20),
+    "events": (0, 1_000_000),
+    "client": (0, 63),
+    "advance": (0, 1_000_000),
+    "count": (1, 1000),
+    "ttl": (1, 255),
+    "port": (1, 65535),
+    "metric": (0, 65535),
+    "code": (0, 4999),
+}
+_ACTION_RANGES: dict[tuple[str, str], tuple[float, float]] = {
+    ("receive_buffer", "size"): (1, 65535 << 14),  # RFC 7323's largest window
+    ("delay_next", "seconds"): (0, 60),
+}
+#: The longest action line, and text argument, in characters.
+MAX_LINE = 64 << 10
+TEXT_LIMITS: dict[str, int] = {}
+_TEXT_DEFAULT = MAX_LINE
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "Side": ("client", "server"),
+    "What": ("any", "data", "syn", "fin", "ack", "rst"),
+}
+
+
+def _check(action: str, param: inspect.Parameter, value: Any) -> None:
+    """`value` fits `param`'s type and range; else a `ValueError` saying what would."""
+    if value is None and param.default is None:
+        return
+    if param.kind is inspect.Parameter.VAR_POSITIONAL:
+        values = value if isinstance(value, tuple) else (value,)
+        total = sum(len(str(v)) for v in values)
+        if total > TEXT_LIMITS.get(param.name, _TEXT_DEFAULT):
+            raise ValueError(f"{action}: {param.name} of {total:,} characters is too long")
+        return
+    annotation = str(param.annotation)
+    where = f"{action}: {param.name}"
+    for kind, allowed in _CHOICES.items():
+        if kind in annotation.split(" | "):
+            if value not in allowed:
+                raise ValueError(f"{where} = {value!r}: one of {', '.join(allowed)}")
+            return
+    if annotation.startswith("str"):
+        if not isinstance(value, str):
+            value = str(value)
+        limit = TEXT_LIMITS.get(param.name, _TEXT_DEFAULT)
+        if len(value) > limit:
+            raise ValueError(f"{where} of {len(value):,} characters: at most {limit:,}")
+        return
+    numeric = annotation.startswith(("int", "float"))
+    if not numeric:
+        return
+    wants_int = annotation.startswith("int")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        kind = "a whole number" if wants_int else "a number"
+        raise ValueError(f"{where} = {value!r}: {kind}")
+    if wants_int and not isinstance(value, int):
+        raise ValueError(f"{where} = {value!r}: a whole number")
+    if not math.isfinite(value):
+        raise ValueError(f"{where} = {value!r}: a finite number")
+    low, high = _ACTION_RANGES.get((action, param.name), RANGES.get(param.name, (0, 1 << 31)))
+    if not low <= value <= high:
+        raise ValueError(f"{where} = {value!r}: from {_show(low)} to {_show(high)}")
+
+
+def _show(number: float) -> str:
+    return f"{int(number):,}" if float(number).is_integer() else f"{number:g}"
 
 
 def run_action(
@@ -289,4 +369,4 @@ def run_action(
     ACTIONS[name](scenario, *args, **kwargs)
 
 
-__all__ = ["ACTIONS", "describe", "parse_action", "run_action"]
+__all__ = ["ACTIONS", "RANGES", "describe", "parse_action", "run_action"]

@@ -29,6 +29,7 @@ class LadderArrow(NamedTuple):
     label: str
     step: int  # the lesson step that caused it
     lost: bool
+    shown: int = 0  # its number in its own link's capture, as the lesson and inspector count
 
 
 def lifelines(run: LessonRun) -> list[str]:
@@ -55,6 +56,7 @@ def arrows(
     step_of = _steps(run)
     out = []
     trace = run.trace
+    numbers = _link_numbers(run)
     for index in records if records is not None else range(len(trace)):
         record = trace[index]
         link = links[record.interface or 0]
@@ -65,9 +67,20 @@ def arrows(
         out.append(
             LadderArrow(
                 record.index + 1, record.time, columns[sender], columns[receiver], label,
-                step_of[record.index], record.index in lost,
+                step_of[record.index], record.index in lost, numbers[record.index],
             )
         )  # fmt: skip
+    return out
+
+
+def _link_numbers(run: LessonRun) -> list[int]:
+    """Each record's number in its own link's capture (from 1): what `packet = N`, "#N"
+    with `at`, the text and the inspector call it, one capture per link."""
+    seen: dict[int | None, int] = {}
+    out = []
+    for record in run.trace:
+        seen[record.interface] = seen.get(record.interface, 0) + 1
+        out.append(seen[record.interface])
     return out
 
 

@@ -41,6 +41,7 @@ any other fenced block (a diagram) stays in it.
 from __future__ import annotations
 
 import re
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -74,16 +75,43 @@ _SCENARIO_KEYS = {
 _POINTER_KEYS = {"packet", "field", "table", "window", "at"}
 
 
-def parse_lesson(path: Path) -> Lesson:
-    """Read one lesson file; `LessonError` lists every problem found."""
+#: The largest lesson file read (the course's largest is about 30 KiB), and the most
+#: problems reported for one file.
+MAX_LESSON_BYTES = 1 << 20
+MAX_PROBLEMS = 100
+
+
+def read_lesson_text(path: Path) -> str:
+    """A lesson file's text: only a regular file (a FIFO would block, a device never
+    end), of at most `MAX_LESSON_BYTES`; `LessonError` otherwise."""
     try:
-        text = path.read_text(encoding="utf-8")
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise LessonError([Problem(path, 0, "cannot read: not a regular file")])
+        if info.st_size > MAX_LESSON_BYTES:
+            raise LessonError(
+                [Problem(path, 0, f"{info.st_size:,} bytes: a lesson file is at most "
+                                  f"{MAX_LESSON_BYTES:,}")]
+            )  # fmt: skip
+        with path.open("rb") as file:
+            data = file.read(MAX_LESSON_BYTES + 1)
+        if len(data) > MAX_LESSON_BYTES:
+            raise LessonError([Problem(path, 0, f"more than {MAX_LESSON_BYTES:,} bytes")])
+        return data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise LessonError([Problem(path, 0, f"cannot read: {error}")]) from None
-    parser = _Parser(path, text)
+
+
+def parse_lesson(path: Path) -> Lesson:
+    """Read one lesson file; `LessonError` lists every problem found (at most
+    `MAX_PROBLEMS`, then how many more)."""
+    parser = _Parser(path, read_lesson_text(path))
     lesson = parser.lesson()
     if parser.problems:
-        raise LessonError(parser.problems)
+        problems = list(parser.problems)
+        if parser.more:
+            problems.append(Problem(path, 0, f"… and more problems after these {MAX_PROBLEMS}"))
+        raise LessonError(problems)
     assert lesson is not None
     return lesson
 
@@ -93,10 +121,14 @@ class _Parser:
         self.path = path
         self.lines = text.splitlines()
         self.problems: list[Problem] = []
+        self.more = 0  # problems past MAX_PROBLEMS, counted only
         self.warnings: list[Problem] = []
 
     def problem(self, line: int, message: str) -> None:
-        self.problems.append(Problem(self.path, line, message))
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(Problem(self.path, line, message))
+        else:
+            self.more += 1  # only counted
 
     def lesson(self) -> Lesson | None:
         meta, body_start = self.front_matter()
@@ -208,6 +240,9 @@ class _Parser:
         except tomllib.TOMLDecodeError as error:
             self.problem(1 + _toml_line(error), f"front matter: {error}")
             return None, end + 2
+        except (ValueError, RecursionError) as error:  # a 5,000-digit number, deep nesting
+            self.problem(1, f"front matter: {_toml_error(error)}")
+            return None, end + 2
         return meta, end + 2  # 1-based line after the closing +++
 
     def body(self, start: int) -> tuple[str, list[Step]]:
@@ -291,6 +326,8 @@ class _Parser:
             for number, text in block:
                 if not text.strip() or text.strip().startswith("#"):
                     continue
+                if self.more:  # past the problems listed: nothing more to learn here
+                    return
                 try:
                     name, args, kwargs = parse_action(text.strip())
                 except ValueError as error:
@@ -320,6 +357,10 @@ class _Parser:
                 self.problem(line, f'packet = {packet!r}: a number from 1, "last" or "#N"')
             if table.get("window") not in (None, "client", "server"):
                 self.problem(line, 'window = "client" or "server"')
+            for key in ("field", "table", "at"):
+                if key in table and not isinstance(table[key], str):
+                    self.problem(line, f"{key} = {table[key]!r}: a name, in quotes")
+                    table.pop(key)
             step["pointer"] = Pointer(
                 line,
                 packet,
@@ -341,6 +382,9 @@ class _Parser:
             return tomllib.loads(source)
         except tomllib.TOMLDecodeError as error:
             self.problem(line + _toml_line(error), f"```{kind}: {error}")
+            return None
+        except (ValueError, RecursionError) as error:
+            self.problem(line, f"```{kind}: {_toml_error(error)}")
             return None
 
     def checkpoint(self, table: dict[str, Any], line: int) -> Checkpoint | None:
@@ -387,6 +431,12 @@ class _Parser:
             pointer=current["pointer"],
             checkpoint=current["checkpoint"],
         )
+
+
+def _toml_error(error: Exception) -> str:
+    if isinstance(error, RecursionError):
+        return "arrays or tables nested too deep"
+    return f"a value that cannot be read ({str(error)[:80]})"
 
 
 def _toml_line(error: tomllib.TOMLDecodeError) -> int:

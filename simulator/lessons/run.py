@@ -12,6 +12,7 @@ Packets are what one capture point saw (the client's link unless a step's
 
 from __future__ import annotations
 
+import math
 import re
 import textwrap
 from dataclasses import dataclass
@@ -80,16 +81,67 @@ class StepState:
 DELAYED_ACK = 0.04
 INITIAL_WINDOW = 10
 
+#: The most simulation events one action of a lesson may take (every lesson of the
+#: course takes under a thousand in all); past it the action is a problem with its line.
+MAX_EVENTS = 50_000
+
+
+#: Each numeric [network] key: (default, lowest, highest, whole number). The bounds keep
+#: a lesson's run small: a few links, a few clients, no link that takes forever.
+NETWORK_NUMBERS: dict[str, tuple[float | None, float, float, bool]] = {
+    "seed": (0, 0, 2**32 - 1, True),
+    "routers": (0, 0, 16, True),
+    "clients": (1, 1, 16, True),
+    "port": (80, 1, 65535, True),
+    "delay": (0.005, 0, 10, False),  # seconds, each link
+    "bandwidth": (100e6, 1e3, 1e12, False),  # bits per second
+    "loss": (0.0, 0, 0.5, False),
+    "mss": (1460, 8, 65495, True),
+    "receive_buffer": (65535, 1, 65535 << 14, True),
+    "server_receive_buffer": (65535, 1, 65535 << 14, True),
+    "server_read_rate": (None, 1, 1e10, False),  # bytes per second
+    "server_read_chunk": (4096, 1, 1 << 20, True),
+    "max_size": (1 << 20, 1, 1 << 30, True),
+}
+
+
+def _number(n: dict[str, Any], key: str) -> Any:
+    """[network] `key` (taken out of `n`), checked against `NETWORK_NUMBERS`."""
+    default, low, high, whole = NETWORK_NUMBERS[key]
+    value = n.pop(key, default)
+    if value is None and default is None:
+        return None
+    kind = "a whole number" if whole else "a number"
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or (whole and not isinstance(value, int))
+    ):
+        raise ValueError(f"{key} = {value!r}: {kind} from {low:,g} to {high:,g}")
+    if not math.isfinite(value) or not low <= value <= high:
+        raise ValueError(f"{key} = {value!r}: {kind} from {low:,g} to {high:,g}")
+    return value
+
+
+def _text(n: dict[str, Any], key: str, default: str | None, limit: int = 200) -> Any:
+    value = n.pop(key, default)
+    if value is None and default is None:
+        return None
+    if not isinstance(value, str) or len(value) > limit or not value.isprintable():
+        raise ValueError(f"{key} = {value!r}: a line of text of at most {limit} characters")
+    return value
+
 
 def build_scenario(network: dict[str, Any]) -> Scenario:
-    """The `Scenario` a lesson's [network] table describes."""
+    """The `Scenario` a lesson's [network] table describes; a `ValueError` names a key
+    whose value has the wrong type or lies out of range."""
     n = dict(network)
     link = LinkSpec(
-        delay=float(n.pop("delay", 0.005)),
-        bandwidth=float(n.pop("bandwidth", 100e6)),
-        loss=float(n.pop("loss", 0.0)),
+        delay=float(_number(n, "delay")),
+        bandwidth=float(_number(n, "bandwidth")),
+        loss=float(_number(n, "loss")),
     )
-    mss = int(n.pop("mss", 1460))
+    mss = int(_number(n, "mss"))
     # TCP as real stacks send it, unless the lesson says otherwise: delayed ACKs, slow
     # start from an initial window of 10 segments, window scaling.
     delayed = n.pop("delayed_ack", DELAYED_ACK)
@@ -117,32 +169,42 @@ def build_scenario(network: dict[str, Any]) -> Scenario:
                          congestion_control=congestion, initial_window=window,
                          window_scale=scaling)  # fmt: skip
 
-    client_tcp = tcp(int(n.pop("receive_buffer", 65535)))
-    server_tcp = tcp(int(n.pop("server_receive_buffer", 65535)))
-    rate = n.pop("server_read_rate", None)
+    client_tcp = tcp(_number(n, "receive_buffer"))
+    server_tcp = tcp(_number(n, "server_receive_buffer"))
+    rate = _number(n, "server_read_rate")
     policy = ReadPolicy(rate=float(rate) if rate is not None else None,
-                        chunk=int(n.pop("server_read_chunk", 4096)))  # fmt: skip
+                        chunk=_number(n, "server_read_chunk"))  # fmt: skip
 
     def names(key: str) -> tuple[str, ...]:
         value = n.pop(key, ())
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            raise ValueError(f'{key} = a list of names, e.g. ["chat.v2", "chat"]')
+        if (
+            not isinstance(value, list | tuple)
+            or len(value) > 16
+            or not all(isinstance(v, str) and 0 < len(v) <= 100 for v in value)
+        ):
+            raise ValueError(f'{key} = a list of up to 16 names, e.g. ["chat.v2", "chat"]')
         return tuple(value)
 
-    origins = n.pop("origins", None)
+    origins = names("origins")
+    mode = n.pop("mode", "echo")
+    if mode not in ("echo", "broker", "discard"):
+        raise ValueError(f"mode = {mode!r}: echo, broker or discard")
+    path = _text(n, "path", "/")
+    if not path.startswith("/"):
+        raise ValueError(f"path = {path!r}: starts with /")
     server_config = Config(
-        max_size=n.pop("max_size", 1 << 20), origins=tuple(origins) if origins else None,
+        max_size=_number(n, "max_size"), origins=origins or None,
         subprotocols=names("server_subprotocols"),
     )  # fmt: skip
     client_config = Config(subprotocols=names("subprotocols"))
     return Scenario(
-        seed=int(n.pop("seed", 0)),
-        routers=int(n.pop("routers", 0)),
-        clients=int(n.pop("clients", 1)),
-        mode=str(n.pop("mode", "echo")),
-        port=int(n.pop("port", 80)),
-        path=str(n.pop("path", "/")),
-        origin=n.pop("origin", None),
+        seed=_number(n, "seed"),
+        routers=_number(n, "routers"),
+        clients=_number(n, "clients"),
+        mode=mode,
+        port=_number(n, "port"),
+        path=path,
+        origin=_text(n, "origin", None),
         link=link,
         client_tcp=client_tcp,
         server_tcp=server_tcp,
@@ -167,6 +229,8 @@ class LessonRun:
             self.scenario = build_scenario(lesson.network)
         except (WirelabError, ValueError, TypeError) as error:
             raise LessonError([Problem(lesson.path, 2, f"[network]: {error}")]) from None
+        # A lesson is small: a run that goes on is a mistake in it, said with its line.
+        self.scenario.network.sim.max_events = MAX_EVENTS
         lab = lesson.lab
         if lab is not None and not repaired:
             try:
@@ -414,6 +478,8 @@ class LessonRun:
             )
 
         explanation = checkpoint.explanation
+        if question.describe is not None:  # a fix: what the run showed comes first
+            explanation = f"{question.describe(question.answer)} {explanation}"
         right = (
             f"✗ You predicted {'x' * 20}; the packets say {question.expected}. {explanation}"
             if checkpoint.predict

@@ -55,6 +55,7 @@ class Simulator:
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
+        self.max_events = DEFAULT_MAX_EVENTS  # the most one run() may take
         self.now = 0.0
         self.rng = random.Random(seed)
         self.events_run = 0
@@ -103,14 +104,17 @@ class Simulator:
         until_quiet: bool = True,
         events: int | None = None,
         until: float | None = None,
-        max_events: int = DEFAULT_MAX_EVENTS,
+        max_events: int | None = None,
     ) -> int:
         """Run events in time order; returns how many ran.
 
         Stops when quiet (`until_quiet`) or when the queue is empty, after
         `events` events, or before the first event later than `until`. Raises
-        `SimulationError` past `max_events`, so no run can go on for ever.
+        `SimulationError` past `max_events` (default: the simulator's own
+        `max_events`), so no run can go on for ever.
         """
+        if max_events is None:
+            max_events = self.max_events
         queue = self._queue
         ran = 0
         while queue:

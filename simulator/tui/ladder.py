@@ -55,6 +55,7 @@ class Arrow(NamedTuple):
     label: str  # "SYN seq=100", "TEXT 'hi'"
     emphasis: bool = False  # caused by the current step
     lost: bool = False  # dropped on the way: the arrow ends in ✗ short of `dst`
+    shown: int = 0  # the number to print, when not `number` (its own link's capture's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +128,8 @@ def ladder_row(layout: LadderLayout, arrow: Arrow) -> list[Piece]:
     width = layout.width
     cells = _blank(width)
     roles = [""] * width
-    _put(cells, roles, 0, fit(str(arrow.number), layout.number_width, right=True), "number")
+    printed = str(arrow.shown or arrow.number)
+    _put(cells, roles, 0, fit(printed, layout.number_width, right=True), "number")
     time = fit(format_time(arrow.time, layout.time_width), layout.time_width, right=True)
     _put(cells, roles, layout.number_width + 1, time, "time")
     positions = layout.positions

@@ -12,7 +12,7 @@ Nothing here imports Textual; tests read a step's view without an app.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 from markdown_it import MarkdownIt
@@ -199,6 +199,16 @@ class LessonView:
             )
         return self._questions[index]
 
+    def _ahead(self, index: int) -> tuple[str, ...]:
+        """The answers later checkpoints hide everywhere (a computed accept value)."""
+        return tuple(
+            word
+            for later in range(index + 1, len(self.lesson.steps))
+            if self.lesson.steps[later].checkpoint is not None
+            and (question := self.question(later)) is not None
+            for word in question.withheld.anywhere
+        )
+
     def blocks(self, index: int) -> tuple[Block, ...]:
         if index not in self._blocks:
             lesson, step = self.lesson, self.lesson.steps[index]
@@ -233,6 +243,9 @@ class LessonView:
         state = run.steps[index]
         question = self.question(index)
         withheld = question.withheld if question is not None and not answered else NOTHING
+        ahead = self._ahead(index)
+        if ahead:  # a later question's computed answer is off the screen before it, too
+            withheld = replace(withheld, anywhere=(*withheld.anywhere, *ahead))
         checkpoint = step.checkpoint
         predicting = checkpoint is not None and checkpoint.predict and not answered
         if predicting:

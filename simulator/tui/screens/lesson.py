@@ -459,7 +459,7 @@ class LessonScreen(OneFrameScreen):
 
     def _show_ladder(self, shown: StepView) -> None:
         arrows = [
-            Arrow(a.number, a.time, a.src, a.dst, a.label, a.step == shown.index, a.lost)
+            Arrow(a.number, a.time, a.src, a.dst, a.label, a.step == shown.index, a.lost, a.shown)
             for a in shown.arrows
         ]
         self.query_one(LadderDiagram).set_data(shown.columns, arrows, shown.selected)
