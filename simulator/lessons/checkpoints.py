@@ -96,6 +96,8 @@ def check_definition(checkpoint: Checkpoint) -> list[str]:
             problems.append("masked = true or false")
     if kind in ("field-value", "field-byte") and not isinstance(params.get("field"), str):
         problems.append(f'{kind} needs field = a field name such as "tcp.ack"')
+    if "at" in params and not isinstance(params["at"], str):
+        problems.append('at = a link\'s name, such as "r3-server"')
     if "header" in params and not isinstance(params["header"], str):
         problems.append('header = an HTTP header field\'s name, such as "Content-Length"')
     frame = params.get("frame")
@@ -110,8 +112,8 @@ def check_definition(checkpoint: Checkpoint) -> list[str]:
             problems.append("route-row needs destination = an IPv4 address")
     allowed = {
         "header-bytes": {"payload", "masked"},
-        "field-value": {"field", "packet", "header", "frame"},
-        "field-byte": {"field", "packet", "header", "frame"},
+        "field-value": {"field", "packet", "header", "frame", "at"},
+        "field-byte": {"field", "packet", "header", "frame", "at"},
         "route-row": {"router", "destination"},
         "accept-key": {"packet"},
     }.get(kind, set())
@@ -138,6 +140,7 @@ class Withheld:
     """What an unanswered checkpoint keeps off the screen, derived from what it asks."""
 
     packet: int | None = None  # the capture index of the packet asked about
+    at: str | None = None  # the link whose capture `packet` counts in (None: the client's)
     field: str | None = None  # the field asked about, in that packet
     span: tuple[int, int, int] | None = None  # (buffer, start, end): the field's bytes
     words: tuple[str, ...] = ()  # the answer as a label or a tree line would print it
@@ -239,11 +242,14 @@ def ask(
             answer=str(length),
         )  # fmt: skip
     if kind in ("field-value", "field-byte"):
+        # The link the step shows, unless the checkpoint names one (the same: see check()).
+        pointer = run.lesson.steps[step].pointer
+        at = params.get("at", pointer.at if pointer is not None else None)
         _, found = run.field(
-            step, params.get("packet"), str(params["field"]),
+            step, params.get("packet"), str(params["field"]), at,
             header=params.get("header"), frame=params.get("frame"),
         )  # fmt: skip
-        packet = run.select(step, params.get("packet"))
+        packet = run.select(step, params.get("packet"), at)
         span = (found.buffer, found.start, found.end)
         if kind == "field-value":
             value = found.value
@@ -270,8 +276,9 @@ def ask(
             else:
                 typed = str(value)
             withheld = Withheld(
-                packet, found.name, span, _words(value, shown), window=found.name == "tcp.window"
-            )
+                packet, at, found.name, span, _words(value, shown),
+                window=found.name == "tcp.window",
+            )  # fmt: skip
             return Question(checkpoint.question, shown, same, answer=typed, withheld=withheld)
         start, end = found.start, found.end
         # Where a field begins is its first byte: a byte inside it is not where it begins.
@@ -282,7 +289,7 @@ def ask(
             else f"byte {start} (it holds bytes {start}–{end - 1})",
             lambda text: _integer(text) == start,
             answer=str(start),
-            withheld=Withheld(packet, found.name, span, place=True),
+            withheld=Withheld(packet, at, found.name, span, place=True),
         )
     if kind == "route-row":
         decision = run.lookup(step, str(params["router"]), str(params["destination"]))

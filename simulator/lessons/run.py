@@ -452,6 +452,13 @@ class LessonRun:
                     line = step.checkpoint.line
                     for message in self._unpredictable(index, question):
                         problems.append(Problem(path, line, message))
+                link = pointer.at if pointer is not None else None
+                asked_at = step.checkpoint.params.get("at", link)
+                if asked_at != link:
+                    problems.append(
+                        Problem(path, step.checkpoint.line, f"at = {asked_at!r}: the step "
+                                f"shows {link or 'the client link'}; ask about what it shows")
+                    )  # fmt: skip
                 said = question.describe
                 if said is not None and not question.judge(question.answer):
                     problems.append(

@@ -331,12 +331,17 @@ class LessonView:
             pointed = None
         if pointed is not None:
             return pointed
-        at = self.lesson.steps[index].pointer
-        own = self.run.packets(index, at.at if at is not None else None)
+        pointer = self.lesson.steps[index].pointer
+        link = pointer.at if pointer is not None else None
+        own = self.run.packets(index, link)
         if own:
             return own[-1], None
         question = self.question(index)
-        if question is not None and question.withheld.packet is not None and at is None:
+        if (
+            question is not None
+            and question.withheld.packet is not None
+            and link == question.withheld.at
+        ):
             return question.withheld.packet, None
         return None, None
 
@@ -351,7 +356,7 @@ class LessonView:
         """The trace number of the packet a question asks about."""
         if withheld.packet is None:
             return None
-        _, originals = self.run.capture(None)
+        _, originals = self.run.capture(withheld.at)
         return originals[withheld.packet] + 1 if withheld.packet < len(originals) else None
 
 

@@ -171,3 +171,57 @@ def test_a_small_screen_shows_the_predicted_packets_arrive(tmp_path: Path) -> No
             assert screen.stage == "ladder" and screen.playing
 
     asyncio.run(main())
+
+
+AT_LESSON = """+++
+id = "far"
+title = "Far"
+objectives = ["Predict far away"]
+
+[network]
+seed = 2
+routers = 3
++++
+
+## The ping arrives
+
+The client pings the server.
+
+```do
+ping_host
+```
+
+```show
+packet = 1
+at = "r3-server"
+field = "ip.ttl"
+```
+
+```check
+kind = "field-value"
+field = "ip.ttl"
+packet = 1
+predict = true
+{extra}question = "What TTL will it have on the last link?"
+```
+"""
+
+
+def test_a_checkpoint_reads_the_link_its_step_shows(tmp_path: Path) -> None:
+    """Seen: the question was judged on the client's link (TTL 64) while the pane beside
+    it showed the server's link (TTL 61)."""
+    from simulator.lessons.checkpoints import ask
+
+    path = tmp_path / "far.md"
+    path.write_text(AT_LESSON.format(extra=""), encoding="utf-8")
+    lesson = parse_lesson(path)
+    run = LessonRun(lesson)
+    assert run.check() == []
+    checkpoint = lesson.steps[0].checkpoint
+    assert checkpoint is not None
+    question = ask(checkpoint, run, 0)
+    assert question.expected == "61" and question.withheld.at == "r3-server"
+    assert question.judge("61") and not question.judge("64")
+    path.write_text(AT_LESSON.format(extra='at = "client-r1"\n'), encoding="utf-8")
+    (problem,) = LessonRun(parse_lesson(path)).check()
+    assert "at = 'client-r1': the step shows r3-server" in problem.message
