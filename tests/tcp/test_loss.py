@@ -212,3 +212,27 @@ def test_total_loss_while_probing_aborts() -> None:
     pair.run()
     assert pair.client.state is S.CLOSED
     assert pair.of_type("client", Reset)
+
+
+def test_fast_recovery_halves_the_congestion_window_as_rfc_5681_says() -> None:
+    """RFC 5681 §3.2: at the third duplicate ACK, ssthresh = max(FlightSize / 2, 2·SMSS)
+    and cwnd = ssthresh + 3·SMSS (one SMSS more per later duplicate); once the loss is
+    repaired, cwnd is at most ssthresh (RFC 6582 §3.2 step 6) and grows from there."""
+    mss = 1460
+    config = TcpConfig(msl=1.0, congestion_control=True, initial_window=10)
+    pair = established_pair(client_config=config, server_config=TcpConfig(msl=1.0))
+    client = pair.client
+    assert client.cwnd == 10 * mss and client.ssthresh is None  # no loss yet
+    pair.drop_next("client", is_data)
+    pair.write("client", bytes(60_000))
+    flight = None
+    while not retransmissions(pair, "client"):
+        flight = client.in_flight  # the flight the duplicates are about
+        pair.run(until=pair.now + 0.00005)
+    assert flight == 10 * mss  # the initial window, its first segment lost
+    assert client.ssthresh == max(flight // 2, 2 * mss) == 5 * mss
+    assert client.cwnd is not None and client.cwnd >= client.ssthresh + 3 * mss
+    pair.run()
+    assert pair.app["server"].received == bytearray(60_000)
+    assert client.ssthresh == 5 * mss  # no second loss
+    assert client.cwnd is not None and client.cwnd >= 5 * mss  # congestion avoidance since
