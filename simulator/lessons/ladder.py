@@ -30,6 +30,7 @@ class LadderArrow(NamedTuple):
     step: int  # the lesson step that caused it
     lost: bool
     shown: int = 0  # its number in its own link's capture, as the lesson and inspector count
+    link: str = ""  # the link it crossed, "client-r1"
 
 
 def lifelines(run: LessonRun) -> list[str]:
@@ -67,7 +68,7 @@ def arrows(
         out.append(
             LadderArrow(
                 record.index + 1, record.time, columns[sender], columns[receiver], label,
-                step_of[record.index], record.index in lost, numbers[record.index],
+                step_of[record.index], record.index in lost, numbers[record.index], link.name,
             )
         )  # fmt: skip
     return out

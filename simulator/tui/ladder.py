@@ -55,7 +55,7 @@ class Arrow(NamedTuple):
     label: str  # "SYN seq=100", "TEXT 'hi'"
     emphasis: bool = False  # caused by the current step
     lost: bool = False  # dropped on the way: the arrow ends in ✗ short of `dst`
-    shown: int = 0  # the number to print, when not `number` (its own link's capture's)
+    shown: str | None = None  # what the number column says, when not `number` ("" nothing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +128,7 @@ def ladder_row(layout: LadderLayout, arrow: Arrow) -> list[Piece]:
     width = layout.width
     cells = _blank(width)
     roles = [""] * width
-    printed = str(arrow.shown or arrow.number)
+    printed = str(arrow.number) if arrow.shown is None else arrow.shown
     _put(cells, roles, 0, fit(printed, layout.number_width, right=True), "number")
     time = fit(format_time(arrow.time, layout.time_width), layout.time_width, right=True)
     _put(cells, roles, layout.number_width + 1, time, "time")

@@ -458,10 +458,18 @@ class LessonScreen(OneFrameScreen):
             self.refresh_bindings()
 
     def _show_ladder(self, shown: StepView) -> None:
+        # Numbered as the capture the step shows counts them (the client's link unless the
+        # step names another): "packet 8" in the text is row 8. Other links' rows have none.
+        pointer = self.lesson.steps[shown.index].pointer
+        at = pointer.at if pointer is not None else None
+        captured = self.view.run.scenario.capture_link(at).name
         arrows = [
-            Arrow(a.number, a.time, a.src, a.dst, a.label, a.step == shown.index, a.lost, a.shown)
+            Arrow(
+                a.number, a.time, a.src, a.dst, a.label, a.step == shown.index, a.lost,
+                str(a.shown) if a.link == captured else "",
+            )
             for a in shown.arrows
-        ]
+        ]  # fmt: skip
         self.query_one(LadderDiagram).set_data(shown.columns, arrows, shown.selected)
 
     def _show_packet(self, shown: StepView) -> None:
