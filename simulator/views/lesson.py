@@ -248,6 +248,11 @@ class LessonView:
             withheld = replace(withheld, anywhere=(*withheld.anywhere, *ahead))
         checkpoint = step.checkpoint
         predicting = checkpoint is not None and checkpoint.predict and not answered
+        if predicting and withheld.words:
+            # Its answer is in packets not yet on screen; earlier packets are what the
+            # learner reasons from ("the retransmitted SYN's seq: the first one's"), so a
+            # value they carry that equals the answer stays readable.
+            withheld = replace(withheld, words=())
         if predicting:
             revealed = 0  # nothing of the step's own until the learner has committed
 

@@ -225,3 +225,21 @@ def test_a_checkpoint_reads_the_link_its_step_shows(tmp_path: Path) -> None:
     path.write_text(AT_LESSON.format(extra='at = "client-r1"\n'), encoding="utf-8")
     (problem,) = LessonRun(parse_lesson(path)).check()
     assert "at = 'client-r1': the step shows r3-server" in problem.message
+
+
+def test_a_prediction_leaves_what_it_reasons_from_readable() -> None:
+    """While a prediction is open its answer's packets are not on screen, so nothing else
+    is held back: an earlier packet carrying the same value is what the learner reasons
+    from (the retransmitted SYN's sequence number is the first SYN's)."""
+    checked = 0
+    for lesson in load_course(user=False).lessons:
+        view = LessonView(LessonRun(lesson))
+        for index, step in enumerate(lesson.steps):
+            if step.checkpoint is None or not step.checkpoint.predict:
+                continue
+            asking = view.step(index, answered=False)
+            plain = {a.number: a.label for a in view.step(index, answered=True).arrows}
+            for arrow in asking.arrows:
+                assert arrow.label == plain[arrow.number], (lesson.id, index, arrow)
+            checked += 1
+    assert checked >= 20
