@@ -15,10 +15,11 @@ from typing import Any
 
 from simulator.errors import WirelabError
 
-#: The narrowest narration any layout of the lesson screen gives (80 columns, the
-#: classroom's frame and padding). A preformatted line wider than this cannot show
-#: whole everywhere: `lessons check` warns, and the screen scrolls it sideways.
-NARROWEST_TEXT = 72
+#: The narrowest narration the lesson screen gives a diagram: 72 at 80 columns (the
+#: classroom's frame and padding), 69 beside the ladder at 120 (120, less the ladder's
+#: 44, less 7 of frame and padding in a classroom). A preformatted line wider than this
+#: cannot show whole everywhere: `lessons check` warns, and the screen scrolls it.
+NARROWEST_TEXT = 69
 
 #: The rows a checkpoint box may take at 80×24 and still leave the narration 3 rows and
 #: the stage its 6: 24 less the bar, the one-row explanation bar and the footer (3), less

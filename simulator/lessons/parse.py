@@ -300,7 +300,8 @@ class _Parser:
                 self.path,
                 first,
                 f"a preformatted block {widest} characters wide ({lines}): the narrowest "
-                f"layout (80 columns) shows {NARROWEST_TEXT}, so there it must be scrolled "
+                f"layouts (80 columns, or 120 beside the ladder) show {NARROWEST_TEXT}, so "
+                "there it must be scrolled "
                 "sideways",
                 warning=True,
             )
