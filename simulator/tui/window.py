@@ -201,10 +201,9 @@ def _congestion(snapshot: TcpSnapshot, *, wide: bool) -> list[Item]:
     items: list[Item] = [[(f"cwnd {snapshot.cwnd}{unit}", "")]]
     if snapshot.ssthresh is not None:
         items.append([(f"ssthresh {snapshot.ssthresh}{unit}", "")])
-    if wide:
-        limit = min(snapshot.cwnd, snapshot.snd_wnd)
-        which = "cwnd" if snapshot.cwnd < snapshot.snd_wnd else "snd_wnd"
-        items.append([(f"may send {limit} B", ""), (f" ({which} limits)", "muted")])
+    limit = min(snapshot.cwnd, snapshot.snd_wnd)
+    which = "cwnd" if snapshot.cwnd < snapshot.snd_wnd else "snd_wnd"
+    items.append([(f"may send {limit}{unit}", ""), (f" ({which} limits)", "muted")])
     return items
 
 
