@@ -419,7 +419,7 @@ def _serve_inspector(args: argparse.Namespace) -> int:
         if text.startswith(("open ", "closed (", "GET ", "HEAD ")):
             return  # the connection table shows those
         for app in apps:
-            app.notify(f"{session.info}  {text}", timeout=4)
+            app.notify(f"{session.info}  {text}", timeout=4, markup=False)
 
     server = _server(args, trace, note)
     kernel: list[KernelCapture] = []

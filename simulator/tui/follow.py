@@ -84,6 +84,13 @@ class FollowApp(CourseApp):
                 "(use the same wirelab version and lesson folder)"
             )
             return
+        if not 0 <= position.step < len(lesson.steps) or position.steps != len(lesson.steps):
+            # The same file cannot have another number of steps: a message not to trust.
+            self._refuse(
+                f"the teacher's step {position.step + 1} of {position.steps} does not fit "
+                f"“{lesson.title}” ({len(lesson.steps)} steps)"
+            )
+            return
         self.problem = None
         self._applying = True
         try:

@@ -115,3 +115,38 @@ def test_the_teacher_bar_counts_followers_and_each_step_is_shared(tmp_path: Path
             await server.shutdown()
 
     asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def test_a_hostile_teacher_cannot_crash_or_script_the_follower(tmp_path: Path) -> None:
+    """Seen: a lesson id of `[/]x` and markup in messages crashed the follower
+    (MarkupError), `[@click=app.quit]` was live, and a step past the lesson's end (with
+    the right digest) stopped following for good with an IndexError. Every field is
+    text, every message is checked, the follower keeps following."""
+    lesson = COURSE.lessons[2]
+
+    async def main() -> None:
+        share = Share()
+        server = share_server(share, port=0)
+        await server.start()
+        app = FollowApp(COURSE, Progress(tmp_path / "p.json"), f"ws://127.0.0.1:{server.port}/")
+        try:
+            async with app.run_test(size=(120, 40)) as pilot:
+                await until(pilot, lambda: share.count == 1, "the student to connect")
+                digest = lesson_digest(lesson.path)
+                share.move("[/]x[@click=app.quit]", digest, "[b]title[/]", 0, 3)
+                await until(pilot, lambda: app.problem is not None, "the refusal")
+                assert "'[/]x[@click=app.quit]' is not in your course" in str(app.problem)
+                steps = len(lesson.steps)
+                share.move(lesson.id, digest, lesson.title, steps + 5, steps + 10)
+                await until(pilot, lambda: "does not fit" in str(app.problem), "a step refused")
+                share.move(lesson.id, digest, lesson.title, 1, steps)  # and on it goes
+                await until(
+                    pilot,
+                    lambda: isinstance(app.screen, LessonScreen) and app.screen.step == 1,
+                    "the next good step",
+                )
+                assert app.is_running
+        finally:
+            await server.shutdown()
+
+    asyncio.run(asyncio.wait_for(main(), 60))

@@ -302,7 +302,7 @@ class SandboxScreen(Screen[None]):
 
     def action_preset(self, number: int) -> None:
         if not 1 <= number <= len(self.presets):
-            self.notify(f"no preset {number} for this frame", severity="warning")
+            self.notify(f"no preset {number} for this frame", severity="warning", markup=False)
             return
         preset = self.presets[number - 1]
         self.data = self.original  # a preset starts from the lesson's frame
