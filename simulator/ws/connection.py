@@ -67,6 +67,15 @@ FrameObserver = Callable[[str, Frame], None]
 """Called with ("sent" | "received", frame) for every frame, when set."""
 
 DEFAULT_MAX_SIZE = 1 << 20
+
+
+def max_fragments(max_size: int | None) -> int:
+    """The most frames one incoming message may come in: each costs work and memory
+    whatever it carries, so endless tiny (or empty) fragments must end too. One per 64
+    bytes of the size limit, and 16 more; a million without a limit."""
+    return 1 << 20 if max_size is None else max_size // 64 + 16
+
+
 _RSV = 0x70
 _LARGE = 64 * 1024  # payloads this big are queued apart from their header, never copied
 _MAX_ERROR_BODY = 64 * 1024  # bytes of an HTTP error body a client keeps
@@ -138,6 +147,7 @@ class Connection:
         self._msg_parts: list[bytes] = []
         self._msg_text: list[str] = []
         self._msg_size = 0
+        self._msg_frames = 0  # frames of it so far (max_fragments)
         self._utf8: codecs.IncrementalDecoder | None = None
         # The outgoing fragmented message, if one is open.
         self._sending_fragments = False
@@ -414,8 +424,17 @@ class Connection:
         if continuation:
             if self._msg_opcode is None:
                 raise ProtocolError("continuation frame without a message to continue")  # §5.4
+            self._msg_frames += 1
+            most = max_fragments(self.config.max_size)
+            if self._msg_frames > most:
+                raise ProtocolError(
+                    f"message in more than {most} fragments",
+                    close_code=CloseCode.MESSAGE_TOO_BIG,
+                )
         elif self._msg_opcode is not None:
             raise ProtocolError("new data frame inside a fragmented message")  # §5.4
+        else:
+            self._msg_frames = 1
         if b0 & _RSV:
             for ext in self.extensions:
                 if b0 & ext.rsv_mask:
@@ -498,8 +517,9 @@ class Connection:
                 raise ProtocolError(
                     "text message is not valid UTF-8", close_code=CloseCode.INVALID_PAYLOAD
                 )
-            self._msg_text.append(text)
-        else:
+            if text:
+                self._msg_text.append(text)
+        elif payload:
             self._msg_parts.append(payload)
         if frame.fin:
             if self._utf8 is not None:

@@ -19,6 +19,7 @@ from simulator.ws import (
     TextMessage,
     UsageError,
 )
+from simulator.ws.connection import max_fragments
 from simulator.ws.frames import build_frame
 from tests.must_cases import CASES, LIMIT
 from tests.ws.helpers import (
@@ -117,6 +118,27 @@ def test_fragmented_message_at_the_limit_is_accepted():
     server = open_server(Config(max_size=1000))
     wire = masked(0x1, b"a" * 600, fin=False) + masked(0x0, b"b" * 400)
     assert feed(server, [wire]) == [TextMessage("a" * 600 + "b" * 400)]
+
+
+@pytest.mark.parametrize(("opcode", "piece"), [(0x2, b""), (0x2, b"ab"), (0x1, b""), (0x1, b"ab")])
+def test_endless_fragments_end_with_1009(opcode, piece):
+    """Seen: after a FIN=0 frame, endless empty continuation frames grew the server
+    from 25 to 193 MB in a minute, never closed; 2-byte fragments cost 27 MB a
+    connection. Every frame costs something: past max_fragments, 1009."""
+    limit = 1 << 20
+    server = open_server(Config(max_size=limit))
+    most = max_fragments(limit)
+    assert most == limit // 64 + 16
+    continuation = masked(0x0, piece, fin=False)
+    assert feed(server, [masked(opcode, piece, fin=False) + continuation * (most - 1)]) == []
+    assert_fails(server, feed(server, [continuation]), CloseCode.MESSAGE_TOO_BIG)
+
+
+def test_a_message_in_as_many_fragments_as_allowed_arrives():
+    server = open_server(Config(max_size=1000))
+    most = max_fragments(1000)
+    wire = masked(0x2, b"x", fin=False) + masked(0x0, b"", fin=False) * (most - 2)
+    assert feed(server, [wire + masked(0x0, b"y")]) == [BinaryMessage(b"xy")]
 
 
 def test_control_frames_do_not_count_towards_the_limit():
