@@ -222,7 +222,7 @@ class Session(asyncio.Protocol):
         method, target, _version = head.start
         self.path = target.split("?", 1)[0]
         upgrade = "websocket" in (token.lower() for token in head.tokens("Upgrade"))
-        if upgrade or head.get("Sec-WebSocket-Key") is not None:
+        if upgrade or head.get_all("Sec-WebSocket-Key"):  # two of them: the engine's 400
             self.kind = "websocket"
             return True
         answer = self.server.http(method, self.path) if self.server.http else None

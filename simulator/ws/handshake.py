@@ -94,6 +94,9 @@ def read_head(buf: bytes | bytearray) -> tuple[Head, int] | None:
     if end < 0:
         if len(buf) > MAX_HEAD:
             raise HandshakeError("request head too large", status=431)
+        if buf.find(b"\n\n", 0, MAX_HEAD + 2) >= 0:
+            # A head ended by bare LFs would never end here: say so now, not at a timeout.
+            raise HandshakeError("lines end with LF alone, not CR LF (RFC 9112 §2.2)")
         return None
     try:
         text = bytes(buf[:end]).decode("ascii")

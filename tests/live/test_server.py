@@ -222,3 +222,28 @@ def test_client_gives_up_on_a_silent_server(caplog: pytest.LogCaptureFixture) ->
     run(scenario())
     gc.collect()
     assert "never retrieved" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "request_head",
+    [
+        # Two keys and no Upgrade: the routing step raised, and asyncio logged a
+        # "Fatal error" traceback per request with no answer at all.
+        b"GET / HTTP/1.1\r\nHost: x\r\nSec-WebSocket-Key: a\r\nSec-WebSocket-Key: b\r\n\r\n",
+        # Bare LF line endings: no answer until the 10 s handshake timeout.
+        b"GET / HTTP/1.1\nHost: x\nUpgrade: websocket\nConnection: Upgrade\n\n",
+    ],
+)
+def test_a_bad_request_head_is_answered_at_once(
+    request_head: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def scenario() -> None:
+        async with serving() as server:
+            raw = await Raw.open(server.port)
+            await raw.send(request_head)
+            answer = await raw.read_to_eof(timeout=STEP)  # long before the 10 s timeout
+            # 400, or 426 for a request that asks for no upgrade: an HTTP answer, at once.
+            assert answer.startswith((b"HTTP/1.1 400 ", b"HTTP/1.1 426 ")), answer[:80]
+
+    run(scenario())
+    assert "Fatal error" not in caplog.text and "Traceback" not in caplog.text
