@@ -733,8 +733,13 @@ def _export_lesson(args: argparse.Namespace) -> int:
 # --- client -----------------------------------------------------------------------------
 
 
+#: The most characters of one message `client` prints.
+SHOWN = 4096
+
+
 def _cmd_client(args: argparse.Namespace) -> int:
     from simulator.live import connect
+    from simulator.text import printable
     from simulator.ws import BinaryMessage, CloseReceived, ConnectionFailed, TextMessage
 
     async def run() -> int:
@@ -753,15 +758,21 @@ def _cmd_client(args: argparse.Namespace) -> int:
                 print(f"no reply within {args.timeout:g} s", file=sys.stderr)
                 status = 1
                 break
+            # What the server sent is never written raw: escape sequences in it could
+            # clear the screen, set the title or write to the clipboard.
             if isinstance(event, TextMessage):
-                print(f"< {event.data}")
+                print(f"< {printable(event.data, limit=SHOWN)}")
             elif isinstance(event, BinaryMessage):
-                print(f"< [binary {len(event.data)} bytes] {event.data.hex(' ')}")
+                shown = event.data[: SHOWN // 3].hex(" ") + (
+                    " …" if len(event.data) > SHOWN // 3 else ""
+                )
+                print(f"< [binary {len(event.data)} bytes] {shown}")
             elif isinstance(event, CloseReceived | ConnectionFailed) or event is None:
-                print(f"connection ended: {event}", file=sys.stderr)
+                print(f"connection ended: {printable(str(event), limit=SHOWN)}", file=sys.stderr)
                 return 1
         answer = await client.close()
-        print(f"closed: {answer[0]} {answer[1]}".rstrip() if answer else "closed")
+        ended = f"closed: {answer[0]} {printable(answer[1], limit=SHOWN)}" if answer else "closed"
+        print(ended.rstrip())
         return status
 
     return asyncio.run(run())

@@ -1,10 +1,12 @@
-"""Wording helpers every layer may use: counts in words, inline code in explanations."""
+"""Wording helpers every layer may use: counts in words, inline code in explanations,
+text from outside made safe to print."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
-__all__ = ["plural", "split_code"]
+__all__ = ["plural", "printable", "split_code"]
 
 
 def plural(count: int, noun: str, *, many: str | None = None, grouped: bool = False) -> str:
@@ -42,3 +44,20 @@ def split_code(text: str) -> list[tuple[str, bool]]:
     if position < len(text):
         pieces.append((text[position:], False))
     return pieces
+
+
+def printable(text: str, *, limit: int | None = None) -> str:
+    """`text` safe to print on a terminal: control characters (escape sequences that
+    clear the screen, set the title or write the clipboard) and bidirectional overrides
+    shown as escapes, line breaks and tabs kept; cut at `limit` characters with "…"."""
+    out = []
+    for char in text[: limit + 1] if limit is not None else text:
+        if char in "\n\t":
+            out.append(char)
+        elif unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn") and char != "\u200d":
+            out.append(char.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(char)
+    if limit is not None and len(text) > limit:
+        out[limit:] = ["…"]
+    return "".join(out)

@@ -60,3 +60,14 @@ def test_the_pieces_give_back_the_text(text: str) -> None:
     assert all("`" not in piece for piece, code in pieces if code)
     # Two plain pieces never follow each other: the cut is only at code spans.
     assert all(a[1] or b[1] for a, b in itertools.pairwise(pieces))
+
+
+def test_printable_keeps_text_and_defuses_terminal_controls() -> None:
+    from simulator.text import printable
+
+    assert printable("héllo 😀\n\tnext") == "héllo 😀\n\tnext"
+    assert printable("\x1b[31mred\x07") == "\\x1b[31mred\\x07"
+    assert printable("\u202eabc\u200b") == "\\u202eabc\\u200b"  # bidi override, zero width
+    assert printable("\x9b2J") == "\\x9b2J"  # the 8-bit CSI
+    assert printable("a" * 10, limit=4) == "aaaa…"
+    assert printable("abcd", limit=4) == "abcd"

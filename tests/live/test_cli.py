@@ -161,6 +161,18 @@ def test_client_binary(echo_url: str) -> None:
     assert "< [binary 2 bytes] 68 69" in result.stdout.splitlines()
 
 
+def test_client_never_prints_escape_sequences_from_the_server(echo_url: str) -> None:
+    """Seen: screen clears, colours, the window title (OSC 0) and clipboard writes
+    (OSC 52) from a server's text reached the terminal. They are shown as escapes."""
+    hostile = "\x1b[2J\x1b]0;pwned\x07\x1b]52;c;ZXZpbA==\x07\u202etxt.exe ok"
+    result = wirelab("client", echo_url, "--send", hostile)
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "\u202e" not in result.stdout
+    shown = result.stdout.splitlines()[1]
+    assert shown == "< \\x1b[2J\\x1b]0;pwned\\x07\\x1b]52;c;ZXZpbA==\\x07\\u202etxt.exe ok"
+
+
 def test_client_against_a_closed_port(unused_port: int) -> None:
     result = wirelab("client", f"ws://127.0.0.1:{unused_port}/")
     assert_one_line_error(result, f"cannot connect to 127.0.0.1:{unused_port}")
