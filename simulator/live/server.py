@@ -38,6 +38,10 @@ from simulator.ws.deflate import PerMessageDeflate
 
 HANDSHAKE_TIMEOUT = 10.0
 CLOSE_TIMEOUT = 2.0
+#: How long a peer may leave our writes unread (the transport paused at its high-water
+#: mark) before it is dropped with 1013: reading pauses too, so the byte limit alone
+#: would never be reached by a client that sends and then stops reading.
+STALL_TIMEOUT = 10.0
 SEND_BUFFER_LIMIT = 1 << 20
 PING_COMMAND = "/ping"
 PING_PAYLOAD = b"wirelab"
@@ -152,6 +156,7 @@ class Session(asyncio.Protocol):
         self.dropped: str | None = None  # why we cut the connection, if we did
         self.ping_sent: float | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._stall: asyncio.TimerHandle | None = None  # writes unread since pause_writing
         self._tap = server.tap
         self._head = bytearray()  # the request head, until we know what it asks for
         self._over_limit = False
@@ -245,6 +250,9 @@ class Session(asyncio.Protocol):
         return None  # let the transport close itself
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
         self.conn.receive_eof()
         service = self.service
         for event in self.conn.events():
@@ -266,13 +274,26 @@ class Session(asyncio.Protocol):
         self.server.changed(self)
 
     def pause_writing(self) -> None:
-        # The peer reads slower than we write: stop reading until it catches up.
+        # The peer reads slower than we write: stop reading until it catches up, and
+        # drop it if it does not within the stall timeout.
         if self.transport is not None:
             self.transport.pause_reading()
+            if self._stall is None and self.dropped is None:
+                loop = asyncio.get_running_loop()
+                self._stall = loop.call_later(self.server.stall_timeout, self._stalled)
 
     def resume_writing(self) -> None:
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
         if self.transport is not None and not self.transport.is_closing():
             self.transport.resume_reading()
+
+    def _stalled(self) -> None:
+        self._stall = None
+        transport = self.transport
+        if transport is not None and not transport.is_closing() and self.dropped is None:
+            self._too_slow(transport.get_write_buffer_size())
 
     # --- sending ----------------------------------------------------------------
 
@@ -448,6 +469,7 @@ class Server:
         tap: Tap | None = None,
         notify: Notify | None = None,
         handshake_timeout: float = HANDSHAKE_TIMEOUT,
+        stall_timeout: float = STALL_TIMEOUT,
         max_connections: int = 1024,
         send_buffer_limit: int | None = SEND_BUFFER_LIMIT,
     ) -> None:
@@ -473,6 +495,7 @@ class Server:
         self.notify = notify
         self.observers: list[Observer] = []
         self.handshake_timeout = handshake_timeout
+        self.stall_timeout = stall_timeout
         self.max_connections = max_connections
         self.send_buffer_limit = send_buffer_limit
         self.sessions: set[Session] = set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import socket
 
@@ -17,6 +18,7 @@ from tests.live.support import (
     after_head,
     close_of,
     open_websocket,
+    request,
     run,
     server_frames,
     serving,
@@ -247,3 +249,35 @@ def test_a_bad_request_head_is_answered_at_once(
 
     run(scenario())
     assert "Fatal error" not in caplog.text and "Traceback" not in caplog.text
+
+
+def test_a_client_that_stops_reading_is_dropped_with_1013() -> None:
+    """Seen: 300 clients that each sent 4 × 1 MiB without reading held the server at
+    371 MB for ever: reading pauses at the 64 KB high-water mark, so the 1 MiB send
+    limit was never reached. A peer that leaves our writes unread for the stall
+    timeout is dropped (1013 behind what is queued, then cut)."""
+
+    async def scenario() -> None:
+        notes: list[str] = []
+        async with serving(stall_timeout=0.5, notify=lambda _s, text: notes.append(text)) as server:
+            loop = asyncio.get_running_loop()
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills fast
+            sock.setblocking(False)
+            try:
+                await loop.sock_connect(sock, ("127.0.0.1", server.port))
+                await loop.sock_sendall(sock, request(server.port))
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    head += await asyncio.wait_for(loop.sock_recv(sock, 4096), STEP)
+                assert head.startswith(b"HTTP/1.1 101")
+                frame = masked(0x2, bytes(256 * 1024))
+                with contextlib.suppress(TimeoutError, OSError):
+                    for _ in range(16):  # 4 MiB to echo, none of it read
+                        await asyncio.wait_for(loop.sock_sendall(sock, frame), 1.0)
+                await asyncio.wait_for(sessions_gone(server), 0.5 + 2.0 + STEP)
+            finally:
+                sock.close()
+        assert any("1013" in note for note in notes), notes
+
+    run(scenario())
