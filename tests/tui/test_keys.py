@@ -435,7 +435,8 @@ def test_every_footer_key_of_a_follower_does_what_it_says(tmp_path: Path) -> Non
         try:
             async with app.run_test(size=(120, 40)) as pilot:
                 await until(pilot, lambda: share.count == 1)
-                share.move(lesson.id, lesson_digest(lesson.path), lesson.title, 2, 8)
+                digest = lesson_digest(lesson.path)
+                share.move(lesson.id, digest, lesson.title, 2, len(lesson.steps))
                 await until(pilot, lambda: isinstance(app.screen, LessonScreen))
                 keys = shown_keys(app)
                 assert "follow_teacher" in {action for _, _, action in keys}
