@@ -160,6 +160,7 @@ class Session(asyncio.Protocol):
         self._tap = server.tap
         self._head = bytearray()  # the request head, until we know what it asks for
         self._over_limit = False
+        self._over_address = False
         self._lingering = False
 
     # --- asyncio.Protocol -------------------------------------------------------
@@ -173,8 +174,13 @@ class Session(asyncio.Protocol):
         self.server.sessions.add(self)
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(self.server.handshake_timeout, self._handshake_timeout)
-        # Over the limit, the request is still read, then answered with 503.
+        # Over a limit, the request is still read, then answered with 503: all connections,
+        # or those from one address (so one host cannot take every slot).
         self._over_limit = len(self.server.sessions) > self.server.max_connections
+        address = self.info.peer[0]
+        counts = self.server.per_address
+        counts[address] = counts.get(address, 0) + 1
+        self._over_address = counts[address] > self.server.max_per_address
         self.server.changed(self)
 
     def data_received(self, data: bytes) -> None:
@@ -250,6 +256,12 @@ class Session(asyncio.Protocol):
         return None  # let the transport close itself
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.info is not None:
+            counts = self.server.per_address
+            address = self.info.peer[0]
+            counts[address] = counts.get(address, 1) - 1
+            if counts[address] <= 0:
+                del counts[address]
         if self._stall is not None:
             self._stall.cancel()
             self._stall = None
@@ -392,6 +404,10 @@ class Session(asyncio.Protocol):
             self.conn.reject(503, "too many connections, try again later")
             self._note("refused: connection limit reached")
             return
+        if self._over_address:
+            self.conn.reject(503, "too many connections from your address, try again later")
+            self._note("refused: the limit of connections from one address reached")
+            return
         self.conn.accept()
         if self._timer is not None:
             self._timer.cancel()
@@ -471,6 +487,7 @@ class Server:
         handshake_timeout: float = HANDSHAKE_TIMEOUT,
         stall_timeout: float = STALL_TIMEOUT,
         max_connections: int = 1024,
+        max_per_address: int = 256,
         send_buffer_limit: int | None = SEND_BUFFER_LIMIT,
     ) -> None:
         self.host = host
@@ -497,6 +514,8 @@ class Server:
         self.handshake_timeout = handshake_timeout
         self.stall_timeout = stall_timeout
         self.max_connections = max_connections
+        self.max_per_address = max_per_address
+        self.per_address: dict[str, int] = {}  # open connections by peer address
         self.send_buffer_limit = send_buffer_limit
         self.sessions: set[Session] = set()
         self.ids = itertools.count(1)

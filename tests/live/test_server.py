@@ -281,3 +281,34 @@ def test_a_client_that_stops_reading_is_dropped_with_1013() -> None:
         assert any("1013" in note for note in notes), notes
 
     run(scenario())
+
+
+def test_one_address_cannot_take_every_connection() -> None:
+    """Seen: 1,023 idle WebSockets from one host made every new client get 503. One
+    address gets at most `max_per_address` connections; the next gets 503 saying so."""
+
+    async def scenario() -> None:
+        async with serving(max_per_address=2, max_connections=100) as server:
+            first = await connect(server.url)
+            second = await connect(server.url)
+            with pytest.raises(ClientError, match="503"):
+                await connect(server.url)
+            await first.close()
+            await sessions_gone_but(server, 1)
+            third = await connect(server.url)  # room again for this address
+            third.send_text("ok")
+            assert await third.recv(STEP) == TextMessage("ok")
+            await second.close()
+            await third.close()
+            await sessions_gone(server)
+            assert server.per_address == {}  # nothing kept once they are gone
+
+    run(scenario())
+
+
+async def sessions_gone_but(server: Server, left: int) -> None:
+    for _ in range(100):
+        if len(server.sessions) <= left:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{len(server.sessions)} sessions still open")
