@@ -153,6 +153,10 @@ def _check_host_name(host: str) -> None:
         raise ValueError("the host name has a part longer than 63 characters")
 
 
+#: Events a client keeps waiting for `recv()` before it stops reading the socket.
+QUEUE_HIGH = 256
+
+
 class WebSocketClient(asyncio.Protocol):
     """A connected client. Create it with `await connect(url)`."""
 
@@ -162,6 +166,10 @@ class WebSocketClient(asyncio.Protocol):
         self.info: ConnectionInfo | None = None
         self._tap = tap
         self._events: asyncio.Queue[Event | None] = asyncio.Queue()
+        # Reading stops while events wait unread (past QUEUE_HIGH) or our writes do (the
+        # transport's high-water mark): a flood cannot grow either without bound.
+        self._full = False
+        self._blocked = False
         # The handshake's outcome; None if the connection ended first. (A result, not an
         # exception: nobody may be waiting any more, and an unread exception gets logged.)
         self.opened: asyncio.Future[Event | None] = asyncio.get_running_loop().create_future()
@@ -196,6 +204,26 @@ class WebSocketClient(asyncio.Protocol):
             else:
                 self._events.put_nowait(event)
         self.flush()
+        if self._events.qsize() > QUEUE_HIGH and not self._full:
+            self._full = True
+            self._reading()
+
+    def pause_writing(self) -> None:
+        self._blocked = True  # the server does not read what we send (pongs, say)
+        self._reading()
+
+    def resume_writing(self) -> None:
+        self._blocked = False
+        self._reading()
+
+    def _reading(self) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if self._full or self._blocked:
+            transport.pause_reading()
+        else:
+            transport.resume_reading()
 
     def flush(self) -> None:
         chunks = self.conn.output()
@@ -215,7 +243,11 @@ class WebSocketClient(asyncio.Protocol):
         """The next event (message, ping, pong, close, failure); None once the socket is gone."""
         if self._events.empty() and self.lost.done():
             return None
-        return await asyncio.wait_for(self._events.get(), timeout)
+        event = await asyncio.wait_for(self._events.get(), timeout)
+        if self._full and self._events.qsize() <= QUEUE_HIGH // 2:
+            self._full = False
+            self._reading()
+        return event
 
     def send_text(self, text: str, *, fragment_size: int | None = None) -> None:
         self.conn.send_text(text, fragment_size=fragment_size)
