@@ -33,8 +33,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from simulator.faults import Fault, parse_fault
-from simulator.ws.frames import Opcode, pack_header
-from simulator.ws.mask import apply_mask
+from simulator.ws.frames import Opcode, parse_frames, serialize_frame
 
 if TYPE_CHECKING:
     from simulator.network.apps import WebSocketPeer
@@ -169,50 +168,32 @@ class Remask(Rewrite):
     def __init__(self, key: Callable[[], bytes] | None) -> None:
         self._key = key
         self._head_done = False
-        self._buf = bytearray()
+        self._passthrough = False  # an error response: its body is no frames
+        self._buf = b""
 
     def outgoing(self, data: bytes) -> bytes:
-        buf = self._buf
-        buf += data
-        out = bytearray()
+        if self._passthrough:
+            return data
+        buf, out = self._buf + data, b""
         if not self._head_done:
             end = buf.find(_HEAD_END)
             if end < 0:
+                self._buf = buf
                 return b""
-            head = bytes(buf[: end + 4])
-            del buf[: end + 4]
-            out += head
-            if head.startswith(b"HTTP/") and not head.startswith(b"HTTP/1.1 101"):
-                # An error response: what follows is its body, not frames.
-                out += buf
-                buf.clear()
-                self._key = None
-                return bytes(out)
+            out, buf = buf[: end + 4], buf[end + 4 :]
             self._head_done = True
-        while len(buf) >= 2:
-            b0, b1 = buf[0], buf[1]
-            length, at = b1 & 0x7F, 2
-            if length == 126:
-                if len(buf) < 4:
-                    break
-                length, at = int.from_bytes(buf[2:4], "big"), 4
-            elif length == 127:
-                if len(buf) < 10:
-                    break
-                length, at = int.from_bytes(buf[2:10], "big"), 10
-            masked = bool(b1 & 0x80)
-            key = bytes(buf[at : at + 4]) if masked else None
-            start = at + (4 if masked else 0)
-            if len(buf) < start + length:
-                break
-            payload = bytes(buf[start : start + length])
-            if key is not None:
-                payload = apply_mask(payload, key)
-            del buf[: start + length]
-            new_key = self._key() if self._key is not None else None
-            out += pack_header(b0, length, new_key)
-            out += apply_mask(payload, new_key) if new_key is not None else payload
-        return bytes(out)
+            if out.startswith(b"HTTP/") and not out.startswith(b"HTTP/1.1 101"):
+                self._passthrough = True
+                self._buf = b""
+                return out + buf
+        frames, self._buf = parse_frames(buf)
+        for frame in frames:
+            key = self._key() if self._key is not None else None
+            out += serialize_frame(
+                frame.opcode, frame.payload, fin=frame.fin, rsv1=frame.rsv1, rsv2=frame.rsv2,
+                rsv3=frame.rsv3, masking_key=key,
+            )  # fmt: skip
+        return out
 
 
 def send_encoded_text(
