@@ -3,8 +3,12 @@ bytes every time: a lesson's network is deterministic)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import simulator.tui.course
 from simulator.lessons import Progress, load_course
@@ -12,6 +16,12 @@ from simulator.lessons.course import Course
 from simulator.lessons.run import LessonRun
 from simulator.tui.course import CourseApp
 from simulator.views.lesson import LessonView
+
+if TYPE_CHECKING:
+    from textual.pilot import Pilot
+
+    from simulator.live.classroom import Share
+    from simulator.tui.follow import FollowApp
 
 COURSE = load_course(user=False)
 _VIEWS: dict[str, LessonView] = {}
@@ -45,3 +55,28 @@ def course_app(progress: Path, *, course: Course | None = None, **kwargs: Any) -
 
 
 __all__ = ["COURSE", "TestCourseApp", "course_app", "view_of"]
+
+
+@asynccontextmanager
+async def following(
+    progress: Path, size: tuple[int, int] = (120, 40)
+) -> AsyncIterator[tuple[Share, FollowApp, Pilot[None]]]:
+    """A teacher's share server on a free port and a student's `FollowApp` connected to
+    it, running: (share, app, pilot). The server is shut down afterwards."""
+    from simulator.live.classroom import Share as ShareService
+    from simulator.live.classroom import share_server
+    from simulator.tui.follow import FollowApp as Follow
+
+    share = ShareService()
+    server = share_server(share, port=0)
+    await server.start()
+    app = Follow(COURSE, Progress(progress), f"ws://127.0.0.1:{server.port}/")
+    try:
+        async with app.run_test(size=size) as pilot:
+            deadline = time.monotonic() + 15
+            while share.count != 1:
+                assert time.monotonic() < deadline, "timed out waiting for the student"
+                await asyncio.sleep(0.05)
+            yield share, app, pilot
+    finally:
+        await server.shutdown()

@@ -31,14 +31,14 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 from textual.widgets._footer import FooterKey
 
-from simulator.lessons import Progress, load_course
+from simulator.lessons import load_course
 from simulator.tui.course import CourseApp
 from simulator.tui.footer import KeyBar
 from simulator.tui.screens.help import HelpScreen
 from simulator.tui.screens.inspector import InspectorScreen
 from simulator.tui.screens.lesson import AnswerInput, JumpScreen, LessonScreen
 from simulator.tui.screens.sandbox import SandboxScreen
-from tests.tui.course_support import course_app
+from tests.tui.course_support import course_app, following
 
 COURSE = load_course(user=False)
 LESSON = "tcp-handshake"
@@ -415,8 +415,7 @@ def test_every_footer_key_of_a_follower_does_what_it_says(tmp_path: Path) -> Non
     """A student following a teacher: the lesson's keys, and f back to the teacher."""
     import time
 
-    from simulator.live.classroom import Share, lesson_digest, share_server
-    from simulator.tui.follow import FollowApp
+    from simulator.live.classroom import lesson_digest
 
     lesson = COURSE.find(LESSON)
     assert lesson is not None
@@ -428,41 +427,33 @@ def test_every_footer_key_of_a_follower_does_what_it_says(tmp_path: Path) -> Non
             await pilot.pause(0.05)
 
     async def main() -> None:
-        share = Share()
-        server = share_server(share, port=0)
-        await server.start()
-        app = FollowApp(COURSE, Progress(tmp_path / "p.json"), f"ws://127.0.0.1:{server.port}/")
-        try:
-            async with app.run_test(size=(120, 40)) as pilot:
-                await until(pilot, lambda: share.count == 1)
-                digest = lesson_digest(lesson.path)
-                share.move(lesson.id, digest, lesson.title, 2, len(lesson.steps))
-                await until(pilot, lambda: isinstance(app.screen, LessonScreen))
-                keys = shown_keys(app)
-                assert "follow_teacher" in {action for _, _, action in keys}
-                screen = app.screen
-                stage = screen.stage
-                for key, description, action in keys:
-                    while not isinstance(app.screen, LessonScreen):
-                        app.pop_screen()
-                        await pilot.pause()
-                    if action == "home":
-                        continue  # leaves the classroom's lesson: checked elsewhere
-                    app.action_follow_teacher()
-                    screen.stage = stage
-                    screen.focus_lesson()
+        async with following(tmp_path / "p.json") as (share, app, pilot):
+            digest = lesson_digest(lesson.path)
+            share.move(lesson.id, digest, lesson.title, 2, len(lesson.steps))
+            await until(pilot, lambda: isinstance(app.screen, LessonScreen))
+            keys = shown_keys(app)
+            assert "follow_teacher" in {action for _, _, action in keys}
+            screen = app.screen
+            stage = screen.stage
+            for key, description, action in keys:
+                while not isinstance(app.screen, LessonScreen):
+                    app.pop_screen()
                     await pilot.pause()
-                    if action == "follow_teacher":  # look around first, so f has work to do
-                        await pilot.press("left")
-                        await pilot.pause()
-                    before = seen(app)
-                    await pilot.press(key)
+                if action == "home":
+                    continue  # leaves the classroom's lesson: checked elsewhere
+                app.action_follow_teacher()
+                screen.stage = stage
+                screen.focus_lesson()
+                await pilot.pause()
+                if action == "follow_teacher":  # look around first, so f has work to do
+                    await pilot.press("left")
                     await pilot.pause()
-                    after = seen(app)
-                    name, args = parse_action(action)
-                    assert name in EFFECTS, f"follower: no effect declared for {name!r}"
-                    assert EFFECTS[name](before, after, args), f"follower: {key} ({description})"
-        finally:
-            await server.shutdown()
+                before = seen(app)
+                await pilot.press(key)
+                await pilot.pause()
+                after = seen(app)
+                name, args = parse_action(action)
+                assert name in EFFECTS, f"follower: no effect declared for {name!r}"
+                assert EFFECTS[name](before, after, args), f"follower: {key} ({description})"
 
     asyncio.run(asyncio.wait_for(main(), 90))
