@@ -33,7 +33,6 @@ half-written capture, and a failed write leaves the old file alone.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import stat
@@ -48,6 +47,7 @@ from typing import Literal, NamedTuple
 
 from simulator import __version__
 from simulator.errors import WirelabError
+from simulator.files import write_atomically
 from simulator.trace.records import Layer, WireRecord
 from simulator.trace.segments import flow_key
 
@@ -695,31 +695,11 @@ def _pcapng_bytes(
 
 
 def _write_atomically(path: str | os.PathLike[str], data: bytes | bytearray) -> None:
-    target = Path(path)
-    name = os.fspath(path)
     try:
-        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        write_atomically(path, bytes(data))
     except OSError as error:
-        raise CaptureError(f"cannot write {name}: {error.strerror}") from None
-    replaced = False
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        try:
-            mode = stat.S_IMODE(os.stat(target).st_mode)  # keep the old file's permissions
-        except OSError:
-            mode = 0o644
-        os.chmod(temporary, mode)
-        os.replace(temporary, target)
-        replaced = True
-    except OSError as error:
+        name = os.fspath(path)
         raise CaptureError(f"cannot write {name}: {error.strerror or error}") from None
-    finally:
-        if not replaced:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
 
 
 __all__ = [
