@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     teach.add_argument(
         "--share",
         action="store_true",
-        help="let students follow your steps: wirelab follow ws://HOST:PORT/",
+        help="let students follow your steps and answer the checkpoints: "
+        "wirelab follow HOST:PORT/CODE (the address is on the lesson bar)",
     )
     teach.add_argument(
         "--host",
@@ -101,9 +102,27 @@ def build_parser() -> argparse.ArgumentParser:
     teach.add_argument(
         "--port", type=_port, default=8766, help="with --share: TCP port (default 8766)"
     )
+    teach.add_argument(
+        "--results",
+        metavar="FILE",
+        help="with --share: when you quit, write the class's answers to FILE "
+        "(.csv, or .json): per student and checkpoint, the answer, right or wrong, when",
+    )
+    teach.add_argument(
+        "--verdicts",
+        choices=("reveal", "now"),
+        default="reveal",
+        help="with --share: when students learn whether they were right: when you reveal "
+        "the answer (default) or as soon as they answer",
+    )
     teach.set_defaults(func=_cmd_teach)
     follow = sub.add_parser("follow", help="follow a teacher's `wirelab teach --share`")
-    follow.add_argument("url", help="the teacher's ws://HOST:PORT/")
+    follow.add_argument(
+        "url", help="the address on the teacher's screen: HOST:PORT/CODE (or ws://…)"
+    )
+    follow.add_argument(
+        "--name", default="", help="the name the teacher sees beside your answers (default: none)"
+    )
     _lessons_option(follow, "also read lessons from DIR, as the teacher does")
     follow.set_defaults(func=_cmd_follow)
 
@@ -586,11 +605,18 @@ def _cmd_teach(args: argparse.Namespace) -> int:
     if not args.share:
         return _course_app(args, teach=True)
     from simulator.lessons import Progress
-    from simulator.live.classroom import Share, share_server
+    from simulator.live.addresses import join_hosts
+    from simulator.live.classroom import Share, class_url, share_server
     from simulator.tui.course import CourseApp
 
+    results = Path(args.results) if args.results else None
+    if results is not None:
+        if results.suffix.lower() not in (".csv", ".json"):
+            raise WirelabError(f"--results {args.results}: name a .csv or a .json file")
+        if not results.parent.is_dir():
+            raise WirelabError(f"--results {args.results}: no folder {results.parent}")
     course = _load_course(args)
-    share = Share()
+    share = Share(verdicts=args.verdicts)
     server = share_server(share, host=args.host, port=args.port)
 
     async def run() -> None:
@@ -600,32 +626,43 @@ def _cmd_teach(args: argparse.Namespace) -> int:
             raise WirelabError(
                 f"cannot listen on {args.host}:{args.port}: {error.strerror}"
             ) from None
+        urls = [class_url(server, share, host) for host in join_hosts(args.host)]
         app = CourseApp(
-            course, Progress(), start=args.lesson, teach=True, share=share, share_url=server.url
+            course, Progress(), start=args.lesson, teach=True, share=share, share_url=urls[0]
         )
+        app.share_urls = urls
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, app.exit)
-        what = f"follow your steps at {server.url} (they see your lesson position, nothing else)"
+        what = f"follow your lessons at {urls[0]} and answer the checkpoints"
         if exposed := _exposed(args, what):
-            app.call_later(app.notify, exposed, severity="warning")
+            app.call_later(app.notify, exposed, severity="warning", markup=False)
         try:
             await app.run_async()
         finally:
             await server.shutdown(reason="the teacher ended the class")
 
     asyncio.run(run())
-    print(f"wirelab teach: shared at {server.url}; {share.count} still following at the end")
+    print(f"wirelab teach: shared at {class_url(server, share)}; "
+          f"{share.count} still following at the end")  # fmt: skip
+    if results is not None:
+        try:
+            rows = share.poll.write(results, share.judge)
+        except OSError as error:
+            raise WirelabError(f"cannot write {results}: {error.strerror or error}") from None
+        print(f"wirelab teach: {rows} answers written to {results}")
     return 0
 
 
 def _cmd_follow(args: argparse.Namespace) -> int:
+    from simulator.live.classroom import follow_url
     from simulator.live.client import parse_url
 
-    parse_url(args.url)  # a bad URL: one clear line, before the TUI is even loaded
+    url = follow_url(args.url)
+    parse_url(url)  # a bad URL: one clear line, before the TUI is even loaded
     from simulator.lessons import Progress
     from simulator.tui.follow import FollowApp
 
     course = _load_course(args)
-    app = FollowApp(course, Progress(), args.url)
+    app = FollowApp(course, Progress(), url, name=args.name)
 
     async def run() -> None:
         await app.run_async()

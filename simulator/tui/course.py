@@ -6,7 +6,8 @@ modal, never a traceback, and the other lessons still work. The screens tell
 the app what happened with messages (a step shown, a checkpoint answered, a
 lesson finished); the app keeps the progress, saved after every change —
 merged with what another wirelab window saved, atomically — and, with
-`teach --share`, tells the followers.
+`teach --share`, tells the followers what the projector shows (`MomentChanged`)
+and shows the teacher how the class answers.
 
 A classroom session starts with every checkpoint unanswered: the teacher's
 own self-paced answers never show on the projector.
@@ -15,10 +16,11 @@ own self-paced answers never show on the projector.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import App
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.worker import Worker
 
@@ -29,6 +31,7 @@ from simulator.lessons.progress import Progress
 from simulator.tui.messages import (
     Answered,
     LessonFinished,
+    MomentChanged,
     OpenInspector,
     OpenLesson,
     OpenSandbox,
@@ -40,13 +43,18 @@ from simulator.tui.screens.home import HomeScreen
 
 WARM_UP_AFTER = 0.2  # seconds after the home screen shows: load what a lesson needs
 WARM_UP_WAIT = 30.0  # seconds a lesson waits for the warm-up's imports, at most
+CLASS_REFRESH = 0.2  # seconds: the class's answers redraw the teacher's screen at most this often
 
 if TYPE_CHECKING:
+    from simulator.lessons.checkpoints import Question
     from simulator.live.classroom import Share
     from simulator.views.lesson import LessonView
 
 
 class CourseApp(App[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("o", "join", "Join (QR)"),
+    ]
     CSS_PATH = ["inspector.tcss", "lesson.tcss", "course.tcss", "sandbox.tcss"]  # noqa: RUF012
     TITLE = "wirelab"
     ENABLE_COMMAND_PALETTE = False  # every key is in the footer and in help (?)
@@ -72,11 +80,13 @@ class CourseApp(App[None]):
         self._warmed: threading.Event | None = None  # set once the warm-up has loaded
         # `wirelab teach --share`: every step shown goes to the followers.
         self.share = share
-        self.share_url = share_url
+        self.share_url = share_url  # the address students join at
+        self.share_urls = [share_url]  # and every other one they may reach this machine at
         self._digests: dict[str, str] = {}
+        self._class_refresh_due = False
         if share is not None:
-            # The server calls from outside the app's message loop: hand it over.
-            share.on_change = self._followers_changed
+            share.on_change = self._class_changed
+            share.judge = CourseJudge(self)
 
     def get_default_screen(self) -> Screen[None]:
         return HomeScreen(self.course, self.progress)
@@ -160,8 +170,11 @@ class CourseApp(App[None]):
             step=step,
             answered=answered,
             following=(following.id, following.title) if following is not None else None,
+            follower=self.following_a_teacher,
         )
         screen.set_reactive(LessonScreen.note, self.classroom_note())
+        if self.share is not None:
+            screen.set_reactive(LessonScreen.tally, self._tally(lesson.id, screen.step))
         self.push_screen(screen)
         self.visited(lesson, screen.step)
 
@@ -182,8 +195,22 @@ class CourseApp(App[None]):
     def visited(self, lesson: Lesson, step: int) -> None:
         self.progress.visit(lesson.id, step)
         self.save()
-        if self.share is not None:
-            self.share.move(lesson.id, self.digest(lesson), lesson.title, step, len(lesson.steps))
+
+    @on(MomentChanged)
+    def moment_changed(self, message: MomentChanged) -> None:
+        from simulator.tui.screens.lesson import LessonScreen
+
+        share, lesson = self.share, self.course.find(message.lesson)
+        if share is None or lesson is None:
+            return
+        share.move(
+            lesson.id, self.digest(lesson), lesson.title, message.step, message.steps,
+            shown=message.shown, playing=message.playing, picked=message.picked,
+            revealed=message.revealed,
+        )  # fmt: skip
+        screen = self.screen
+        if isinstance(screen, LessonScreen) and screen.lesson.id == lesson.id:
+            screen.tally = self._tally(lesson.id, screen.step)
 
     def digest(self, lesson: Lesson) -> str:
         """The lesson file's hash, which followers compare with their own copy's."""
@@ -213,14 +240,36 @@ class CourseApp(App[None]):
 
     # --- the classroom ------------------------------------------------------------------
 
+    following_a_teacher = False  # `wirelab follow`: lesson screens are a follower's
+
     def classroom_note(self) -> str:
         """What the lesson bar says about the classroom, as plain text ("" when none)."""
         if self.share is None:
             return ""
-        return f"{self.share.count} following at {self.share_url}"
+        return f"{self.share.count} following · join {self.share_url}"
 
-    def _followers_changed(self, count: int) -> None:
-        self.call_later(self.refresh_bar)
+    def _tally(self, lesson: str, step: int) -> str:
+        """The class's answers to a checkpoint, for the teacher's screen ("" when none)."""
+        lesson_ = self.course.find(lesson)
+        if self.share is None or lesson_ is None or lesson_.steps[step].checkpoint is None:
+            return ""
+        return self.share.tally_line(lesson, step)
+
+    def _class_changed(self) -> None:
+        """A follower came, went or answered: redraw, at most every CLASS_REFRESH s (a
+        class answering at once is one redraw, not hundreds)."""
+        if not self._class_refresh_due:  # the server calls from outside the app's loop
+            self._class_refresh_due = True
+            self.call_later(self.set_timer, CLASS_REFRESH, self._refresh_class)
+
+    def _refresh_class(self) -> None:
+        from simulator.tui.screens.lesson import LessonScreen
+
+        self._class_refresh_due = False
+        self.refresh_bar()
+        for screen in self.screen_stack:
+            if isinstance(screen, LessonScreen) and screen.is_mounted:
+                screen.tally = self._tally(screen.lesson.id, screen.step)
 
     def refresh_bar(self) -> None:
         from simulator.tui.screens.lesson import LessonScreen
@@ -234,6 +283,17 @@ class CourseApp(App[None]):
                 screen.update_bar()  # called from the network too, where no watcher runs
             else:  # a lesson just opened: it shows the note when it mounts
                 screen.set_reactive(LessonScreen.note, note)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "join":
+            return self.share is not None
+        return True
+
+    def action_join(self) -> None:
+        from simulator.tui.screens.join import JoinScreen
+
+        if self.share is not None and not isinstance(self.screen, JoinScreen):
+            self.push_screen(JoinScreen(self.share_urls, self.share.count))
 
     # --- the other tools ----------------------------------------------------------------
 
@@ -275,4 +335,33 @@ class CourseApp(App[None]):
         self.push_screen(SandboxScreen(message.frame, message.from_client))
 
 
-__all__ = ["CourseApp"]
+class CourseJudge:
+    """The teacher's lessons judging the class's answers: the same checkpoint code as
+    self-paced mode (a `simulator.live.poll.Judge`)."""
+
+    def __init__(self, app: CourseApp) -> None:
+        self.app = app
+
+    def _question(self, lesson_id: str, step: int) -> Question | None:
+        lesson = self.app.course.find(lesson_id)
+        if lesson is None or not 0 <= step < len(lesson.steps):
+            return None
+        if lesson.steps[step].checkpoint is None:
+            return None
+        view = self.app.views.get(lesson_id)
+        return view.question(step) if view is not None else None
+
+    def expected(self, lesson: str, step: int) -> str | None:
+        question = self._question(lesson, step)
+        return question.expected if question is not None else None
+
+    def judge(self, lesson: str, step: int, answer: str) -> bool:
+        question = self._question(lesson, step)
+        return question is not None and question.judge(answer)
+
+    def question(self, lesson: str, step: int) -> str:
+        question = self._question(lesson, step)
+        return " ".join(question.text.split()) if question is not None else ""
+
+
+__all__ = ["CourseApp", "CourseJudge"]

@@ -1,23 +1,31 @@
-"""`wirelab follow ws://HOST:PORT`: the course app, steered by a teacher's `--share`.
+"""`wirelab follow HOST:PORT/CODE`: the course app, steered by a teacher's `--share`.
 
-While the student follows, each of the teacher's moves opens the same lesson
-at the same step (in the classroom layout). Moving on one's own (→, ←, g, a
-click on the ladder…) detaches: the student looks around while the bar says
-where the teacher is; `f` snaps back. A lesson file that differs from the
-teacher's is refused with a clear message, never shown as if it were the same.
+While the student follows, the screen shows the teacher's moment: the same
+lesson and step (in the classroom layout), the packets as they play, the packet
+picked on the ladder, the answers the teacher revealed. Moving on one's own (→,
+←, space, g, a click on the ladder…) detaches: the student looks around while
+the bar says where the teacher is; `f` snaps back to exactly the teacher's
+moment. A lesson file that differs from the teacher's is refused with a clear
+message, never shown as if it were the same.
+
+On a checkpoint the student answers on their own screen; the answer goes to the
+teacher's side, which judges it and says whether it was right when the teacher
+reveals the answer. The student cannot reveal it.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from textual import on
 from textual.binding import Binding, BindingType
 
 from simulator.lessons.course import Course
 from simulator.lessons.model import Lesson
 from simulator.lessons.progress import Progress
-from simulator.live.classroom import Follower, Position
+from simulator.live.classroom import Follower, Position, Verdict
 from simulator.tui.course import CourseApp
+from simulator.tui.messages import ClassAnswer, TookOver
 
 
 class FollowApp(CourseApp):
@@ -25,7 +33,9 @@ class FollowApp(CourseApp):
         Binding("f", "follow_teacher", "Follow the teacher"),
     ]
 
-    def __init__(self, course: Course, progress: Progress, url: str) -> None:
+    following_a_teacher = True
+
+    def __init__(self, course: Course, progress: Progress, url: str, *, name: str = "") -> None:
         super().__init__(course, progress)
         self.url = url
         self.teacher: Position | None = None
@@ -33,7 +43,16 @@ class FollowApp(CourseApp):
         self.status = f"connecting to {url}…"
         self.problem: str | None = None  # why the teacher's lesson cannot be shown
         self._applying = False  # a move made for the teacher, not by the student
-        self.follower = Follower(url, self.teacher_moved, self.connection_status)
+        self.follower = Follower(
+            url,
+            self.teacher_moved,
+            self.connection_status,
+            name=name,
+            on_verdict=self.judged,
+            on_note=self.told,
+        )
+        # What the teacher's side said of this student's answers, by lesson and step.
+        self.verdicts: dict[tuple[str, int], Verdict] = {}
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -55,6 +74,26 @@ class FollowApp(CourseApp):
             self.go_to_teacher()
         else:
             self.refresh_bar()
+
+    def judged(self, verdict: Verdict) -> None:
+        from simulator.tui.screens.lesson import LessonScreen
+
+        self.verdicts[(verdict.lesson, verdict.step)] = verdict
+        for screen in self.screen_stack:
+            if isinstance(screen, LessonScreen) and screen.lesson.id == verdict.lesson:
+                screen.verdict(verdict.step, verdict.right, verdict.answer, verdict.expected)
+
+    def told(self, text: str) -> None:
+        self.notify(text, title="Classroom", timeout=6, markup=False)
+
+    @on(ClassAnswer)
+    def answer_given(self, message: ClassAnswer) -> None:
+        self.follower.answer(message.lesson, message.step, message.answer)
+
+    @on(TookOver)
+    def took_over(self) -> None:
+        self.attached = False
+        self.refresh_bar()
 
     def connection_status(self, text: str) -> None:
         why = text.split("; reconnecting")[0]
@@ -95,14 +134,20 @@ class FollowApp(CourseApp):
         self._applying = True
         try:
             screen = self.screen
-            if isinstance(screen, LessonScreen) and screen.lesson.id == lesson.id:
-                if screen.step != position.step:
-                    screen.go(position.step)
-                self.refresh_bar()
-            else:
+            if not (isinstance(screen, LessonScreen) and screen.lesson.id == lesson.id):
                 while isinstance(self.screen, LessonScreen) or len(self.screen_stack) > 1:
                     self.pop_screen()
                 self.open_lesson(lesson.id, teach=True, step=position.step)
+                screen = self.screen
+            if isinstance(screen, LessonScreen):
+                for (which, step), verdict in self.verdicts.items():
+                    if which == lesson.id and step not in screen.verdicts:
+                        screen.verdicts[step] = (verdict.right, verdict.answer, verdict.expected)
+                screen.follow_moment(
+                    position.step, position.shown, position.playing, position.picked,
+                    frozenset(position.revealed),
+                )  # fmt: skip
+            self.refresh_bar()
         finally:
             self._applying = False
 
@@ -114,12 +159,10 @@ class FollowApp(CourseApp):
 
     def visited(self, lesson: Lesson, step: int) -> None:
         super().visited(lesson, step)
-        if not self._applying:
-            teacher = self.teacher
-            self.attached = (
-                teacher is not None and teacher.lesson == lesson.id and teacher.step == step
-            )
-            self.refresh_bar()
+        teacher = self.teacher
+        if not self._applying and (teacher is None or teacher.lesson != lesson.id):
+            self.attached = False  # another lesson, opened from home: looking around
+        self.refresh_bar()
 
     def action_follow_teacher(self) -> None:
         self.attached = True

@@ -99,3 +99,36 @@ class OpenSandbox(Message):
 
     frame: bytes
     from_client: bool
+
+
+# --- the classroom ----------------------------------------------------------------------
+
+
+@dataclass
+class MomentChanged(Message):
+    """What a teacher's lesson screen shows changed: the step, how many of its packets
+    are shown while they play, playing or not, the packet picked on the ladder, the
+    checkpoints revealed. With `teach --share`, the followers mirror it."""
+
+    lesson: str
+    step: int
+    steps: int
+    shown: int | None
+    playing: bool
+    picked: int | None
+    revealed: tuple[int, ...]
+
+
+@dataclass
+class ClassAnswer(Message):
+    """A follower answered the checkpoint of step `step` of lesson `lesson`: for the
+    teacher's side to judge."""
+
+    lesson: str
+    step: int
+    answer: str
+
+
+@dataclass
+class TookOver(Message):
+    """A follower moved on their own: the teacher's moments no longer move the screen."""

@@ -14,10 +14,12 @@ from simulator.live.classroom import (
     Follower,
     Position,
     Share,
+    class_url,
     decode,
     encode,
     share_server,
 )
+from simulator.live.server import Server
 from simulator.ws import CloseCode
 from tests.live.support import STEP, Stalled, close_of, run
 
@@ -40,11 +42,15 @@ class Student:
 
     @property
     def steps(self) -> list[int]:
-        return [position.seq for kind, position in self.seen if kind == "step"]
+        return [position.seq for kind, position in self.seen if kind == "moment"]
 
     async def stop(self) -> None:
         self.follower.stop()
         await asyncio.wait_for(self.task, STEP)
+
+
+def url_of(server: Server, share: Share) -> str:
+    return "ws://" + class_url(server, share)
 
 
 async def until(condition: object, what: str, timeout: float = 15.0) -> None:
@@ -61,19 +67,27 @@ async def until(condition: object, what: str, timeout: float = 15.0) -> None:
 def test_messages_round_trip_and_bad_ones_are_refused() -> None:
     position = Position(*LESSON, step=3, steps=12, seq=7)
     assert decode(encode("hello", position)) == ("hello", position)
-    assert decode(encode("step", position)) == ("step", position)
+    assert decode(encode("moment", position)) == ("moment", position)
+    playing = Position(*LESSON, step=3, steps=12, seq=8, shown=2, playing=True, picked=9,
+                       revealed=(1, 3))  # fmt: skip
+    assert decode(encode("moment", playing)) == ("moment", playing)
     hello = json.loads(encode("hello", position))
     for bad, why in [
         ("nope", "not JSON"),
         ("[1]", "not a JSON object"),
         ('{"type": "rm -rf"}', "unknown message type"),
-        (json.dumps({**hello, "version": 2}), "same wirelab version"),
+        (json.dumps({**hello, "version": 1}), "same wirelab version"),
         (json.dumps({**hello, "step": "3"}), "'step' is not a whole number"),
         (json.dumps({**hello, "step": -1}), "'step' is not a whole number"),
         (json.dumps({**hello, "step": True}), "'step' is not a whole number"),
         (json.dumps({**hello, "step": 12}), "past the lesson's last"),
-        (json.dumps({**hello, "lesson": None}), "'lesson' is not a short string"),
-        (json.dumps({**hello, "title": "x" * 500}), "'title' is not a short string"),
+        (json.dumps({**hello, "steps": 10**9}), "'steps' is not a whole number"),
+        (json.dumps({**hello, "lesson": None}), "'lesson' is not a string"),
+        (json.dumps({**hello, "title": "x" * 500}), "'title' is not a string"),
+        (json.dumps({**hello, "playing": 1}), "'playing' is not true or false"),
+        (json.dumps({**hello, "revealed": [12]}), "'revealed' is not a list"),
+        (json.dumps({**hello, "revealed": list(range(13))}), "'revealed' is not a list"),
+        ("[" * 100_000, "not JSON"),
     ]:
         with pytest.raises(ClassroomError, match=why):
             decode(bad)
@@ -87,10 +101,11 @@ def test_two_hundred_followers_get_every_step_in_order() -> None:
     counts: list[int] = []
 
     async def scenario() -> list[float]:
-        share = Share(on_change=counts.append)
+        share = Share()
+        share.on_change = lambda: counts.append(share.count)
         server = share_server(share, port=0)
         await server.start()
-        url = f"ws://127.0.0.1:{server.port}/"
+        url = url_of(server, share)
         try:
             share.move(*LESSON, step=0, steps=moves + 1)
             students = [Student(url) for _ in range(followers)]
@@ -132,11 +147,11 @@ def test_a_follower_that_stops_reading_is_dropped_and_resyncs() -> None:
         server = share_server(share, port=0)
         server.send_buffer_limit = limit
         await server.start()
-        url = f"ws://127.0.0.1:{server.port}/"
+        url = url_of(server, share)
         try:
             share.move(*LESSON, step=0, steps=5)
             good = Student(url)
-            stalled = await Stalled.open(server.port, "/")
+            stalled = await Stalled.open(server.port, f"/{share.code}")
             await until(lambda: share.count == 2, "two followers")
             slow = stalled.session_in(share.followers.values())
             peak = moves = 0
@@ -169,18 +184,18 @@ def test_a_follower_that_stops_reading_is_dropped_and_resyncs() -> None:
 
 def test_followers_reconnect_when_the_teacher_restarts() -> None:
     async def scenario() -> None:
-        share = Share()
+        share = Share(code="abcd")
         server = share_server(share, port=0)
         await server.start()
         port = server.port
         share.move(*LESSON, step=1, steps=5)
-        student = Student(f"ws://127.0.0.1:{port}/")
+        student = Student(url_of(server, share))
         await until(lambda: student.seen, "the hello")
         await server.shutdown()  # closes with 1001
         await until(
             lambda: any("the teacher ended the class" in s for s in student.statuses), "1001"
         )
-        share = Share()
+        share = Share(code="abcd")  # the teacher started again with the same code
         server = share_server(share, port=port)
         await server.start()
         try:

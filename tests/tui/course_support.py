@@ -70,7 +70,7 @@ async def following(
     share = ShareService()
     server = share_server(share, port=0)
     await server.start()
-    app = Follow(COURSE, Progress(progress), f"ws://127.0.0.1:{server.port}/")
+    app = Follow(COURSE, Progress(progress), f"ws://127.0.0.1:{server.port}/{share.code}")
     try:
         async with app.run_test(size=size) as pilot:
             deadline = time.monotonic() + 15

@@ -12,7 +12,7 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from simulator.lessons import Lesson, Progress, load_course
-from simulator.live.classroom import Share, lesson_digest, share_server
+from simulator.live.classroom import Share, class_url, lesson_digest, share_server
 from simulator.tui.course import CourseApp
 from simulator.tui.screens.lesson import LessonScreen
 from tests.tui.course_support import following
@@ -86,10 +86,11 @@ def test_the_teacher_bar_counts_followers_and_each_step_is_shared(tmp_path: Path
         share = Share()
         server = share_server(share, port=0)
         await server.start()
+        url = class_url(server, share)
         app = CourseApp(COURSE, Progress(tmp_path / "p.json"), start=lesson.id, teach=True,
-                        share=share, share_url=server.url)  # fmt: skip
+                        share=share, share_url=url)  # fmt: skip
         seen: list[Position] = []
-        follower = Follower(server.url, lambda kind, p: seen.append(p))
+        follower = Follower("ws://" + url, lambda kind, p: seen.append(p))
         task = asyncio.ensure_future(follower.run())
         try:
             async with app.run_test(size=(120, 40)) as pilot:

@@ -50,11 +50,14 @@ from simulator.tui.hex_view import HexView
 from simulator.tui.ladder import Arrow, LadderDiagram
 from simulator.tui.messages import (
     Answered,
+    ClassAnswer,
     LessonFinished,
+    MomentChanged,
     OpenInspector,
     OpenLesson,
     OpenSandbox,
     StepShown,
+    TookOver,
 )
 from simulator.tui.narration import Narration
 from simulator.tui.panes import Box, Column, OneFrameScreen, Row, Scroll, TextPane
@@ -195,6 +198,7 @@ class LessonScreen(OneFrameScreen):
     answered: var[frozenset[int]] = var(frozenset(), init=False)
     stage: var[str] = var("ladder", init=False)  # the stage pane in front
     note: var[str] = var("", init=False)  # the classroom's line in the bar
+    tally: var[str] = var("", init=False)  # the class's answers, on the teacher's screen
 
     def __init__(
         self,
@@ -206,12 +210,20 @@ class LessonScreen(OneFrameScreen):
         step: int = 0,
         answered: frozenset[int] = frozenset(),
         following: tuple[str, str] | None = None,
+        follower: bool = False,
     ) -> None:
         super().__init__(classes="-teach" if teach else "-learn")
         self.lesson = lesson
         self.view = view
         self.number = number
-        self.teach = teach
+        self.teach = teach or follower
+        # A follower's screen: the teacher's moments drive it (`driven`) until the student
+        # moves on their own; answers go to the teacher's side, which judges them and
+        # reveals them (`verdicts`: what it said of this student's answers).
+        self.follower = follower
+        self.driven = follower
+        self.sent: dict[int, str] = {}  # step → the answer this follower sent
+        self.verdicts: dict[int, tuple[bool, str, str]] = {}  # step → (right, answer, expected)
         self.following = following  # the next lesson (id, title), for the end of this one
         self.set_reactive(LessonScreen.step, max(0, min(step, len(lesson.steps) - 1)))
         self.set_reactive(LessonScreen.answered, answered)
@@ -304,6 +316,15 @@ class LessonScreen(OneFrameScreen):
         self._show_packet(shown)
         self._arrange()
         self.query_one(KeyBar).sync()
+        self._moment()
+
+    def _moment(self) -> None:
+        """Tell the app what a class following this screen should see now."""
+        if self.teach and not self.follower:
+            lesson, revealed = self.lesson, tuple(sorted(self.answered))
+            moment = MomentChanged(lesson.id, self.step, len(lesson.steps), self.revealed,
+                                   self.playing, self.picked, revealed)  # fmt: skip
+            self.post_message(moment)
 
     def _arrange(self) -> None:
         """Narrow: size the narration column so the checkpoint fits whole under at least a
@@ -401,10 +422,20 @@ class LessonScreen(OneFrameScreen):
         box.border_title = "Predict" if predicts is not None and predicts.predict else "Checkpoint"
         self.query_one("#question", Static).update(prose(question.text))
         answer = self.query_one(AnswerInput)
-        _show(answer, not self.teach and not shown.answered)
+        _show(answer, (self.follower or not self.teach) and not shown.answered)
         feedback = self.query_one("#feedback", Static)
-        if self._feedback is not None:
+        if self.follower:
+            feedback.update(self._class_feedback(shown))
+        elif self._feedback is not None:
             feedback.update(self._feedback)
+        elif shown.answered and self.teach and self.tally:
+            feedback.update(
+                Text.assemble(("Answer: ", "bold"), question.expected, "\n", self.tally)
+            )
+        elif self.teach and self.tally:
+            feedback.update(
+                Text.assemble("Press ", ("a", "bold"), " to reveal the answer. ", self.tally)
+            )
         elif shown.answered and self.teach:
             feedback.update(Text.assemble(("Answer: ", "bold"), question.expected))
         elif shown.answered:
@@ -427,6 +458,35 @@ class LessonScreen(OneFrameScreen):
             )
         if shown.answered and answer.has_focus:
             self.focus_lesson()
+
+    def _class_feedback(self, shown: StepView) -> Text:
+        """A follower's checkpoint line: their answer, then the teacher's verdict."""
+        question = shown.question
+        assert question is not None
+        verdict = self.verdicts.get(self.step)
+        sent = self.sent.get(self.step)
+        if verdict is not None and (shown.answered or verdict[2]):
+            right, answer, expected = verdict
+            if right:
+                return Text.assemble(("✓ Right: ", "green"), expected or answer, ".")
+            return Text.assemble(
+                ("✗ ", "red"), "You answered ", (answer[:60], "bold"),
+                "; the answer is ", (expected, "bold"), ".",
+            )  # fmt: skip
+        if shown.answered:
+            told = Text.assemble(("Answer: ", "bold"), question.expected)
+            if sent is None:
+                told.append(" (you did not answer)")
+            return told
+        if sent is not None:
+            return Text.assemble(
+                "Your answer ", (f"“{sent[:60]}”", "bold"),
+                " is in (Enter to change it). The teacher will reveal the answer.",
+            )  # fmt: skip
+        verb = "predict" if shown.predicting else "answer"
+        return Text.assemble(
+            "Press ", ("Enter", "bold"), f" to {verb}; the teacher will reveal the answer."
+        )
 
     def _show_stage(self, shown: StepView) -> None:
         has_table = shown.routes is not None or shown.window is not None
@@ -574,8 +634,10 @@ class LessonScreen(OneFrameScreen):
 
     @on(LadderDiagram.Selected)
     def ladder_selected(self, event: LadderDiagram.Selected) -> None:
+        self._take_over()
         self.picked = event.number
         self._show_trace_packet(event.number - 1)
+        self._moment()
 
     # --- watchers: state changes, one render each ----------------------------------------
 
@@ -599,11 +661,13 @@ class LessonScreen(OneFrameScreen):
         shown = self.shown = self.step_view()
         self._show_ladder(shown)
         self.update_bar()
+        self._moment()
 
     def watch_playing(self) -> None:
         if not self.playing:
             self._this_step_only = False
         self.update_bar()
+        self._moment()
 
     def watch_speed(self) -> None:
         self.update_bar()
@@ -621,6 +685,50 @@ class LessonScreen(OneFrameScreen):
 
     def watch_note(self) -> None:
         self.update_bar()
+
+    def watch_tally(self) -> None:
+        if self.shown is not None and self.shown.question is not None:
+            self._show_checkpoint(self.shown)
+            self._arrange()
+
+    # --- following a teacher --------------------------------------------------------------
+
+    def follow_moment(
+        self, step: int, shown: int | None, playing: bool, picked: int | None,
+        revealed: frozenset[int],
+    ) -> None:  # fmt: skip
+        """Show exactly the teacher's moment (a follower's screen, while `driven`)."""
+        self.driven = True
+        if not self.is_mounted:  # just opened: it shows all this when it mounts
+            self.set_reactive(LessonScreen.answered, revealed)
+            self.set_reactive(LessonScreen.step, max(0, min(step, len(self.lesson.steps) - 1)))
+            self.set_reactive(LessonScreen.revealed, shown)
+            self.set_reactive(LessonScreen.playing, playing)
+            self.picked = picked
+            return
+        if revealed != self.answered:
+            self.set_reactive(LessonScreen.answered, revealed)
+            if step == self.step:
+                self.render_step()
+        self.go(step, revealed=shown, playing=playing)
+        self.set_reactive(LessonScreen.playing, playing)  # shown, never ticked here
+        if picked != self.picked:
+            self.picked = picked
+            self.render_step()
+        self.update_bar()
+
+    def verdict(self, step: int, right: bool, answer: str, expected: str) -> None:
+        """The teacher's side judged this follower's answer to step `step`."""
+        self.verdicts[step] = (right, answer, expected)
+        if step == self.step and self.shown is not None:
+            self._show_checkpoint(self.shown)
+            self._arrange()
+
+    def _take_over(self) -> None:
+        """The student moves on their own: the teacher's moments stop moving the screen."""
+        if self.driven:
+            self.driven = False
+            self.post_message(TookOver())
 
     def go(self, index: int, *, revealed: int | None = None, playing: bool = False) -> None:
         """Show step `index` (its packets one by one from `revealed`); moving stops playing
@@ -640,9 +748,9 @@ class LessonScreen(OneFrameScreen):
         shown = self.shown
         asking = shown is not None and shown.question is not None and not shown.answered
         if action == "answer":
-            return not self.teach and asking
-        if action == "reveal":
-            return self.teach and asking
+            return (self.follower or not self.teach) and asking
+        if action == "reveal":  # a follower's answers are the teacher's to reveal
+            return self.teach and not self.follower and asking
         if action == "pane":
             return parameters[0] == self.next_pane()
         # A prediction's packets wait for the prediction.
@@ -672,6 +780,16 @@ class LessonScreen(OneFrameScreen):
         checkpoint = self.lesson.steps[self.step].checkpoint
         assert checkpoint is not None
         answer = self.query_one(AnswerInput)
+        if self.follower:
+            typed = " ".join(event.value.split())
+            if typed:
+                self.sent[self.step] = typed
+                self.post_message(ClassAnswer(self.lesson.id, self.step, typed))
+            answer.value = ""
+            self.focus_lesson()
+            self._show_checkpoint(shown)
+            self._arrange()
+            return
         if checkpoint.predict:
             self._predicted(event.value, question.judge(event.value))
             answer.value = ""
@@ -750,6 +868,7 @@ class LessonScreen(OneFrameScreen):
     # --- moving ---------------------------------------------------------------------
 
     def action_next(self) -> None:
+        self._take_over()
         if self.revealed is not None:  # finish the step being played first
             self.playing = False
             self.revealed = None
@@ -785,10 +904,12 @@ class LessonScreen(OneFrameScreen):
         self.app.push_screen(LessonEndScreen(summary, title), chosen)
 
     def action_previous(self) -> None:
+        self._take_over()
         if self.step > 0:
             self.go(self.step - 1)
 
     def action_replay(self) -> None:
+        self._take_over()
         self.go(self.step, revealed=0)
         self.playing = True
         self._clock = 0.0
@@ -802,11 +923,13 @@ class LessonScreen(OneFrameScreen):
         if count == 0:
             self.notify("This step puts no packet on the wire.", markup=False)
             return
+        self._take_over()
         self.playing = False
         now = self.revealed if self.revealed is not None else count
         self.revealed = 0 if now >= count else now + 1
 
     def action_play(self) -> None:
+        self._take_over()
         playing = not self.playing
         if playing and self.revealed is None:
             self.go(self.step, revealed=0)
@@ -820,7 +943,7 @@ class LessonScreen(OneFrameScreen):
         self.speed = max(self.speed - 1, 0)
 
     def tick(self) -> None:
-        if not self.playing:
+        if not self.playing or self.driven:  # a follower's packets come with the teacher's
             return
         self._clock += TICK * SPEEDS[self.speed]
         if self._clock < PACKET_SECONDS:
@@ -849,6 +972,7 @@ class LessonScreen(OneFrameScreen):
     def action_jump(self) -> None:
         def go(index: int | None) -> None:
             if index is not None:
+                self._take_over()
                 self.go(index)
 
         self.app.push_screen(JumpScreen(len(self.lesson.steps)), go)
