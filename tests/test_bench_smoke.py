@@ -48,3 +48,14 @@ def test_broadcast_rejects_an_unknown_server_in_one_line() -> None:
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     assert "--servers" in done.stderr
+
+
+def test_classroom_runs_with_a_few_followers() -> None:
+    done = bench("classroom.py", "--followers", "20", "--moves", "3", "--no-pin")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "20 followers: step reach median" in done.stdout
+    assert "20 answers tallied in" in done.stdout
+    assert "reveal to all in" in done.stdout
+    # The mix of answers, judged and counted: 10 right, 5 × "62", 5 × "64".
+    assert "Class: 20 of 20 answered · 10 right (50 %)" in done.stdout
+    assert "Traceback" not in done.stderr

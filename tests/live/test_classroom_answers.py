@@ -350,3 +350,72 @@ def test_the_follower_protocol_refuses_what_a_teacher_would_never_send() -> None
             decode(bad)
     event = TextMessage('{"type":"note","text":"ok"}')
     assert decode(event.data) == ("note", "ok")
+
+
+ROUNDS = 3
+
+
+def test_floods_garbage_and_stalls_cost_the_teacher_bounded_memory() -> None:
+    """Rounds of followers flooding 4 KB answers, sending garbage and never reading:
+    each is closed (1008, or 1013 for a stalled reader), the class's record stays
+    bounded, the good follower gets every moment in order, and the teacher's process
+    grows by a bounded amount (measured: 16 MB after the first round, mostly the
+    allocator's high-water mark; under 3 MB more over four more rounds)."""
+    import psutil
+
+    big = json.dumps({"type": "answer", "lesson": LESSON[0], "step": ASKING,
+                      "answer": "x" * MAX_ANSWER}) + " " * 3700  # fmt: skip
+
+    async def flooder(url: str, n: int) -> None:
+        client = await connect(url, config=Config(max_size=1 << 20))
+        client.send_text(json.dumps({"type": "join", "key": f"flood{n:08d}", "name": "f" * 128}))
+        for _ in range(60):
+            client.send_text(big)
+        while (event := await client.recv(timeout=5)) is not None:
+            if isinstance(event, CloseReceived):
+                assert event.code == CloseCode.POLICY_VIOLATION
+                break
+        await client.close()
+
+    async def scenario() -> None:
+        from tests.live.support import Stalled
+
+        share = Share(judge=Judge())
+        server = share_server(share, port=0)
+        server.send_buffer_limit = 16 * 1024
+        await server.start()
+        url = "ws://" + class_url(server, share)
+        process = psutil.Process()
+        try:
+            move(share, ASKING)
+            good = Student(url, name="Ada")
+            await until(lambda: good.follower.number, "the good student")
+            before = process.memory_info().rss
+            for round_ in range(ROUNDS):
+                if round_ == 1:  # the allocator has its high-water mark: nothing more stays
+                    settled = process.memory_info().rss
+                stalled = [await Stalled.open(server.port, f"/{share.code}") for _ in range(30)]
+                await asyncio.gather(*(flooder(url, n) for n in range(50)))
+                for _ in range(30):
+                    _ = [await _closed_with(url, "\x00garbage" * 400) for _ in range(3)]
+                for n in range(300):  # the stalled ones back up and are dropped
+                    move(share, n % STEPS)
+                    if n % 20 == 0:
+                        await asyncio.sleep(0.01)
+                for one in stalled:
+                    one.writer.close()
+                await until(lambda: share.count == 1, "only the good student left")
+            after = process.memory_info().rss
+            grown, kept = after - before, after - settled
+            assert len(share.poll.members) <= 52  # 50 flooders (the same keys twice) and Ada
+            assert not share.poll.answers or len(share.poll.answers[(LESSON[0], ASKING)]) <= 51
+            assert grown < 40 * 1024 * 1024, f"the teacher grew by {grown / 1e6:.0f} MB"
+            assert kept < 8 * 1024 * 1024, f"{kept / 1e6:.0f} MB more after the first round"
+            await until(lambda: good.moments[-1] == share.position, "the good one in step")
+            seqs = [m.seq for m in good.moments]
+            assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
+            await good.stop()
+        finally:
+            await server.shutdown()
+
+    run(scenario(), timeout=120)
