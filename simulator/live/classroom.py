@@ -103,6 +103,7 @@ class Position:
     playing: bool = False
     picked: int | None = None  # a packet (trace number) picked on the ladder
     revealed: tuple[int, ...] = ()  # checkpoint steps whose answers the teacher revealed
+    field: int | None = None  # the field selected in the field pane: its place in a walk
 
     def same_moment(self, other: Position | None) -> bool:
         return other is not None and asdict(self) | {"seq": 0} == asdict(other) | {"seq": 0}
@@ -181,6 +182,7 @@ def _position(data: dict[str, object]) -> Position:
         raise ClassroomError("step is past the lesson's last")
     shown = _number(data, "shown", MAX_SHOWN, empty=True)
     picked = _number(data, "picked", 10 * MAX_SHOWN, empty=True)
+    field = _number(data, "field", 10 * MAX_SHOWN, empty=True)
     revealed = data.get("revealed")
     if (
         not isinstance(revealed, list)
@@ -199,6 +201,7 @@ def _position(data: dict[str, object]) -> Position:
         playing=_flag(data, "playing"),
         picked=None if picked < 0 else picked,
         revealed=tuple(sorted(set(revealed))),
+        field=None if field < 0 else field,
     )
 
 
@@ -345,12 +348,13 @@ class Share(Service):
         playing: bool = False,
         picked: int | None = None,
         revealed: tuple[int, ...] = (),
+        field: int | None = None,
     ) -> None:
         """The teacher's moment changed: tell every follower (nothing when it did not).
         A checkpoint newly in `revealed` sends each answer's verdict to its follower."""
         position = Position(
             lesson, digest, title, step, steps, self._seq + 1,
-            shown, playing, picked, tuple(sorted(set(revealed))),
+            shown, playing, picked, tuple(sorted(set(revealed))), field,
         )  # fmt: skip
         if position.same_moment(self.position):
             return

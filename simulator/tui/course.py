@@ -206,7 +206,7 @@ class CourseApp(App[None]):
         share.move(
             lesson.id, self.digest(lesson), lesson.title, message.step, message.steps,
             shown=message.shown, playing=message.playing, picked=message.picked,
-            revealed=message.revealed,
+            revealed=message.revealed, field=message.field,
         )  # fmt: skip
         screen = self.screen
         if isinstance(screen, LessonScreen) and screen.lesson.id == lesson.id:

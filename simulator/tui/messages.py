@@ -117,6 +117,7 @@ class MomentChanged(Message):
     playing: bool
     picked: int | None
     revealed: tuple[int, ...]
+    field: int | None  # the field selected in the field pane: its place in the dissection
 
 
 @dataclass

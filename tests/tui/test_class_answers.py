@@ -16,6 +16,7 @@ from textual.widgets import Static
 from simulator.lessons import Progress
 from simulator.live.classroom import Follower, Position, Share, Verdict, class_url, share_server
 from simulator.tui.course import CourseApp, CourseJudge
+from simulator.tui.field_tree import FieldTree
 from simulator.tui.screens.join import JoinScreen
 from simulator.tui.screens.lesson import LessonScreen
 from tests.tui.course_support import COURSE, course_app, following, view_of
@@ -196,10 +197,17 @@ def test_play_reaches_followers_packet_by_packet_and_a_detached_one_stays_detach
                 await until(pilot, lambda: not student.moments[-1].playing, "the pause")
                 played = [m.shown for m in student.moments if m.step == index and m.playing]
                 assert played[: count + 1] == list(range(count + 1)), played
-                # A packet picked on the ladder reaches them too.
+                # A packet picked on the ladder reaches them too, and a field selected.
                 screen.picked = 2
                 screen.render_step()
                 await until(pilot, lambda: student.moments[-1].picked == 2, "the picked packet")
+                before = student.moments[-1].field
+                screen.stage = "detail"
+                await pilot.pause()
+                screen.query_one(FieldTree).focus()
+                await pilot.press("down")
+                await until(pilot, lambda: student.moments[-1].field not in (None, before),
+                            "the field the teacher selected")  # fmt: skip
         finally:
             await student.stop()
             await server.shutdown()
@@ -237,5 +245,10 @@ def test_play_reaches_followers_packet_by_packet_and_a_detached_one_stays_detach
             await pilot.press("f")
             await until(pilot, lambda: screen.step == index and screen.revealed == 2, "back")
             assert screen.playing
+            # The field the teacher selects is selected here too.
+            share.move(lesson.id, digest, lesson.title, index, len(lesson.steps), shown=None,
+                       field=3)  # fmt: skip
+            await until(pilot, lambda: screen.dissection is not None and screen._lit is not None
+                        and screen._lit_place() == 3, "the teacher's field")  # fmt: skip
 
     asyncio.run(asyncio.wait_for(student_side(), 60))

@@ -322,9 +322,19 @@ class LessonScreen(OneFrameScreen):
         """Tell the app what a class following this screen should see now."""
         if self.teach and not self.follower:
             lesson, revealed = self.lesson, tuple(sorted(self.answered))
-            moment = MomentChanged(lesson.id, self.step, len(lesson.steps), self.revealed,
-                                   self.playing, self.picked, revealed)  # fmt: skip
+            moment = MomentChanged(
+                lesson.id, self.step, len(lesson.steps), self.revealed, self.playing,
+                self.picked, revealed, self._lit_place(),
+            )  # fmt: skip
             self.post_message(moment)
+
+    def _lit_place(self) -> int | None:
+        """Where the lit field is in the packet's walk (the same on every screen that
+        shows the same packet), or None."""
+        lit, dissection = self._lit, self.dissection
+        if lit is None or dissection is None:
+            return None
+        return next((n for n, (_, f) in enumerate(dissection.walk()) if f is lit), None)
 
     def _arrange(self) -> None:
         """Narrow: size the narration column so the checkpoint fits whole under at least a
@@ -631,6 +641,7 @@ class LessonScreen(OneFrameScreen):
         place = withheld.place and withheld.field == field.name
         hex_view.set_highlight(None if place else (field.start, field.end))
         self._explain(field)
+        self._moment()
 
     @on(LadderDiagram.Selected)
     def ladder_selected(self, event: LadderDiagram.Selected) -> None:
@@ -695,7 +706,7 @@ class LessonScreen(OneFrameScreen):
 
     def follow_moment(
         self, step: int, shown: int | None, playing: bool, picked: int | None,
-        revealed: frozenset[int],
+        revealed: frozenset[int], field: int | None = None,
     ) -> None:  # fmt: skip
         """Show exactly the teacher's moment (a follower's screen, while `driven`)."""
         self.driven = True
@@ -715,6 +726,10 @@ class LessonScreen(OneFrameScreen):
         if picked != self.picked:
             self.picked = picked
             self.render_step()
+        if field is not None and self.dissection is not None:
+            lit = next((f for n, (_, f) in enumerate(self.dissection.walk()) if n == field), None)
+            if lit is not None and lit is not self._lit:
+                self.query_one(FieldTree).select_field(lit)
         self.update_bar()
 
     def verdict(self, step: int, right: bool, answer: str, expected: str) -> None:
