@@ -171,6 +171,14 @@ BAD_URLS: list[tuple[str, str, str]] = [
     ("user-info", "ws://user:pass@host/", "user"),
 ]
 
+# What `wirelab follow` reads as the teacher's address (the bar shows HOST:PORT/CODE).
+FOLLOW_GOOD = ("http", "no-scheme")
+
+
+def bad_for(command: str) -> list[tuple[str, str, str]]:
+    return [case for case in BAD_URLS if command == "client" or case[0] not in FOLLOW_GOOD]
+
+
 # More of them, through `parse_url` only (the child processes above show the way to it).
 MORE_BAD_URLS: list[tuple[str, str, str]] = [
     ("fragment", "ws://host/#top", "#"),
@@ -198,7 +206,7 @@ MORE_BAD_URLS: list[tuple[str, str, str]] = [
 @pytest.fixture(scope="module")
 def bad_url_results() -> dict[tuple[str, str], subprocess.CompletedProcess[str]]:
     """`wirelab client URL` and `wirelab follow URL` for every bad URL, run in parallel."""
-    runs = [(command, url) for command in ("client", "follow") for _, url, _ in BAD_URLS]
+    runs = [(command, url) for command in ("client", "follow") for _, url, _ in bad_for(command)]
     with ThreadPoolExecutor(max_workers=4) as pool:
         done = pool.map(lambda run: run_wirelab(*run), runs)
         return dict(zip(runs, done, strict=True))
@@ -217,8 +225,11 @@ def assert_one_bad_url_line(result: subprocess.CompletedProcess[str], needle: st
     assert len(line) < 300, report
 
 
-@pytest.mark.parametrize("command", ["client", "follow"])
-@pytest.mark.parametrize(("url", "needle"), [c[1:] for c in BAD_URLS], ids=[c[0] for c in BAD_URLS])
+@pytest.mark.parametrize(
+    ("command", "url", "needle"),
+    [(command, *case[1:]) for command in ("client", "follow") for case in bad_for(command)],
+    ids=[f"{case[0]}-{command}" for command in ("client", "follow") for case in bad_for(command)],
+)
 def test_a_bad_url_is_one_line(
     command: str,
     url: str,
@@ -264,3 +275,15 @@ def test_parse_url_raises_a_wirelab_error(url: str, needle: str) -> None:
 )
 def test_parse_url_good(url: str, parts: tuple[str, int, str]) -> None:
     assert parse_url(url) == parts
+
+
+@pytest.mark.parametrize(
+    ("name", "needle"),
+    [("class.txt", "name a .csv or a .json file"), ("no/such/folder/r.csv", "no folder")],
+)
+def test_a_bad_results_file_is_one_line_before_the_class_starts(
+    name: str, needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["teach", "--share", "--port", "0", "--results", name]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and needle in lines[0], lines

@@ -549,6 +549,8 @@ def class_url(server: Server, share: Share, host: str | None = None) -> str:
 def follow_url(text: str) -> str:
     """The WebSocket URL of what a student typed: HOST:PORT/CODE, ws://… or http://…"""
     text = text.strip()
+    if not text:
+        return text
     if text.startswith("http://"):
         return "ws://" + text[len("http://") :]
     if "://" not in text:

@@ -419,3 +419,19 @@ def test_floods_garbage_and_stalls_cost_the_teacher_bounded_memory() -> None:
             await server.shutdown()
 
     run(scenario(), timeout=120)
+
+
+def test_students_are_told_a_reachable_address_never_a_wildcard() -> None:
+    from simulator.live.addresses import join_hosts
+    from simulator.live.classroom import follow_url
+
+    assert join_hosts("127.0.0.1") == ["127.0.0.1"]
+    assert join_hosts("192.168.1.20") == ["192.168.1.20"]
+    for wildcard in ("0.0.0.0", "::"):
+        hosts = join_hosts(wildcard)
+        assert hosts and "0.0.0.0" not in hosts and "::" not in hosts
+        assert all(not h.startswith("127.") or hosts == ["127.0.0.1"] for h in hosts)
+    # What the bar shows works typed as it is, or with either scheme.
+    for typed in ("192.168.1.20:8766/k7q2", "http://192.168.1.20:8766/k7q2",
+                  "ws://192.168.1.20:8766/k7q2", " 192.168.1.20:8766/k7q2 "):  # fmt: skip
+        assert follow_url(typed) == "ws://192.168.1.20:8766/k7q2"
