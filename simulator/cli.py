@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import math
 import os
 import signal
 import sys
@@ -49,6 +50,16 @@ def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
     return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 86400:
+        raise argparse.ArgumentTypeError(f"not a number of seconds from 0 to 86400: {text!r}")
+    return value
 
 
 def _port(text: str) -> int:
@@ -162,10 +173,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--handshake-timeout",
-        type=float,
+        type=_seconds,
         default=10.0,
         metavar="S",
         help="drop a connection that has not completed its handshake in S seconds (default 10)",
+    )
+    serve.add_argument(
+        "--idle-timeout",
+        type=_seconds,
+        default=60.0,
+        metavar="S",
+        help="close (1008) a WebSocket that has sent no message S seconds after opening "
+        "(default 60; 0: never)",
     )
     serve.add_argument(
         "--no-compression",
@@ -320,6 +339,7 @@ def _server(args: argparse.Namespace, trace: Trace | None, notify: Notify) -> Se
         notify=notify,
         max_connections=args.max_connections,
         handshake_timeout=args.handshake_timeout,
+        idle_timeout=args.idle_timeout or None,
         tap=trace_tap(trace) if trace is not None else None,
     )
 

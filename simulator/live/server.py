@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from simulator.ws import (
+    BinaryMessage,
     CloseCode,
     Config,
     Connection,
@@ -37,6 +38,9 @@ from simulator.ws import handshake as hs
 from simulator.ws.deflate import PerMessageDeflate
 
 HANDSHAKE_TIMEOUT = 10.0
+#: A WebSocket that has sent no message this long after opening is closed (1008): idle
+#: connections cannot hold the server's slots for ever.
+IDLE_TIMEOUT = 60.0
 CLOSE_TIMEOUT = 2.0
 #: How long a peer may leave our writes unread (the transport paused at its high-water
 #: mark) before it is dropped with 1013: reading pauses too, so the byte limit alone
@@ -159,8 +163,10 @@ class Session(asyncio.Protocol):
         self._stall: asyncio.TimerHandle | None = None  # writes unread since pause_writing
         self._tap = server.tap
         self._head = bytearray()  # the request head, until we know what it asks for
-        self._over_limit = False
         self._over_address = False
+        self._pending = False  # holding one of the server's handshake slots
+        self._established = False  # counted among its open WebSockets
+        self._idle: asyncio.TimerHandle | None = None  # no message yet since it opened
         self._lingering = False
 
     # --- asyncio.Protocol -------------------------------------------------------
@@ -174,14 +180,31 @@ class Session(asyncio.Protocol):
         self.server.sessions.add(self)
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(self.server.handshake_timeout, self._handshake_timeout)
-        # Over a limit, the request is still read, then answered with 503: all connections,
-        # or those from one address (so one host cannot take every slot).
-        self._over_limit = len(self.server.sessions) > self.server.max_connections
         address = self.info.peer[0]
         counts = self.server.per_address
         counts[address] = counts.get(address, 0) + 1
+        # Over the limit of one address, the request is still read, then answered with
+        # 503 (so one host cannot take every slot).
         self._over_address = counts[address] > self.server.max_per_address
+        # Handshakes in progress have slots of their own, apart from open WebSockets: slow
+        # or stalled handshakes (slowloris) can fill them, never lock out open ones; and one
+        # address holds at most `max_per_address` of them.
+        server = self.server
+        server.pending += 1
+        self._pending = True
+        if server.pending > server.max_pending:
+            self.kind = "http"  # nothing more is read
+            self._leave_pending()
+            self._write_raw(hs.build_error_response(503, "too many handshakes in progress, "
+                                                    "try again later"))  # fmt: skip
+            self._note("refused: the limit of handshakes in progress reached")
+            transport.close()
         self.server.changed(self)
+
+    def _leave_pending(self) -> None:
+        if self._pending:
+            self._pending = False
+            self.server.pending -= 1
 
     def data_received(self, data: bytes) -> None:
         self.bytes_in += len(data)
@@ -203,6 +226,9 @@ class Session(asyncio.Protocol):
                 if type(event) is Request:
                     self._opened()
                     continue
+                if self._idle is not None and type(event) in (TextMessage, BinaryMessage):
+                    self._idle.cancel()
+                    self._idle = None
                 if type(event) is HandshakeFailed:
                     self._note(f"handshake refused: {event.status} {event.reason}")
                 elif type(event) is ConnectionFailed:
@@ -225,10 +251,12 @@ class Session(asyncio.Protocol):
         try:
             parsed = hs.read_head(self._head)
         except HandshakeError:
+            self._leave_pending()
             self.kind = "websocket"
             return True  # the engine answers a malformed or oversized head (400, 431)
         if parsed is None:
             return False
+        self._leave_pending()  # the request is in: the engine or the page answers it now
         head, _ = parsed
         method, target, _version = head.start
         self.path = target.split("?", 1)[0]
@@ -262,6 +290,13 @@ class Session(asyncio.Protocol):
             counts[address] = counts.get(address, 1) - 1
             if counts[address] <= 0:
                 del counts[address]
+        self._leave_pending()
+        if self._established:
+            self._established = False
+            self.server.established -= 1
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
         if self._stall is not None:
             self._stall.cancel()
             self._stall = None
@@ -400,7 +435,7 @@ class Session(asyncio.Protocol):
         self.server.changed(self)
 
     def _opened(self) -> None:
-        if self._over_limit:
+        if self.server.established >= self.server.max_connections:
             self.conn.reject(503, "too many connections, try again later")
             self._note("refused: connection limit reached")
             return
@@ -414,6 +449,11 @@ class Session(asyncio.Protocol):
             self._timer = None
         if self.conn.state is not ConnectionState.OPEN:
             return  # the extension offer was malformed: the engine answered 400
+        self._established = True
+        self.server.established += 1
+        if self.server.idle_timeout is not None:
+            loop = asyncio.get_running_loop()
+            self._idle = loop.call_later(self.server.idle_timeout, self._idle_expired)
         service = self.server.service_for(self.path or "/")
         self.service = service
         sub = f" subprotocol {self.conn.subprotocol}" if self.conn.subprotocol else ""
@@ -425,6 +465,13 @@ class Session(asyncio.Protocol):
             self._note(f"handler error on open: {error!r}; closing with 1011")
             self.conn.close(CloseCode.INTERNAL_ERROR, "internal server error")
         self.server.changed(self)
+
+    def _idle_expired(self) -> None:
+        self._idle = None
+        if self.conn.state is ConnectionState.OPEN:
+            timeout = self.server.idle_timeout
+            self._note(f"closed with 1008: no message within {timeout:g} s of opening")
+            self.close(CloseCode.POLICY_VIOLATION, f"idle: no message within {timeout:g} s")
 
     def _handshake_timeout(self) -> None:
         if self.conn.state is ConnectionState.CONNECTING and self.transport is not None:
@@ -486,8 +533,10 @@ class Server:
         notify: Notify | None = None,
         handshake_timeout: float = HANDSHAKE_TIMEOUT,
         stall_timeout: float = STALL_TIMEOUT,
+        idle_timeout: float | None = IDLE_TIMEOUT,
         max_connections: int = 1024,
         max_per_address: int = 256,
+        max_pending: int = 1024,
         send_buffer_limit: int | None = SEND_BUFFER_LIMIT,
     ) -> None:
         self.host = host
@@ -513,9 +562,13 @@ class Server:
         self.observers: list[Observer] = []
         self.handshake_timeout = handshake_timeout
         self.stall_timeout = stall_timeout
-        self.max_connections = max_connections
-        self.max_per_address = max_per_address
-        self.per_address: dict[str, int] = {}  # open connections by peer address
+        self.idle_timeout = idle_timeout
+        self.max_connections = max_connections  # open WebSockets
+        self.max_per_address = max_per_address  # connections of any kind from one address
+        self.max_pending = max_pending  # handshakes in progress
+        self.per_address: dict[str, int] = {}  # connections by peer address
+        self.pending = 0  # handshakes in progress
+        self.established = 0  # open WebSockets
         self.send_buffer_limit = send_buffer_limit
         self.sessions: set[Session] = set()
         self.ids = itertools.count(1)

@@ -346,3 +346,65 @@ def test_a_client_stops_reading_while_its_events_wait_unread() -> None:
             await client.close()
 
     run(scenario())
+
+
+async def _half_heads(
+    port: int, count: int
+) -> list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+    """`count` connections that send part of a request head and then nothing (slowloris)."""
+    opened = []
+    for _ in range(count):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /echo HTTP/1.1\r\nHost: x\r\n")
+        await writer.drain()
+        opened.append((reader, writer))
+    return opened
+
+
+def test_handshakes_in_progress_have_slots_of_their_own() -> None:
+    """Seen: 1,100 reconnecting slowloris connections made every new client get 503.
+    Handshakes in progress hold slots apart from open WebSockets: filling them gets the
+    next handshake a 503 at once, while open WebSockets go on and count on their own."""
+
+    async def scenario() -> None:
+        async with serving(max_pending=3, max_connections=2) as server:
+            first = await connect(server.url)
+            slow = await _half_heads(server.port, 3)
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            answer = await asyncio.wait_for(reader.read(), STEP)  # at once, not after 10 s
+            assert answer.startswith(b"HTTP/1.1 503 ") and b"handshakes in progress" in answer
+            writer.close()
+            first.send_text("still here")
+            assert await first.recv(STEP) == TextMessage("still here")
+            for _, half in slow:
+                half.close()
+            await sessions_gone_but(server, 1)
+            # Pending handshakes never counted against the open ones: room for one more.
+            second = await connect(server.url)
+            with pytest.raises(ClientError, match="503"):
+                await connect(server.url)
+            await first.close()
+            await second.close()
+            await sessions_gone(server)
+            assert server.pending == 0 and server.established == 0
+
+    run(scenario())
+
+
+def test_a_websocket_that_never_sends_a_message_is_closed_with_1008() -> None:
+    async def scenario() -> None:
+        async with serving(idle_timeout=0.3) as server:
+            idle = await connect(server.url)
+            talker = await connect(server.url)
+            talker.send_text("hi")
+            assert await talker.recv(STEP) == TextMessage("hi")
+            event = await idle.recv(STEP)
+            assert isinstance(event, CloseReceived)
+            assert event.code == 1008 and event.reason == "idle: no message within 0.3 s"
+            await asyncio.sleep(0.5)  # one message was enough: it stays open
+            talker.send_text("still")
+            assert await talker.recv(STEP) == TextMessage("still")
+            await talker.close()
+            await idle.close()
+
+    run(scenario())
