@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from simulator.live.server import Notify
     from simulator.network import Scenario
     from simulator.trace import RecordSource, Trace
+    from simulator.trace.synth import Recorder
     from simulator.views.inspector import SourceModel
 
 
@@ -199,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--record",
         metavar="FILE",
-        help="record every byte; on exit write it as packets to FILE (.pcap, or .pcapng)",
+        help="record every byte as packets to FILE (.pcap, or .pcapng), written as it comes",
     )
     serve.set_defaults(func=_cmd_serve)
 
@@ -387,15 +388,30 @@ def _capture(trace: Trace, server: Server) -> KernelCapture | str:
         return str(error)
 
 
-def _export(trace: Trace, path: str, *, kernel: bool = False) -> None:
-    from simulator.trace import Layer, export_pcap
+def _recorder(args: argparse.Namespace, trace: Trace, server: Server) -> Recorder | None:
+    """`--record FILE`: every record of `trace` written to FILE as it comes (never held in
+    memory for it), each connection's teardown when it closes."""
+    if args.record is None:
+        return None
+    from simulator.trace.synth import Recorder
 
-    # With the kernel's own packets, those are what is written (the socket-level
-    # chunks would otherwise be written a second time as synthesized packets).
-    records = [r for r in trace if r.layer is Layer.LINK] if kernel else trace
-    done = export_pcap(records, path)
-    packets, connections = _plural(done.packets, "packet"), _plural(done.connections, "connection")
-    print(f"wrote {packets} ({connections}) to {path}", flush=True)
+    recorder = Recorder(args.record)
+    trace.subscribe(recorder)
+
+    def ended(session: Session) -> None:
+        if session.info is not None and session.closed.done():
+            recorder.ended(session.info.id)
+
+    server.observers.append(ended)
+    return recorder
+
+
+def _finish(recorder: Recorder | None) -> None:
+    if recorder is not None:
+        done = recorder.close()
+        packets = _plural(done.packets, "packet")
+        connections = _plural(done.connections, "connection")
+        print(f"wrote {packets} ({connections}) to {done.path}", flush=True)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -411,9 +427,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     if args.capture and args.record is None:
         raise WirelabError("--capture without the TUI needs --record FILE to keep the packets")
-    trace = Trace() if args.record is not None else None
+    trace = Trace(keep=False) if args.record is not None else None  # written as it comes
     server = _server(args, trace, note)
     kernel: list[KernelCapture] = []
+    recorder = _recorder(args, trace, server) if trace is not None else None
 
     async def run() -> None:
         await _start(server, args)
@@ -423,6 +440,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                 print(capture, flush=True)
             else:
                 kernel.append(capture)
+                if recorder is not None:
+                    recorder.kernel = True  # the kernel's packets are the ones to keep
                 print(f"capturing the kernel's packets of port {server.port} on lo", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -440,9 +459,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         for capture in kernel:
             print(await capture.aclose(), flush=True)
 
-    asyncio.run(run())
-    if trace is not None:
-        _export(trace, args.record, kernel=bool(kernel))
+    try:
+        asyncio.run(run())
+    finally:
+        _finish(recorder)
     return 0
 
 
@@ -462,6 +482,7 @@ def _serve_inspector(args: argparse.Namespace) -> int:
 
     server = _server(args, trace, note)
     kernel: list[KernelCapture] = []
+    recorder = _recorder(args, trace, server)
 
     async def run() -> None:
         await _start(server, args)
@@ -471,6 +492,8 @@ def _serve_inspector(args: argparse.Namespace) -> int:
             print(capture, flush=True)  # also after the TUI is gone
         elif capture is not None:
             kernel.append(capture)
+            if recorder is not None:
+                recorder.kernel = True
         app = ServeApp(
             _model(trace),
             server,
@@ -492,12 +515,13 @@ def _serve_inspector(args: argparse.Namespace) -> int:
             for each in kernel:
                 await each.aclose()
 
-    asyncio.run(run())
-    print(f"wirelab serve: {len(trace)} records seen", flush=True)
-    for each in kernel:
-        print(each.stats, flush=True)
-    if args.record is not None:
-        _export(trace, args.record, kernel=bool(kernel))
+    try:
+        asyncio.run(run())
+    finally:
+        print(f"wirelab serve: {len(trace)} records seen", flush=True)
+        for each in kernel:
+            print(each.stats, flush=True)
+        _finish(recorder)
     return 0
 
 

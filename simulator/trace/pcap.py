@@ -33,6 +33,8 @@ half-written capture, and a failed write leaves the old file alone.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import os
 import stat
@@ -48,7 +50,7 @@ from typing import Literal, NamedTuple
 from simulator import __version__
 from simulator.errors import WirelabError
 from simulator.files import write_atomically
-from simulator.trace.records import Layer, WireRecord
+from simulator.trace.records import Layer, LinkType, WireRecord
 from simulator.trace.segments import flow_key
 
 MAX_PACKET = 16 << 20  # a larger captured length is damage, not a packet
@@ -628,6 +630,110 @@ def write_pcap(
     return len(items)
 
 
+class PcapWriter:
+    """Writes `Layer.LINK` records to a capture file as they come, for a recording that
+    must not be held in memory: into a temporary file beside `path`, renamed over it
+    by `close()` (until then, and after a crash, `path` is untouched).
+
+    pcapng (the default for a ".pcapng" name) gets an interface per link type as each
+    is first used. A pcap file has one link type, the first record's: a record of
+    another is not written and is counted in `skipped`. A record longer than `snaplen`
+    is cut to it, its original length kept, as a capture would. Raises `CaptureError`
+    when the file cannot be written.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        format: Literal["pcap", "pcapng"] | None = None,
+        snaplen: int = DEFAULT_SNAPLEN,
+    ) -> None:
+        self.path = Path(path)
+        self.pcapng = (
+            format or ("pcapng" if self.path.suffix.lower() == ".pcapng" else "pcap")
+        ) == "pcapng"
+        self.snaplen = snaplen
+        self.count = 0
+        self.skipped = 0
+        self._interfaces: dict[int, int] = {}  # link type → interface number
+        self._link_type: int | None = None  # pcap's one link type, once written
+        try:
+            fd, self._temporary = tempfile.mkstemp(
+                dir=self.path.parent, prefix=f".{self.path.name}."
+            )
+            self._file: io.BufferedWriter | None = os.fdopen(fd, "wb")
+        except OSError as error:
+            raise CaptureError(f"cannot write {self.path}: {error.strerror or error}") from None
+        if self.pcapng:
+            application = f"wirelab {__version__}".encode()
+            shb = struct.pack("<IHHq", PCAPNG_BYTE_ORDER_MAGIC, 1, 0, -1)
+            shb += _option(_SHB_USERAPPL, application) + _option(_OPT_END, b"")
+            self._write(_block(PCAPNG_SHB, shb))
+
+    def _write(self, data: bytes) -> None:
+        assert self._file is not None, "written after close()"
+        try:
+            self._file.write(data)
+        except OSError as error:
+            self.abort()
+            raise CaptureError(f"cannot write {self.path}: {error.strerror or error}") from None
+
+    def write(self, record: WireRecord) -> None:
+        data = record.data[: self.snaplen]
+        original = max(_original_length(record), len(record.data))
+        seconds, micros = _microseconds(record.time)
+        if not self.pcapng:
+            if self._link_type is None:
+                self._link_type = record.link_type
+                self._write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, self.snaplen,
+                                        record.link_type))  # fmt: skip
+            elif record.link_type != self._link_type:
+                self.skipped += 1
+                return
+            header = struct.pack("<IIII", seconds & 0xFFFFFFFF, micros, len(data), original)
+            self._write(header + data)
+        else:
+            iface = self._interfaces.get(record.link_type)
+            if iface is None:
+                iface = self._interfaces[record.link_type] = len(self._interfaces)
+                self._write(_block(_IDB, struct.pack("<HHI", record.link_type, 0, self.snaplen)))
+            ticks = (seconds * 1_000_000 + micros) & 0xFFFFFFFFFFFFFFFF
+            body = struct.pack("<IIIII", iface, ticks >> 32, ticks & 0xFFFFFFFF, len(data),
+                               original)  # fmt: skip
+            self._write(_block(_EPB, body + data))
+        self.count += 1
+
+    def close(self) -> int:
+        """Finish the file and put it at `path`; the number of packets written."""
+        file = self._file
+        if file is None:
+            return self.count
+        if not self.pcapng and self._link_type is None:  # nothing came: an empty capture
+            self._write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, self.snaplen,
+                                    LinkType.RAW))  # fmt: skip
+        try:
+            file.flush()
+            os.fsync(file.fileno())
+            file.close()
+            self._file = None
+            os.chmod(self._temporary, 0o644)
+            os.replace(self._temporary, self.path)
+        except OSError as error:
+            self.abort()
+            raise CaptureError(f"cannot write {self.path}: {error.strerror or error}") from None
+        return self.count
+
+    def abort(self) -> None:
+        """Stop and remove the temporary file; `path` stays as it was."""
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
+        with contextlib.suppress(OSError):
+            os.unlink(self._temporary)
+
+
 def _microseconds(time: float) -> tuple[int, int]:
     seconds = math.floor(time)
     micros = round((time - seconds) * 1_000_000)
@@ -709,6 +815,7 @@ __all__ = [
     "CaptureError",
     "CaptureProblem",
     "Interface",
+    "PcapWriter",
     "check_writable",
     "open_capture",
     "write_pcap",

@@ -108,11 +108,17 @@ Subscriber = Callable[[WireRecord], None]
 
 
 class Trace(Sequence[WireRecord]):
-    """An append-only sequence of wire records that tells its subscribers as it grows."""
+    """An append-only sequence of wire records that tells its subscribers as it grows.
 
-    def __init__(self, records: Sequence[WireRecord] = ()) -> None:
+    With `keep=False` it keeps none of them: it numbers them and hands each to its
+    subscribers (a recording written as it goes), and its length counts them.
+    """
+
+    def __init__(self, records: Sequence[WireRecord] = (), *, keep: bool = True) -> None:
         self._records: list[WireRecord] = []
         self._subscribers: list[Subscriber] = []
+        self._keep = keep
+        self._count = 0
         for record in records:
             self.append(record.time, record.layer, record.data, link_type=record.link_type,
                         src=record.src, dst=record.dst, connection=record.connection,
@@ -133,10 +139,12 @@ class Trace(Sequence[WireRecord]):
         interface: int | None = None,
     ) -> WireRecord:
         record = _record(
-            len(self._records), time, layer, bytes(data), link_type, src, dst, connection,
+            self._count, time, layer, bytes(data), link_type, src, dst, connection,
             original_length, interface,
         )  # fmt: skip
-        self._records.append(record)
+        self._count += 1
+        if self._keep:
+            self._records.append(record)
         if self._subscribers:
             for subscriber in list(self._subscribers):
                 subscriber(record)
@@ -151,7 +159,7 @@ class Trace(Sequence[WireRecord]):
         return self._records[index]
 
     def __len__(self) -> int:
-        return len(self._records)
+        return self._count
 
     @overload
     def __getitem__(self, index: int) -> WireRecord: ...

@@ -44,7 +44,7 @@ from dataclasses import replace
 from functools import cache
 from typing import Any, Literal, NamedTuple
 
-from simulator.trace.pcap import write_pcap
+from simulator.trace.pcap import PcapWriter, write_pcap
 from simulator.trace.records import Endpoint, Layer, LinkType, WireRecord
 from simulator.trace.streams import ConnectionKey, connection_key
 
@@ -210,6 +210,62 @@ def _synthesize(
     return out, len(flows)
 
 
+class Recorder:
+    """`serve --record`: a trace's records as packets in a capture file as they come, so a
+    recording is never held in memory. Call it with each record (a trace subscriber),
+    `ended(connection)` when a tapped connection closes (its FIN teardown), then
+    `close()`. Stream records are synthesized as `synthesize()` does; link records (the
+    kernel's packets) are written as they are. With `kernel`, only link records are
+    written: the kernel's packets are the real ones, the stream chunks the same bytes.
+    Only the connections still open are kept in memory.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, kernel: bool = False) -> None:
+        self.writer = PcapWriter(path)
+        self.kernel = kernel
+        self._flows: dict[int, tuple[_Flow, Endpoint, float]] = {}  # id → flow, last writer
+        self._connections = 0
+
+    def __call__(self, record: WireRecord) -> None:
+        if record.layer is Layer.LINK:
+            self.writer.write(record)
+            return
+        if self.kernel or record.src is None or record.dst is None:
+            return
+        connection = record.connection if record.connection is not None else -1
+        known = self._flows.get(connection)
+        if known is None:
+            key = connection_key(record)
+            if key is None:
+                return
+            flow = _Flow(key, record.src, record.dst, MSS)
+            self._connections += 1
+            self._emit(record.time, flow.handshake())
+        else:
+            flow = known[0]
+        if record.data:
+            self._emit(record.time, flow.data(record.src, record.data))
+        self._flows[connection] = (flow, record.src, record.time)
+
+    def ended(self, connection: int) -> None:
+        """Tapped connection `connection` closed: its teardown, from the side that wrote last."""
+        known = self._flows.pop(connection, None)
+        if known is not None:
+            flow, last, time = known
+            self._emit(time, flow.teardown(last))
+
+    def _emit(self, time: float, packets: list[bytes]) -> None:
+        for data in packets:
+            self.writer.write(WireRecord(0, time, Layer.LINK, data, LinkType.RAW))
+
+    def close(self) -> Export:
+        """End the connections still open and finish the file."""
+        for connection in list(self._flows):
+            self.ended(connection)
+        count = self.writer.close()
+        return Export(count, self._connections, os.fspath(self.writer.path))
+
+
 class Export(NamedTuple):
     """What `export_pcap` wrote."""
 
@@ -238,4 +294,4 @@ def export_pcap(
     return Export(count, synthesized + len(captured), os.fspath(path))
 
 
-__all__ = ["MSS", "Export", "export_pcap", "synthesize"]
+__all__ = ["MSS", "Export", "Recorder", "export_pcap", "synthesize"]
