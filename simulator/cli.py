@@ -471,7 +471,9 @@ def _serve_inspector(args: argparse.Namespace) -> int:
     from simulator.trace import Trace
     from simulator.tui.app import ServeApp
 
-    trace = Trace()
+    # The inspector keeps the recent traffic only: a long session cannot use up the memory
+    # (`--record` writes everything to its file as it comes).
+    trace = Trace(limit_bytes=SERVE_TRACE_BYTES, limit_records=SERVE_TRACE_RECORDS)
     apps: list[ServeApp] = []
 
     def note(session: Session, text: str) -> None:
@@ -523,6 +525,10 @@ def _serve_inspector(args: argparse.Namespace) -> int:
             print(each.stats, flush=True)
         _finish(recorder)
     return 0
+
+
+SERVE_TRACE_BYTES = 32 << 20
+SERVE_TRACE_RECORDS = 200_000
 
 
 def _model(source: RecordSource) -> SourceModel:

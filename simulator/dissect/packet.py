@@ -32,9 +32,27 @@ from simulator.dissect.tcp import (
     dissect_udp,
 )
 from simulator.text import plural
-from simulator.trace.records import Endpoint, Layer, LinkType, WireRecord
+from simulator.trace.records import Endpoint, Layer, LinkType, WireRecord, forgotten
 
 LINK_TYPE_NAMES = {int(t): t.name for t in LinkType}
+
+
+def _forgotten(record: WireRecord) -> Dissection:
+    """A record a bounded live trace no longer keeps the bytes of."""
+    length = record.original_length or 0
+    what = f"{plural(length, 'byte')} no longer kept" if length else "no longer kept"
+    where = f"{record.src} → {record.dst} " if record.src and record.dst else ""
+    field = Field(
+        "stream",
+        f"Record {record.number}: {what}",
+        0,
+        0,
+        value=length,
+        explanation="The live trace keeps the most recent traffic only, so that a long "
+        "session cannot use up the memory; this record's bytes were dropped to make room. "
+        "Messages it carried were read before they went.",
+    )
+    return Dissection(f"{where}[{what}]", "TCP", (field,), (Buffer("", b""),), ())
 
 
 def dissect_record(record: WireRecord) -> Dissection:
@@ -263,6 +281,8 @@ def _transport_summary(net: NetworkLayer, transport: TransportLayer) -> str:
 
 
 def _stream(record: WireRecord) -> Dissection:
+    if forgotten(record):
+        return _forgotten(record)
     data = record.data
     n = len(data)
     src = str(record.src) if record.src is not None else "?"

@@ -50,6 +50,24 @@ class StreamDissector:
         self._indexed = isinstance(source, ConnectionIndex)
         self._groups: dict[int | None, _Group] = {}
         self._lock = threading.Lock()
+        on_forget = getattr(source, "on_forget", None)
+        if on_forget is not None:  # a bounded live trace: read what goes before it goes
+            on_forget(self._forgetting)
+
+    def _forgetting(self, upto: int) -> None:
+        """The source forgets the bytes of the records below `upto`: reassemble them now
+        (the connections' state carries on past them), and drop their messages."""
+        if upto <= 0:
+            return
+        with self._lock:
+            group, members = self._group(upto - 1)
+            if group is None:
+                return
+            self._feed(group, members, until=upto - 1)
+            for index in [index for index in group.completed if index < upto]:
+                del group.completed[index]
+            group.in_order = [pdu for pdu in group.in_order if pdu.completed_in >= upto]
+            group.reassembler.forget(upto)
 
     def __call__(self, record: WireRecord) -> Dissection:
         base = dissect_record(record)

@@ -107,18 +107,55 @@ class RecordSource(Protocol):
 Subscriber = Callable[[WireRecord], None]
 
 
+def _stub(index: int, length: int) -> WireRecord:
+    """What a forgotten record reads as."""
+    return _record(index, 0.0, Layer.STREAM, b"", LinkType.RAW, None, None, None, length, None)
+
+
+Forgetter = Callable[[int], None]
+
+
+def forgotten(record: WireRecord) -> bool:
+    """Whether `record` stands for one a bounded `Trace` no longer keeps: no bytes, and
+    `original_length` saying how many there were (0: the whole record is gone)."""
+    return record.layer is Layer.STREAM and not record.data and record.original_length is not None
+
+
 class Trace(Sequence[WireRecord]):
     """An append-only sequence of wire records that tells its subscribers as it grows.
 
     With `keep=False` it keeps none of them: it numbers them and hands each to its
-    subscribers (a recording written as it goes), and its length counts them.
+    subscribers (a recording written as it goes); its length counts them, indexing
+    finds nothing.
+
+    With `limit_bytes` (or `limit_records`) it is a ring: past the limit, the oldest
+    records' bytes (then the oldest records themselves) are forgotten, a quarter of the
+    limit at a time. Numbers never change: a forgotten record reads as a stream record
+    with no bytes and `original_length` saying how many it had (see `forgotten`).
+    `on_forget` callbacks run first, with the index below which bytes go, so a reader
+    can finish with them; `forgotten_bytes` and `forgotten_records` count what went.
     """
 
-    def __init__(self, records: Sequence[WireRecord] = (), *, keep: bool = True) -> None:
-        self._records: list[WireRecord] = []
+    def __init__(
+        self,
+        records: Sequence[WireRecord] = (),
+        *,
+        keep: bool = True,
+        limit_bytes: int | None = None,
+        limit_records: int | None = None,
+    ) -> None:
+        self._records: list[WireRecord] = []  # from index `_first` on
         self._subscribers: list[Subscriber] = []
+        self._forgetters: list[Forgetter] = []
         self._keep = keep
         self._count = 0
+        self._first = 0  # records before it are forgotten whole
+        self._bytes_from = 0  # records before it (and from `_first`) have no bytes left
+        self._kept_bytes = 0
+        self.limit_bytes = limit_bytes
+        self.limit_records = limit_records
+        self.forgotten_bytes = 0
+        self.forgotten_records = 0
         for record in records:
             self.append(record.time, record.layer, record.data, link_type=record.link_type,
                         src=record.src, dst=record.dst, connection=record.connection,
@@ -145,6 +182,12 @@ class Trace(Sequence[WireRecord]):
         self._count += 1
         if self._keep:
             self._records.append(record)
+            self._kept_bytes += len(record.data)
+            if self.limit_bytes is not None and self._kept_bytes > self.limit_bytes:
+                self._forget_bytes(self.limit_bytes * 3 // 4)
+            limit = self.limit_records
+            if limit is not None and self._count - self._first > limit:
+                self._forget_records(self._count - limit * 3 // 4)
         if self._subscribers:
             for subscriber in list(self._subscribers):
                 subscriber(record)
@@ -155,8 +198,61 @@ class Trace(Sequence[WireRecord]):
         self._subscribers.append(subscriber)
         return lambda: self._subscribers.remove(subscriber)
 
+    def on_forget(self, forgetter: Forgetter) -> None:
+        """Call `forgetter(index)` before the bytes of the records below `index` go."""
+        self._forgetters.append(forgetter)
+
+    def _forget_bytes(self, keep: int) -> None:
+        """Forget the oldest records' bytes until at most `keep` bytes are kept."""
+        upto, kept = self._bytes_from, self._kept_bytes
+        while kept > keep and upto < self._count - 1:  # the newest record stays whole
+            kept -= len(self._records[upto - self._first].data)
+            upto += 1
+        for forgetter in self._forgetters:
+            forgetter(upto)
+        for index in range(self._bytes_from, upto):
+            old = self._records[index - self._first]
+            if old.data:
+                self.forgotten_bytes += len(old.data)
+                self._records[index - self._first] = _record(
+                    index, old.time, old.layer, b"", old.link_type, old.src, old.dst,
+                    old.connection, len(old.data), old.interface,
+                ) if old.layer is Layer.STREAM else _stub(index, len(old.data))  # fmt: skip
+        self._bytes_from, self._kept_bytes = upto, kept
+
+    def _forget_records(self, upto: int) -> None:
+        """Forget the records below `upto` whole (their bytes first)."""
+        if upto > self._bytes_from:
+            for forgetter in self._forgetters:
+                forgetter(upto)
+            for index in range(self._bytes_from, upto):
+                data = self._records[index - self._first].data
+                self._kept_bytes -= len(data)
+                self.forgotten_bytes += len(data)
+            self._bytes_from = upto
+        self.forgotten_records += upto - self._first
+        del self._records[: upto - self._first]
+        self._first = upto
+
+    @property
+    def forgetting(self) -> str | None:
+        """What a bounded trace no longer keeps, for people; None while it keeps all."""
+        if not (self.forgotten_bytes or self.forgotten_records):
+            return None
+        limits = []
+        if self.limit_bytes is not None:
+            limits.append(f"{self.limit_bytes / 1048576:g} MiB")
+        if self.limit_records is not None:
+            limits.append(f"{self.limit_records:,} records")
+        return (
+            f"{self.forgotten_bytes:,} bytes no longer kept (the live trace keeps the last "
+            f"{' and '.join(limits)})"
+        )
+
     def record(self, index: int) -> WireRecord:
-        return self._records[index]
+        if 0 <= index < self._first:
+            return _stub(index, 0)
+        return self._records[index - self._first]
 
     def __len__(self) -> int:
         return self._count
@@ -167,8 +263,17 @@ class Trace(Sequence[WireRecord]):
     def __getitem__(self, index: slice) -> Sequence[WireRecord]: ...
     def __getitem__(self, index: int | slice) -> WireRecord | Sequence[WireRecord]:
         if isinstance(index, slice):
-            return tuple(self._records[index])
-        return self._records[index]
+            if not self._first:
+                return tuple(self._records[index])
+            return tuple(self.record(i) for i in range(*index.indices(self._count)))
+        if index < 0:
+            index += self._count
+        if not 0 <= index < self._count or not self._keep:
+            raise IndexError("trace index out of range")
+        return self.record(index)
 
     def __iter__(self) -> Iterator[WireRecord]:
-        return iter(self._records)
+        """The records still kept (a bounded trace's forgotten ones are left out)."""
+        if self.limit_bytes is None and self.limit_records is None:
+            return iter(self._records)
+        return iter(list(self._records))  # forgetting must not shift it under the reader

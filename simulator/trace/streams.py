@@ -290,6 +290,14 @@ class Reassembler:
         """The PDUs record `index` carried bytes of."""
         return list(self._carried.get(index, ()))
 
+    def forget(self, upto: int) -> None:
+        """Drop what it keeps of records below `upto` (a bounded live trace forgot their
+        bytes); the connections' state carries on."""
+        self.pdus = [pdu for pdu in self.pdus if pdu.completed_in >= upto]
+        for kept in (self._completed, self._carried):
+            for index in [index for index in kept if index < upto]:
+                del kept[index]
+
     # --- feeding ----------------------------------------------------------------
 
     def feed(self, record: WireRecord) -> list[Pdu]:

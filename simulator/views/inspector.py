@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar, runtime_checkable
 
@@ -23,6 +23,7 @@ from simulator.dissect.conversation import (
     stream_conversation,
 )
 from simulator.trace import Layer, RecordSource, WireRecord
+from simulator.trace.records import forgotten
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,14 +90,25 @@ class IndexedSource(Protocol):
     def index_steps(self, batch: int) -> Iterator[object]: ...
 
 
+CACHE_BYTES = 16 << 20  # the dissections kept for a second look, at most
+
 K = TypeVar("K")
 V = TypeVar("V")
 
 
 class _LRU(OrderedDict[K, V]):
-    def __init__(self, size: int) -> None:
+    """At most `size` entries, and (with `weigh`) at most `budget` of their weight: the
+    most recent one always stays."""
+
+    def __init__(
+        self, size: int, *, weigh: Callable[[V], int] | None = None, budget: int = 0
+    ) -> None:
         super().__init__()
         self.size = size
+        self.weigh = weigh
+        self.budget = budget
+        self.weight = 0
+        self._weights: dict[K, int] = {}
 
     def get_fresh(self, key: K) -> V | None:
         value = self.get(key)
@@ -105,10 +117,19 @@ class _LRU(OrderedDict[K, V]):
         return value
 
     def put(self, key: K, value: V) -> None:
+        if self.weigh is not None:
+            self.weight += self.weigh(value) - self._weights.get(key, 0)
+            self._weights[key] = self.weigh(value)
         self[key] = value
         self.move_to_end(key)
-        while len(self) > self.size:
-            self.popitem(last=False)
+        while len(self) > self.size or (self.weigh is not None and self.weight > self.budget
+                                         and len(self) > 1):  # fmt: skip
+            old, _ = self.popitem(last=False)
+            self.weight -= self._weights.pop(old, 0)
+
+
+def _bytes_of(dissection: Dissection) -> int:
+    return sum(len(buffer.data) for buffer in dissection.buffers)
 
 
 class SourceModel:
@@ -132,7 +153,10 @@ class SourceModel:
         self.source = source
         self._dissect = dissect
         self._conversation = conversation or stream_conversation
-        self._dissections: _LRU[int, Dissection] = _LRU(cache_size)
+        # Bounded by their bytes too: a dissection holds its messages (up to 1 MiB each).
+        self._dissections: _LRU[int, Dissection] = _LRU(
+            cache_size, weigh=_bytes_of, budget=CACHE_BYTES
+        )
         self._rows: _LRU[int, Row] = _LRU(cache_size * 16)
         self._lock = threading.RLock()
         self._index_batch = index_batch
@@ -198,6 +222,11 @@ class SourceModel:
         return min(1.0, source.bytes_indexed / source.size) if source.size else 0.0
 
     @property
+    def forgetting(self) -> str | None:
+        """What a bounded live source no longer keeps, for people (None: it keeps all)."""
+        return getattr(self.source, "forgetting", None)
+
+    @property
     def problems(self) -> Sequence[str]:
         found = getattr(self.source, "problems", ())
         if len(found) > len(self._problems):  # only ever grows: convert the new ones
@@ -207,10 +236,13 @@ class SourceModel:
     def save(self, path: str) -> str:
         from simulator.trace.synth import export_pcap
 
-        records = [self.source.record(i) for i in range(len(self.source))]
+        every = [self.source.record(i) for i in range(len(self.source))]
+        records = [record for record in every if not forgotten(record)]
         done = export_pcap(records, path)  # atomic: a temporary file, then a rename
         packets = f"{done.packets} packet{'s' * (done.packets != 1)}"
-        return f"Wrote {packets} to {done.path}"
+        left = len(every) - len(records)
+        more = f" ({left:,} records no longer kept were left out)" if left else ""
+        return f"Wrote {packets} to {done.path}{more}"
 
     def indexing(self) -> Iterator[None]:
         source = self.source

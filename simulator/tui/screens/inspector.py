@@ -168,6 +168,9 @@ class InspectorScreen(Screen[None]):
             parts.append(f"indexing {progress:.0%}")
         if self._problems_told:
             parts.append(f"⚠ {self._problems_told} problem{'s' * (self._problems_told != 1)}")
+        forgetting = getattr(self.model, "forgetting", None)
+        if forgetting:
+            parts.append(forgetting)
         subtitle = " · ".join(parts)
         title = f"Packets · {self.source}" if self.source else "Packets"
         if self.has_class("-short"):  # no bottom border: all on top
