@@ -82,6 +82,7 @@ CODE_LENGTH = 4
 VERDICTS = ("reveal", "now")  # when a follower learns whether it was right
 _KEY = re.compile(r"[0-9A-Za-z_-]{8,64}")
 _CODE = re.compile(f"[{CODE_LETTERS}]{{{CODE_LENGTH}}}")
+_GIVEN = re.compile(r"[A-Za-z0-9+/=]{0,64}")
 NO_CLASS = "no class with this join code here: check the address the teacher shows"
 
 
@@ -104,6 +105,7 @@ class Position:
     picked: int | None = None  # a packet (trace number) picked on the ladder
     revealed: tuple[int, ...] = ()  # checkpoint steps whose answers the teacher revealed
     field: int | None = None  # the field selected in the field pane: its place in a walk
+    given: str = ""  # what the step's question hands out (a fresh Sec-WebSocket-Key)
 
     def same_moment(self, other: Position | None) -> bool:
         return other is not None and asdict(self) | {"seq": 0} == asdict(other) | {"seq": 0}
@@ -183,6 +185,9 @@ def _position(data: dict[str, object]) -> Position:
     shown = _number(data, "shown", MAX_SHOWN, empty=True)
     picked = _number(data, "picked", 10 * MAX_SHOWN, empty=True)
     field = _number(data, "field", 10 * MAX_SHOWN, empty=True)
+    given = data.get("given", "")
+    if not isinstance(given, str) or not _GIVEN.fullmatch(given):
+        raise ClassroomError("'given' is not a short base64 text")
     revealed = data.get("revealed")
     if (
         not isinstance(revealed, list)
@@ -202,6 +207,7 @@ def _position(data: dict[str, object]) -> Position:
         picked=None if picked < 0 else picked,
         revealed=tuple(sorted(set(revealed))),
         field=None if field < 0 else field,
+        given=given,
     )
 
 
@@ -349,12 +355,13 @@ class Share(Service):
         picked: int | None = None,
         revealed: tuple[int, ...] = (),
         field: int | None = None,
+        given: str = "",
     ) -> None:
         """The teacher's moment changed: tell every follower (nothing when it did not).
         A checkpoint newly in `revealed` sends each answer's verdict to its follower."""
         position = Position(
             lesson, digest, title, step, steps, self._seq + 1,
-            shown, playing, picked, tuple(sorted(set(revealed))), field,
+            shown, playing, picked, tuple(sorted(set(revealed))), field, given,
         )  # fmt: skip
         if position.same_moment(self.position):
             return

@@ -47,7 +47,7 @@ CLASS_REFRESH = 0.2  # seconds: the class's answers redraw the teacher's screen 
 
 if TYPE_CHECKING:
     from simulator.lessons.checkpoints import Question
-    from simulator.live.classroom import Share
+    from simulator.live.classroom import Position, Share
     from simulator.views.lesson import LessonView
 
 
@@ -87,6 +87,7 @@ class CourseApp(App[None]):
         if share is not None:
             share.on_change = self._class_changed
             share.judge = CourseJudge(self)
+            share.viewer = self._step_document
 
     def get_default_screen(self) -> Screen[None]:
         return HomeScreen(self.course, self.progress)
@@ -206,7 +207,7 @@ class CourseApp(App[None]):
         share.move(
             lesson.id, self.digest(lesson), lesson.title, message.step, message.steps,
             shown=message.shown, playing=message.playing, picked=message.picked,
-            revealed=message.revealed, field=message.field,
+            revealed=message.revealed, field=message.field, given=message.given,
         )  # fmt: skip
         screen = self.screen
         if isinstance(screen, LessonScreen) and screen.lesson.id == lesson.id:
@@ -247,6 +248,18 @@ class CourseApp(App[None]):
         if self.share is None:
             return ""
         return f"{self.share.count} following · join {self.share_url}"
+
+    def _step_document(self, position: Position) -> dict[str, object] | None:
+        """What a browser following the class shows at the teacher's moment."""
+        from simulator.views.page import step_document
+
+        view = self.views.get(position.lesson)
+        if view is None or position.steps != len(view.lesson.steps):
+            return None
+        return step_document(
+            view, position.step, answered=position.step in position.revealed,
+            shown=position.shown, picked=position.picked,
+        )  # fmt: skip
 
     def _tally(self, lesson: str, step: int) -> str:
         """The class's answers to a checkpoint, for the teacher's screen ("" when none)."""

@@ -145,7 +145,7 @@ class FollowApp(CourseApp):
                         screen.verdicts[step] = (verdict.right, verdict.answer, verdict.expected)
                 screen.follow_moment(
                     position.step, position.shown, position.playing, position.picked,
-                    frozenset(position.revealed), position.field,
+                    frozenset(position.revealed), position.field, position.given,
                 )  # fmt: skip
             self.refresh_bar()
         finally:

@@ -118,6 +118,7 @@ class MomentChanged(Message):
     picked: int | None
     revealed: tuple[int, ...]
     field: int | None  # the field selected in the field pane: its place in the dissection
+    given: str = ""  # what the step's question hands out (a fresh Sec-WebSocket-Key)
 
 
 @dataclass

@@ -12,6 +12,7 @@ Nothing here imports Textual; tests read a step's view without an app.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -198,6 +199,33 @@ class LessonView:
                 ask(checkpoint, self.run, index) if checkpoint is not None else None
             )
         return self._questions[index]
+
+    def trace_packet(
+        self, index: int, trace_index: int, withheld: Withheld
+    ) -> tuple[Dissection, int | None]:
+        """A packet of the whole trace picked on the ladder at step `index`, as the panes
+        show it, and its capture index (None: on its own): from the capture of the link
+        the step's question counts on (else the step's link) when that link saw it, with
+        its reassembled messages; else on its own. Show it with `withheld` either way:
+        a packet on another link may still carry an answer hidden everywhere."""
+        pointer = self.lesson.steps[index].pointer
+        link = withheld.at if withheld else pointer.at if pointer is not None else None
+        _, originals = self.run.capture(link)
+        if trace_index in originals:
+            packet = originals.index(trace_index)
+            return self.dissect(packet, link), packet
+        return self.dissect_record(trace_index), None
+
+    def give(self, index: int, given: str) -> None:
+        """Ask step `index`'s question with `given` as what it hands out (the teacher's
+        fresh Sec-WebSocket-Key, so a class answers the question the teacher judges)."""
+        checkpoint = self.lesson.steps[index].checkpoint
+        try:
+            key = base64.b64decode(given, validate=True)
+        except ValueError:
+            return
+        if checkpoint is not None and len(key) == 16:
+            self._questions[index] = ask(checkpoint, self.run, index, rng=lambda _: key)
 
     def _ahead(self, index: int) -> tuple[str, ...]:
         """The answers later checkpoints hide everywhere (a computed accept value)."""

@@ -252,3 +252,36 @@ def test_play_reaches_followers_packet_by_packet_and_a_detached_one_stays_detach
                         and screen._lit_place() == 3, "the teacher's field")  # fmt: skip
 
     asyncio.run(asyncio.wait_for(student_side(), 60))
+
+
+def test_a_follower_is_asked_about_the_teachers_fresh_key(tmp_path: Path) -> None:
+    """Seen: an accept-key question draws a fresh key on each screen, so a follower was
+    shown a key of its own and its right answer was judged wrong against the teacher's."""
+    from simulator.live.classroom import lesson_digest
+    from simulator.ws.handshake import accept_key
+
+    lesson = next(
+        lesson for lesson in COURSE.lessons for step in lesson.steps
+        if step.checkpoint is not None and step.checkpoint.kind == "accept-key"
+        and "packet" not in step.checkpoint.params
+    )  # fmt: skip
+    index = next(
+        i for i, step in enumerate(lesson.steps)
+        if step.checkpoint is not None and step.checkpoint.kind == "accept-key"
+        and "packet" not in step.checkpoint.params
+    )  # fmt: skip
+    key = "dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455 §1.3's sample
+
+    async def main() -> None:
+        async with following(tmp_path / "p.json") as (share, app, pilot):
+            share.move(lesson.id, lesson_digest(lesson.path), lesson.title, index,
+                       len(lesson.steps), given=key)  # fmt: skip
+            await until(pilot, lambda: isinstance(app.screen, LessonScreen)
+                        and key in text_of(app.screen.query_one("#question", Static)),
+                        "the teacher's key")  # fmt: skip
+            screen = app.screen
+            assert isinstance(screen, LessonScreen)
+            question = screen.view.question(index)
+            assert question is not None and question.judge(accept_key(key))
+
+    asyncio.run(asyncio.wait_for(main(), 60))

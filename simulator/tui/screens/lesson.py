@@ -322,9 +322,10 @@ class LessonScreen(OneFrameScreen):
         """Tell the app what a class following this screen should see now."""
         if self.teach and not self.follower:
             lesson, revealed = self.lesson, tuple(sorted(self.answered))
+            question = self.shown.question if self.shown is not None else None
             moment = MomentChanged(
                 lesson.id, self.step, len(lesson.steps), self.revealed, self.playing,
-                self.picked, revealed, self._lit_place(),
+                self.picked, revealed, self._lit_place(), question.given if question else "",
             )  # fmt: skip
             self.post_message(moment)
 
@@ -561,21 +562,12 @@ class LessonScreen(OneFrameScreen):
         self._show_field(shown.field)
 
     def _show_trace_packet(self, trace_index: int) -> None:
-        """A packet of the whole trace picked on the ladder: from the client's capture when
-        that link saw it (with its reassembled messages), else on its own."""
-        run = self.view.run
-        _, originals = run.capture(None)
+        """A packet of the whole trace picked on the ladder (see `LessonView.trace_packet`)."""
         shown = self.shown
         withheld = shown.withheld if shown is not None else NOTHING
-        fields = self.query_one(FieldTree)
         self.selected = trace_index
-        if trace_index in originals:
-            packet = originals.index(trace_index)
-            self.dissection = self.view.dissect(packet, None)
-            fields.show(self.dissection, withheld=withheld, packet=packet)
-        else:
-            self.dissection = self.view.dissect_record(trace_index)
-            fields.show(self.dissection)
+        self.dissection, packet = self.view.trace_packet(self.step, trace_index, withheld)
+        self.query_one(FieldTree).show(self.dissection, withheld=withheld, packet=packet)
         self._show_field(None)
 
     def _show_field(self, field: Field | None) -> None:
@@ -706,10 +698,15 @@ class LessonScreen(OneFrameScreen):
 
     def follow_moment(
         self, step: int, shown: int | None, playing: bool, picked: int | None,
-        revealed: frozenset[int], field: int | None = None,
+        revealed: frozenset[int], field: int | None = None, given: str = "",
     ) -> None:  # fmt: skip
         """Show exactly the teacher's moment (a follower's screen, while `driven`)."""
         self.driven = True
+        question = self.view.question(step)
+        if given and question is not None and question.given != given:
+            self.view.give(step, given)  # the teacher's fresh key, not one of our own
+            if step == self.step and self.is_mounted:
+                self.render_step()
         if not self.is_mounted:  # just opened: it shows all this when it mounts
             self.set_reactive(LessonScreen.answered, revealed)
             self.set_reactive(LessonScreen.step, max(0, min(step, len(self.lesson.steps) - 1)))
