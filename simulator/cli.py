@@ -667,6 +667,7 @@ def _cmd_teach(args: argparse.Namespace) -> int:
             raise WirelabError(f"--results {args.results}: no folder {results.parent}")
     course = _load_course(args)
     share = Share(verdicts=args.verdicts)
+    share.results = results  # written at every reveal too, so a crash loses little
     server = share_server(share, host=args.host, port=args.port)
 
     async def run() -> None:
@@ -681,7 +682,8 @@ def _cmd_teach(args: argparse.Namespace) -> int:
             course, Progress(), start=args.lesson, teach=True, share=share, share_url=urls[0]
         )
         app.share_urls = urls
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, app.exit)
+        for sig in (signal.SIGTERM, signal.SIGHUP):  # a closed terminal: quit, results kept
+            asyncio.get_running_loop().add_signal_handler(sig, app.exit)
         what = f"follow your lessons at {urls[0]} and answer the checkpoints"
         if exposed := _exposed(args, what):
             app.call_later(app.notify, exposed, severity="warning", markup=False)
@@ -698,7 +700,7 @@ def _cmd_teach(args: argparse.Namespace) -> int:
             rows = share.poll.write(results, share.judge)
         except OSError as error:
             raise WirelabError(f"cannot write {results}: {error.strerror or error}") from None
-        print(f"wirelab teach: {rows} answers written to {results}")
+        print(f"wirelab teach: {_plural(rows, 'answer')} written to {results}")
     return 0
 
 

@@ -327,6 +327,7 @@ class Share(Service):
         self.judge = judge
         self.verdicts = verdicts
         self.poll = Poll()
+        self.results: Path | None = None  # the results file, written after every reveal
         # For browsers: what the step shows, as a JSON-able document (None: nothing).
         self.viewer: Callable[[Position], dict[str, object] | None] | None = None
         self._view: tuple[int, str] | None = None  # (seq, message) of the last view made
@@ -409,6 +410,9 @@ class Share(Service):
             seat = by_key.get(answer.member.key)
             if seat is not None:
                 self._verdict(seat, lesson, step, answer.text, bool(answer.right), expected)
+        if self.results is not None:
+            with contextlib.suppress(OSError):  # said when the teacher quits and it is written
+                self.poll.write(self.results, judge)
         self._changed()
 
     def _verdict(

@@ -266,6 +266,8 @@ class CourseApp(App[None]):
         lesson_ = self.course.find(lesson)
         if self.share is None or lesson_ is None or lesson_.steps[step].checkpoint is None:
             return ""
+        if not self.share.count and not self.share.poll.answers.get((lesson, step)):
+            return ""  # nobody to count yet
         return self.share.tally_line(lesson, step)
 
     def _class_changed(self) -> None:

@@ -113,8 +113,11 @@ def test_a_class_answers_the_teacher_reveals_and_the_results_are_that_mix(
             await asyncio.sleep(0.2)
             assert not any(s.verdicts for s in students)
             assert judge.judged == []
+            share.results = tmp_path / "live.json"
             move(share, ASKING, revealed=(ASKING,))
             await until(lambda: all(s.verdicts for s in students), "every verdict")
+            # Written at the reveal already: a teacher's crash after it loses nothing.
+            assert len(json.loads(share.results.read_text())["answers"]) == size
             for i, student in enumerate(students):
                 (verdict,) = student.verdicts
                 assert verdict.right == (MIX[i % 4].strip() == "61")

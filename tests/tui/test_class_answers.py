@@ -285,3 +285,30 @@ def test_a_follower_is_asked_about_the_teachers_fresh_key(tmp_path: Path) -> Non
             assert question is not None and question.judge(accept_key(key))
 
     asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def test_the_qr_code_reads_back_as_the_browser_address_dark_on_light() -> None:
+    """The half blocks, read back cell by cell from their colours, are segno's matrix of
+    the address: two modules a cell, black on white whatever the terminal's theme."""
+    import segno
+    from rich.console import Console
+
+    from simulator.tui.screens.join import DARK, LIGHT, qr_text
+
+    url = "http://192.0.2.2:8766/k7q2"
+    expected = [[int(bool(m)) for m in row] for row in
+                segno.make(url, error="m").matrix_iter(border=2)]  # fmt: skip
+    console = Console(width=200, color_system="truecolor")
+    read: list[list[int]] = []
+    for line in qr_text(url, border=2).split("\n"):
+        top, bottom = [], []
+        for offset, char in enumerate(line.plain):
+            assert char == "▀"
+            style = line.get_style_at_offset(console, offset)
+            colours = (style.color, style.bgcolor)
+            assert all(c is not None and c.name in (DARK, LIGHT) for c in colours)
+            top.append(int(style.color.name == DARK))  # type: ignore[union-attr]
+            bottom.append(int(style.bgcolor.name == DARK))  # type: ignore[union-attr]
+        read += [top, bottom]
+    assert read[: len(expected)] == expected
+    assert all(cell == 0 for row in read[len(expected) :] for cell in row)  # padding: light
