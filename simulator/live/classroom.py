@@ -75,6 +75,8 @@ MAX_STEPS = 1000  # a lesson's steps, at most (a moment naming more is not belie
 MAX_SHOWN = 100_000  # packets of one step
 RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)  # then every 5 s
 RECONNECT_ATTEMPTS = 120  # about ten minutes without a teacher, then give up
+VIEW_BACKLOG = 16 * 1024  # a browser with more unsent gets the latest view later, not each
+VIEW_RETRY = 0.25  # seconds between two looks at the browsers still behind
 BURST = 10  # messages a follower may send at once…
 RATE = 2.0  # …and then per second
 CODE_LETTERS = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i to misread
@@ -290,6 +292,7 @@ class _Seat:
     session: Session
     member: Member | None = None
     view: bool = False  # sent `view` messages (a browser)
+    view_seq: int = -1  # the moment of the last view it was sent
     tokens: float = BURST
     last: float = field(default_factory=time.monotonic)
 
@@ -331,6 +334,7 @@ class Share(Service):
         # For browsers: what the step shows, as a JSON-able document (None: nothing).
         self.viewer: Callable[[Position], dict[str, object] | None] | None = None
         self._view: tuple[int, str] | None = None  # (seq, message) of the last view made
+        self._view_retry: asyncio.TimerHandle | None = None
         self._seq = 0
 
     @property
@@ -369,13 +373,39 @@ class Share(Service):
         self._seq += 1
         self.position = position
         relay(TextMessage(encode("moment", position)), [s.session for s in self.seats.values()])
-        viewers = [seat.session for seat in self.seats.values() if seat.view]
-        if viewers and (view := self._view_message()) is not None:
-            relay(TextMessage(view), viewers)
+        self._send_views()
         for index in position.revealed:
             if (lesson, index) not in self.poll.revealed:
                 self.poll.revealed.add((lesson, index))
                 self._send_verdicts(lesson, index)
+
+    def _send_views(self) -> None:
+        """The current view to every browser not behind; only the latest one matters, so
+        a browser still reading earlier ones gets the latest once it caught up (never a
+        queue of them: its send buffer stays small and it is not dropped for it)."""
+        if self._view_retry is not None:
+            self._view_retry.cancel()
+            self._view_retry = None
+        position = self.position
+        if position is None or not any(seat.view for seat in self.seats.values()):
+            return
+        view = self._view_message()
+        if view is None:
+            return
+        ready, behind = [], False
+        for seat in self.seats.values():
+            if not seat.view or seat.view_seq == position.seq:
+                continue
+            transport = seat.session.transport
+            if transport is not None and transport.get_write_buffer_size() > VIEW_BACKLOG:
+                behind = True
+                continue
+            seat.view_seq = position.seq
+            ready.append(seat.session)
+        relay(TextMessage(view), ready)
+        if behind and self._view_retry is None:
+            loop = asyncio.get_running_loop()
+            self._view_retry = loop.call_later(VIEW_RETRY, self._send_views)
 
     def _view_message(self) -> str | None:
         """The `view` message of the current moment, made once for every browser."""
@@ -460,8 +490,7 @@ class Share(Service):
         seat.session.send_text(_json(fields))
         if view and not seat.view:
             seat.view = True
-            if (message := self._view_message()) is not None:
-                seat.session.send_text(message)
+            self._send_views()
         self._changed()
 
     def _answer(self, seat: _Seat, lesson: str, step: int, text: str) -> None:

@@ -438,3 +438,47 @@ def test_students_are_told_a_reachable_address_never_a_wildcard() -> None:
     for typed in ("192.168.1.20:8766/k7q2", "http://192.168.1.20:8766/k7q2",
                   "ws://192.168.1.20:8766/k7q2", " 192.168.1.20:8766/k7q2 "):  # fmt: skip
         assert follow_url(typed) == "ws://192.168.1.20:8766/k7q2"
+
+
+def test_a_browser_that_reads_slowly_gets_the_latest_view_and_stays() -> None:
+    """A browser gets a `view` (up to 32 KiB) at every moment. One that reads slowly
+    must not be sent a queue of them and dropped with 1013 for it: while its buffer
+    holds more than VIEW_BACKLOG it is skipped, and it gets the latest once it caught up."""
+    from simulator.live.classroom import SHARE_BUFFER_LIMIT
+    from tests.live.support import Stalled
+    from tests.must_cases import masked
+
+    async def scenario() -> None:
+        share = Share()
+        share.viewer = lambda position: {"step": position.step, "pad": "x" * 20_000}
+        server = share_server(share, port=0)
+        await server.start()
+        try:
+            move(share, 0)
+            slow = await Stalled.open(server.port, f"/{share.code}")
+            join = json.dumps({"type": "join", "key": "b" * 16, "view": True})
+            slow.writer.write(masked(0x1, join.encode()))
+            await until(lambda: any(seat.view for seat in share.seats.values()), "the join")
+            session = slow.session_in(share.followers.values())
+            peak = 0
+            for n in range(60):
+                move(share, n % STEPS)
+                assert session.transport is not None
+                peak = max(peak, session.transport.get_write_buffer_size())
+                await asyncio.sleep(0.01)
+            assert not session.dropped and peak < SHARE_BUFFER_LIMIT
+            last = share.position
+            assert last is not None
+            reader = asyncio.ensure_future(slow.drain())
+            await asyncio.sleep(1.0)  # reading at last: the latest view follows
+            await server.shutdown()
+            frames = await reader
+            views = [
+                json.loads(f.payload) for f in frames if f.payload.startswith(b'{"type":"view"')
+            ]
+            assert views and views[-1]["seq"] == last.seq and views[-1]["step"] == last.step
+            assert len(views) < 30  # not one per moment
+        finally:
+            await server.shutdown()
+
+    run(scenario(), timeout=60)
