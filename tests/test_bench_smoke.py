@@ -54,6 +54,9 @@ def test_classroom_runs_with_a_few_followers() -> None:
     done = bench("classroom.py", "--followers", "20", "--moves", "3", "--no-pin")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "20 followers: step reach median" in done.stdout
+    # Half of them are browsers: each view checked, its reach and size reported.
+    assert "10 browsers: view reach median" in done.stdout
+    assert "of 30 views skipped" in done.stdout
     assert "20 answers tallied in" in done.stdout
     assert "reveal to all in" in done.stdout
     # The mix of answers, judged and counted: 10 right, 5 × "62", 5 × "64".

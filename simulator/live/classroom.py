@@ -76,7 +76,7 @@ MAX_SHOWN = 100_000  # packets of one step
 RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)  # then every 5 s
 RECONNECT_ATTEMPTS = 120  # about ten minutes without a teacher, then give up
 VIEW_BACKLOG = 16 * 1024  # a browser with more unsent gets the latest view later, not each
-VIEW_RETRY = 0.25  # seconds between two looks at the browsers still behind
+VIEW_RETRY = 0.1  # seconds between two looks at the browsers still behind
 BURST = 10  # messages a follower may send at once…
 RATE = 2.0  # …and then per second
 CODE_LETTERS = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i to misread
@@ -379,21 +379,22 @@ class Share(Service):
                 self.poll.revealed.add((lesson, index))
                 self._send_verdicts(lesson, index)
 
-    def _send_views(self) -> None:
-        """The current view to every browser not behind; only the latest one matters, so
-        a browser still reading earlier ones gets the latest once it caught up (never a
-        queue of them: its send buffer stays small and it is not dropped for it)."""
-        if self._view_retry is not None:
+    def _send_views(self, only: _Seat | None = None) -> None:
+        """The current view to every browser not behind (or to `only`); only the latest one
+        matters, so a browser still reading earlier ones gets the latest once it caught
+        up (never a queue of them: its send buffer stays small, it is not dropped for it)."""
+        if only is None and self._view_retry is not None:
             self._view_retry.cancel()
             self._view_retry = None
         position = self.position
-        if position is None or not any(seat.view for seat in self.seats.values()):
+        seats = [only] if only is not None else list(self.seats.values())
+        if position is None or not any(seat.view for seat in seats):
             return
         view = self._view_message()
         if view is None:
             return
         ready, behind = [], False
-        for seat in self.seats.values():
+        for seat in seats:
             if not seat.view or seat.view_seq == position.seq:
                 continue
             transport = seat.session.transport
@@ -490,7 +491,7 @@ class Share(Service):
         seat.session.send_text(_json(fields))
         if view and not seat.view:
             seat.view = True
-            self._send_views()
+            self._send_views(seat)
         self._changed()
 
     def _answer(self, seat: _Seat, lesson: str, step: int, text: str) -> None:

@@ -430,7 +430,9 @@ def test_every_footer_key_of_a_follower_does_what_it_says(tmp_path: Path) -> Non
         async with following(tmp_path / "p.json") as (share, app, pilot):
             digest = lesson_digest(lesson.path)
             share.move(lesson.id, digest, lesson.title, 2, len(lesson.steps))
-            await until(pilot, lambda: isinstance(app.screen, LessonScreen))
+            await until(
+                pilot, lambda: isinstance(app.screen, LessonScreen) and app.screen.is_mounted
+            )
             keys = shown_keys(app)
             assert "follow_teacher" in {action for _, _, action in keys}
             screen = app.screen
