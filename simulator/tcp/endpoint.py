@@ -467,8 +467,7 @@ class Endpoint:
         state = self._state
         if state in (State.LISTEN, State.SYN_SENT):
             self._transition(Cause.CLOSE)
-            self._enter_closed(reset=True)
-            self._events.append(Closed())
+            self._enter_closed(Closed())
         elif state in (State.SYN_RECEIVED, State.ESTABLISHED, State.CLOSE_WAIT):
             self._fin_queued = True
             self._transition(Cause.CLOSE)
@@ -486,8 +485,7 @@ class Endpoint:
             assert self._remote_port is not None
             self._out.append(Segment(self._local_port, self._remote_port, self._snd_nxt, 0, RST, 0))
         self._transition(Cause.ABORT)
-        self._enter_closed(reset=True)
-        self._events.append(Reset("aborted by the application"))
+        self._enter_closed(Reset("aborted by the application"))
 
     # --- the I/O boundary ------------------------------------------------------------
 
@@ -517,8 +515,7 @@ class Endpoint:
         if self._time_wait_at is not None and now >= self._time_wait_at:
             self._time_wait_at = None
             self._transition(Cause.TIME_WAIT_OVER)  # §3.10.8: the 2·MSL time-out
-            self._enter_closed(reset=False)
-            self._events.append(Closed())
+            self._enter_closed(Closed(), reset=False)
             return
         if self._delack_at is not None and now >= self._delack_at:
             self._delack_at = None
@@ -596,8 +593,7 @@ class Endpoint:
         if flags & RST:
             if ack_ok:  # second: an RST acknowledging our SYN
                 self._transition(Cause.RST)
-                self._enter_closed(reset=True)
-                self._events.append(Reset("connection refused"))
+                self._enter_closed(Reset("connection refused"))
             else:
                 self._discard(seg, "RST without an acceptable ACK")
             return
@@ -673,14 +669,14 @@ class Endpoint:
                 return
             refused = state is State.SYN_RECEIVED
             self._transition(Cause.RST)
-            self._enter_closed(reset=True)
-            if state not in (State.CLOSING, State.LAST_ACK, State.TIME_WAIT):
-                self._events.append(
-                    Reset("connection refused" if refused else "connection reset by peer")
-                )
-            # §3.10.7.4: in CLOSING, LAST-ACK and TIME-WAIT an RST just ends the TCB:
-            # both sides had closed, so the application is not told of a reset (an old
-            # ACK of ours, answered by a peer that already forgot the connection).
+            if state in (State.CLOSING, State.LAST_ACK, State.TIME_WAIT):
+                # §3.10.7.4: in CLOSING, LAST-ACK and TIME-WAIT an RST just ends the TCB:
+                # both sides had closed, so the application is not told of a reset (an
+                # old ACK of ours, answered by a peer that already forgot the connection).
+                self._enter_closed(Closed())
+            else:
+                why = "connection refused" if refused else "connection reset by peer"
+                self._enter_closed(Reset(why))
             return
 
         # Fourth: a SYN in the window (RFC 5961 §4: challenge ACK).
@@ -778,8 +774,7 @@ class Endpoint:
                 self._enter_time_wait(now)
             elif state is State.LAST_ACK:
                 self._transition(Cause.ACK_OF_FIN)
-                self._enter_closed(reset=False)
-                self._events.append(Closed())
+                self._enter_closed(Closed(), reset=False)
                 return False
         return True
 
@@ -1232,8 +1227,7 @@ class Endpoint:
         """§3.8.3: too many retransmissions: close the connection (no RST is sent)."""
         count = self.config.max_retransmissions
         self._transition(Cause.GIVE_UP)
-        self._enter_closed(reset=True)
-        self._events.append(Reset(f"too many retransmissions ({count}): connection aborted"))
+        self._enter_closed(Reset(f"too many retransmissions ({count}): connection aborted"))
 
     # --- state changes ---------------------------------------------------------------
 
@@ -1283,8 +1277,11 @@ class Endpoint:
         self._transition(cause)
         self._events.append(Reset(f"{cause.value} (the handshake was abandoned)"))
 
-    def _enter_closed(self, *, reset: bool) -> None:
-        """Stop every timer and drop the send state; on a reset drop the received data too."""
+    def _enter_closed(self, why: Closed | Reset, *, reset: bool = True) -> None:
+        """Stop every timer and drop the send state (with `reset`, the received data too),
+        and say why it ended: every way into CLOSED tells the application, which is how
+        the socket layer knows to forget the connection."""
+        self._events.append(why)
         self._rtx_at = self._persist_at = self._delack_at = self._time_wait_at = None
         self._flight.clear()
         self._ooo.clear()
