@@ -16,6 +16,7 @@ from simulator.ws import BinaryMessage, Event, Opcode, TextMessage, serialize_fr
 
 class Broker(Service):
     name = "chat"
+    fresh_compression = True  # one compressed frame for every member (see `relay`)
 
     def __init__(self) -> None:
         self.members: dict[int, Session] = {}  # in the order they joined
@@ -45,19 +46,26 @@ class Broker(Service):
 
 
 def relay(event: TextMessage | BinaryMessage, sessions: list[Session]) -> None:
-    """Send one message to many sessions. Its frame is built once for all the sessions
-    without an extension (the same bytes suit each: server frames are not masked);
-    a session with permessage-deflate compresses it with its own context."""
-    frame: bytes | None = None
+    """Send one message to many sessions, its frame built once for all the sessions
+    whose frames would be the same bytes (`Connection.prepared_key`): those without an
+    extension (server frames are not masked), and those whose permessage-deflate starts
+    every message afresh (compressed once, not once a member). A session that takes
+    its compression context over compresses it with its own."""
+    data = event.data
+    payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    opcode = Opcode.TEXT if isinstance(data, str) else Opcode.BINARY
+    frames: dict[tuple[object, ...], bytes] = {}
     for session in sessions:
-        if not session.conn.extensions:
+        conn = session.conn
+        key = conn.prepared_key
+        if key is not None:
+            frame = frames.get(key)
             if frame is None:
-                data = event.data
-                if isinstance(data, str):
-                    frame = serialize_frame(Opcode.TEXT, data.encode("utf-8"))
-                else:
-                    frame = serialize_frame(Opcode.BINARY, bytes(data))
-            if session.conn.send_prepared(frame):
+                frame = frames[key] = (
+                    serialize_frame(opcode, payload) if not key
+                    else conn.encode_shared(opcode, payload)
+                )  # fmt: skip
+            if conn.send_prepared(frame, key):
                 session.flush()
                 continue
         session.send(event)

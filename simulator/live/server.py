@@ -16,7 +16,7 @@ import itertools
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from simulator.ws import (
     BinaryMessage,
@@ -36,6 +36,7 @@ from simulator.ws import (
 )
 from simulator.ws import handshake as hs
 from simulator.ws.deflate import PerMessageDeflate
+from simulator.ws.extensions import Extension
 
 HANDSHAKE_TIMEOUT = 10.0
 #: A WebSocket that has sent no message this long after opening is closed (1008): idle
@@ -91,6 +92,10 @@ class Service:
     """
 
     name = "service"
+    #: A broadcast service: its connections compress every message afresh (permessage-
+    #: deflate's server_no_context_takeover, which RFC 7692 §7.1.1.1 lets a server choose),
+    #: so one compressed frame serves every member instead of one compression each.
+    fresh_compression = False
 
     def opened(self, session: Session) -> None:
         """A client completed the handshake on this path."""
@@ -263,6 +268,8 @@ class Session(asyncio.Protocol):
         upgrade = "websocket" in (token.lower() for token in head.tokens("Upgrade"))
         if upgrade or head.get_all("Sec-WebSocket-Key"):  # two of them: the engine's 400
             self.kind = "websocket"
+            if self.server.service_for(self.path).fresh_compression:
+                self.conn = Connection(Role.SERVER, config=self.server.fresh_config)
             return True
         answer = self.server.http(method, self.path) if self.server.http else None
         if answer is None:
@@ -506,6 +513,18 @@ def _deflate() -> PerMessageDeflate:
     return PerMessageDeflate(server_max_window_bits=12, client_max_window_bits=12, mem_level=5)
 
 
+def _fresh(factory: Callable[[], Extension]) -> Callable[[], Extension]:
+    """`factory`, its permessage-deflate set to start every message it sends afresh."""
+
+    def make() -> Extension:
+        extension = factory()
+        if isinstance(extension, PerMessageDeflate):
+            extension.server_no_context_takeover = True
+        return extension
+
+    return make
+
+
 def default_config() -> Config:
     """The live engine's settings: 1 MiB messages, permessage-deflate offered/accepted."""
     return Config(extensions=(_deflate,))
@@ -557,6 +576,10 @@ class Server:
 
             http = answer
         self.http: HttpAnswer | None = http or None
+        # For broadcast services: each permessage-deflate starts every message afresh.
+        self.fresh_config = replace(
+            self.config, extensions=tuple(_fresh(f) for f in self.config.extensions)
+        )
         self.tap = tap
         self.notify = notify
         self.observers: list[Observer] = []

@@ -609,24 +609,44 @@ class Connection:
                 rsv=rsv if start == 0 else 0,
             )
 
-    def send_prepared(self, frames: bytes) -> bool:
-        """Server: queue frames serialized once for many connections (a broadcast).
+    @property
+    def prepared_key(self) -> tuple[object, ...] | None:
+        """Server: what the bytes of a frame it sends depend on, when they may be built
+        once for many connections (a broadcast): () without an extension (a server's
+        frames are not masked); permessage-deflate's settings when it starts every
+        message afresh (server_no_context_takeover). None when its frames are its own."""
+        if self._client:
+            return None
+        if not self.extensions:
+            return ()
+        if len(self.extensions) == 1:
+            key = getattr(self.extensions[0], "shared_key", None)
+            return None if key is None else (self.extensions[0].name, *key)
+        return None
 
-        A server's frames are not masked, so without an extension the same bytes
-        are right for every client; building them once saves the work per
-        receiver. Returns False (and queues nothing) when this connection cannot
-        take them: not OPEN, a client, an extension negotiated, or a fragmented
-        message of its own under way. The caller vouches the bytes are whole frames.
-        """
+    def send_prepared(self, frames: bytes, key: tuple[object, ...] = ()) -> bool:
+        """Server: queue frames serialized once for many connections (a broadcast), built
+        for connections whose `prepared_key` is `key`. Returns False (and queues nothing)
+        when this connection cannot take them: not OPEN, a client, another key, or a
+        fragmented message of its own under way. The caller vouches the bytes are whole
+        frames, encoded as this connection's extension would have."""
         if (
             self.state is not ConnectionState.OPEN
-            or self._client
-            or self.extensions
             or self._sending_fragments
+            or self.prepared_key != key
         ):
             return False
         self._out.append(frames)
         return True
+
+    def encode_shared(self, opcode: Opcode, payload: bytes) -> bytes:
+        """The frame this connection would send for a whole message, for `send_prepared`
+        to others with the same `prepared_key` (which must not be None)."""
+        rsv = 0
+        for ext in self.extensions:
+            payload, bits = ext.encode(opcode, payload)
+            rsv |= bits
+        return pack_header(FIN | rsv | opcode, len(payload), None) + payload
 
     def send_frame(self, opcode: Opcode, payload: bytes = b"", *, fin: bool = True) -> None:
         """Send one frame by hand, e.g. to show fragmentation step by step.

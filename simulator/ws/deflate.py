@@ -210,6 +210,16 @@ class PerMessageDeflate(Extension):
 
     # --- data ------------------------------------------------------------------------
 
+    @property
+    def shared_key(self) -> tuple[int, int, int] | None:
+        """When this side starts every message it sends afresh (no context takeover), what
+        its output depends on: then the same message encodes to the same bytes for every
+        connection with the same key, and a broadcast may compress it once for them all.
+        None while it takes its context over (its output depends on what it sent)."""
+        if self._send_takeover:
+            return None
+        return (self.level, self._send_bits, self.mem_level)
+
     def encode(self, opcode: int, payload: bytes) -> tuple[bytes, int]:
         compressor = self._compressor
         if compressor is None or not self._send_takeover:
