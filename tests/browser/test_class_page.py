@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from simulator.lessons.model import Lesson
-from simulator.live.classroom import Position, Share, lesson_digest, share_server
+from simulator.live.classroom import (
+    Follower,
+    Position,
+    Share,
+    Verdict,
+    lesson_digest,
+    share_server,
+)
 from simulator.views.page import step_document
 from tests.browser.cdp import Cdp, Page
 from tests.browser.support import run
@@ -216,6 +223,19 @@ def test_a_browser_follows_answers_and_looks_around(chromium: str, tmp_path: Pat
             await page.wait_for("document.getElementById('feedback').innerText.includes('is in')")
             feedback = await text_of(page, "feedback")
             assert "Your answer “not the key” is in. The teacher will reveal" in feedback
+            # Two students in terminals answer too: one class, one tally.
+            terminals: list[list[Verdict]] = [[], []]
+            followers = [
+                Follower(f"ws://127.0.0.1:{server.port}/{share.code}", lambda k, p: None,
+                         on_verdict=got.append, delays=(0.05,))
+                for got in terminals
+            ]  # fmt: skip
+            tasks = [asyncio.ensure_future(f.run()) for f in followers]
+            await wait_until(lambda: all(f.number for f in followers), "the terminals join")
+            followers[0].answer(LESSON, ASKING, expected)
+            followers[1].answer(LESSON, ASKING, "wrong")
+            await wait_until(lambda: len(share.poll.answers[(LESSON, ASKING)]) == 3, "3 answers")
+            assert share.tally_line(LESSON, ASKING) == "Class: 3 of 3 answered"
 
             for name, size in SIZES.items():
                 for scheme in ("light", "dark"):
@@ -235,6 +255,14 @@ def test_a_browser_follows_answers_and_looks_around(chromium: str, tmp_path: Pat
             assert f"You answered “not the key”; the answer is {expected}." in feedback
             assert await page.evaluate("document.getElementById('answer-form').hidden")
             assert "verdict" in await page.evaluate("window.classLog")
+            await wait_until(lambda: all(terminals), "the terminals' verdicts")
+            assert [got[0].right for got in terminals] == [True, False]
+            tally = share.tally_line(LESSON, ASKING)
+            assert "Class: 3 of 3 answered · 1 right (33 %)" in tally, tally
+            assert "“not the key” ×1" in tally and "“wrong” ×1" in tally
+            for follower, task in zip(followers, tasks, strict=True):
+                follower.stop()
+                await asyncio.wait_for(task, 5)
             await screenshot(page, folder / "class-projector-revealed.png", SIZES["projector"],
                              "light")  # fmt: skip
 
