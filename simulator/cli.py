@@ -9,7 +9,9 @@ import math
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -388,6 +390,45 @@ def _capture(trace: Trace, server: Server) -> KernelCapture | str:
         return str(error)
 
 
+@dataclass
+class _Serving:
+    """A running serve session: its server, and the kernel capture when there is one."""
+
+    server: Server
+    kernel: KernelCapture | None = None
+    capture_problem: str | None = None  # why --capture could not start
+
+
+@asynccontextmanager
+async def _serving(
+    args: argparse.Namespace, trace: Trace | None, note: Notify
+) -> AsyncIterator[_Serving]:
+    """One serve session, for both modes: the server started (its trace tapped, recorded
+    to `--record` as it comes, the kernel's packets captured with `--capture`); on the
+    way out every connection closed with 1001, the capture stopped and the recording
+    finished, whatever happened in between."""
+    server = _server(args, trace, note)
+    recorder = _recorder(args, trace, server) if trace is not None else None
+    session = _Serving(server)
+    try:
+        await _start(server, args)
+        if args.capture and trace is not None:
+            capture = _capture(trace, server)
+            if isinstance(capture, str):
+                session.capture_problem = capture
+            else:
+                session.kernel = capture
+                if recorder is not None:
+                    recorder.kernel = True  # the kernel's packets are the ones to keep
+        yield session
+    finally:
+        await server.shutdown()
+        if session.kernel is not None:
+            await asyncio.sleep(0.2)  # the teardown's last packets
+            print(await session.kernel.aclose(), flush=True)
+        _finish(recorder)
+
+
 def _recorder(args: argparse.Namespace, trace: Trace, server: Server) -> Recorder | None:
     """`--record FILE`: every record of `trace` written to FILE as it comes (never held in
     memory for it), each connection's teardown when it closes."""
@@ -428,41 +469,27 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if args.capture and args.record is None:
         raise WirelabError("--capture without the TUI needs --record FILE to keep the packets")
     trace = Trace(keep=False) if args.record is not None else None  # written as it comes
-    server = _server(args, trace, note)
-    kernel: list[KernelCapture] = []
-    recorder = _recorder(args, trace, server) if trace is not None else None
 
     async def run() -> None:
-        await _start(server, args)
-        if args.capture and trace is not None:
-            capture = _capture(trace, server)
-            if isinstance(capture, str):
-                print(capture, flush=True)
-            else:
-                kernel.append(capture)
-                if recorder is not None:
-                    recorder.kernel = True  # the kernel's packets are the ones to keep
+        async with _serving(args, trace, note) as serving:
+            server = serving.server
+            if serving.capture_problem is not None:
+                print(serving.capture_problem, flush=True)
+            elif serving.kernel is not None:
                 print(f"capturing the kernel's packets of port {server.port} on lo", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        print(f"{_banner(server)}; Ctrl-C stops it", flush=True)
-        print(_settings(args), flush=True)
-        if exposed := _exposed(args):
-            print(f"note: {exposed}", flush=True)
-        await stop.wait()
-        count = len(server.sessions)
-        print(f"stopping: closing {_plural(count, 'connection')} with 1001", flush=True)
-        await server.shutdown()
-        await asyncio.sleep(0.2)  # the teardown's last packets
-        for capture in kernel:
-            print(await capture.aclose(), flush=True)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            print(f"{_banner(server)}; Ctrl-C stops it", flush=True)
+            print(_settings(args), flush=True)
+            if exposed := _exposed(args):
+                print(f"note: {exposed}", flush=True)
+            await stop.wait()
+            count = len(server.sessions)
+            print(f"stopping: closing {_plural(count, 'connection')} with 1001", flush=True)
 
-    try:
-        asyncio.run(run())
-    finally:
-        _finish(recorder)
+    asyncio.run(run())
     return 0
 
 
@@ -474,56 +501,41 @@ def _serve_inspector(args: argparse.Namespace) -> int:
     # The inspector keeps the recent traffic only: a long session cannot use up the memory
     # (`--record` writes everything to its file as it comes).
     trace = Trace(limit_bytes=SERVE_TRACE_BYTES, limit_records=SERVE_TRACE_RECORDS)
-    apps: list[ServeApp] = []
+    app: ServeApp | None = None
 
     def note(session: Session, text: str) -> None:
         if text.startswith(("open ", "closed (", "GET ", "HEAD ")):
             return  # the connection table shows those
-        for app in apps:
+        if app is not None:
             app.notify(f"{session.info}  {text}", timeout=4, markup=False)
 
-    server = _server(args, trace, note)
-    kernel: list[KernelCapture] = []
-    recorder = _recorder(args, trace, server)
-
     async def run() -> None:
-        await _start(server, args)
-        url = server.url
-        capture = _capture(trace, server) if args.capture else None
-        if isinstance(capture, str):
-            print(capture, flush=True)  # also after the TUI is gone
-        elif capture is not None:
-            kernel.append(capture)
-            if recorder is not None:
-                recorder.kernel = True
-        app = ServeApp(
-            _model(trace),
-            server,
-            source=f"live · {url}" + (" · kernel packets too" if kernel else ""),
-            empty_text=f"Waiting for traffic: open {server.page_url} in a browser, "
-            f"or run  wirelab client {url}echo --send hi",
-            kernel=bool(kernel),
-        )
-        apps.append(app)
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, app.exit)
-        if exposed := _exposed(args):
-            app.call_later(app.notify, exposed, severity="warning")
-        if isinstance(capture, str):
-            app.call_later(app.notify, capture, severity="warning", timeout=10)
-        try:
-            await app.run_async()
-        finally:
-            await server.shutdown()
-            for each in kernel:
-                await each.aclose()
+        nonlocal app
+        async with _serving(args, trace, note) as serving:
+            server, kernel = serving.server, serving.kernel
+            url = server.url
+            if serving.capture_problem is not None:
+                print(serving.capture_problem, flush=True)  # also after the TUI is gone
+            app = ServeApp(
+                _model(trace),
+                server,
+                source=f"live · {url}" + (" · kernel packets too" if kernel else ""),
+                empty_text=f"Waiting for traffic: open {server.page_url} in a browser, "
+                f"or run  wirelab client {url}echo --send hi",
+                kernel=kernel is not None,
+            )
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, app.exit)
+            if exposed := _exposed(args):
+                app.call_later(app.notify, exposed, severity="warning", markup=False)
+            if serving.capture_problem is not None:
+                app.call_later(app.notify, serving.capture_problem, severity="warning",
+                               timeout=10, markup=False)  # fmt: skip
+            try:
+                await app.run_async()
+            finally:
+                print(f"wirelab serve: {len(trace)} records seen", flush=True)
 
-    try:
-        asyncio.run(run())
-    finally:
-        print(f"wirelab serve: {len(trace)} records seen", flush=True)
-        for each in kernel:
-            print(each.stats, flush=True)
-        _finish(recorder)
+    asyncio.run(run())
     return 0
 
 
