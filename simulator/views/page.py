@@ -47,7 +47,14 @@ from simulator.ip import Route
 from simulator.lessons.checkpoints import Withheld
 from simulator.lessons.ladder import LadderArrow
 from simulator.views.lesson import LessonView, RoutesShown, StepView, WindowShown
-from simulator.views.withheld import field_line, hidden_bytes, hide_anywhere, kin, redact
+from simulator.views.withheld import (
+    field_line,
+    hidden_bytes,
+    hide_anywhere,
+    kin,
+    redact,
+    tells_place,
+)
 
 #: Bytes of JSON a document stays under (the share server's followers get one per moment).
 LIMIT = 32 * 1024
@@ -230,7 +237,7 @@ def _packet(
     fields, cut_fields = _field_nodes(panes, withheld, limit=nodes)
     buffers, cut_bytes = _buffers(panes, withheld, hex_bytes)
     lit = panes.field
-    place = lit is not None and withheld.place and withheld.field == lit.name
+    place = lit is not None and tells_place(withheld, lit, panes.packet)
     # Its number in the capture the ladder counts by ("" when that link did not see it).
     number = next(
         (str(a.shown) for a in step.arrows if a.number == panes.number and a.link == captured),
@@ -289,7 +296,7 @@ def _field_nodes(
         count += 1
         line = _tree_line(panes, field, kin_ids, tag_buffer=field.buffer != parent_buffer)
         found: dict[str, object] = {"text": line}
-        if not (withheld.place and withheld.field == field.name):
+        if not tells_place(withheld, field, panes.packet):
             found["at"] = [field.buffer, field.start, field.end]
         if field.problem:
             found["problem"] = True
@@ -411,12 +418,11 @@ def _explain(panes: _Shown, withheld: Withheld) -> dict[str, object]:
             "text": _summary(panes, withheld),
             "value": "",
         }
-    shows_where = True
+    shows_where = not tells_place(withheld, field, panes.packet)
     value = str(field)
     if withheld.packet == panes.packet:
         kin_ids = kin(dissection, panes.tree.field) if panes.tree.field is not None else set()
         value = field_line(field, panes.tree, packet=panes.packet, kin=id(field) in kin_ids)
-        shows_where = not (withheld.place and withheld.field == field.name)
     line = hide(value)
     return {
         "field": field.name,

@@ -96,6 +96,19 @@ def kin(dissection: Dissection, name: str) -> set[int]:
     return {id(field) for field in path} | below
 
 
+def tells_place(withheld: Withheld, field: Field, packet: int | None) -> bool:
+    """Whether lighting `field`'s bytes, or saying which bytes it holds, would answer a
+    "where does it start?" question: any field of the packet asked about (its layer,
+    its neighbours: where one ends another starts), the field asked about in any packet,
+    and any field that starts where it does (the same layer in another packet)."""
+    if not withheld.place:
+        return False
+    if field.name == withheld.field or packet == withheld.packet:
+        return True
+    span = withheld.span
+    return span is not None and (field.buffer, field.start) == (span[0], span[1])
+
+
 def hidden_bytes(dissection: Dissection, withheld: Withheld) -> dict[int, tuple[int, int]]:
     """Buffer → the span of bytes that hold the withheld value, in the asked packet's
     dissection: the field's own buffer, and the packet's bytes too when the field lies in
@@ -112,4 +125,4 @@ def hidden_bytes(dissection: Dissection, withheld: Withheld) -> dict[int, tuple[
     return spans
 
 
-__all__ = ["DISTINCTIVE", "HIDDEN", "field_line", "hidden_bytes", "kin", "redact"]
+__all__ = ["DISTINCTIVE", "HIDDEN", "field_line", "hidden_bytes", "kin", "redact", "tells_place"]

@@ -39,8 +39,16 @@ def text_of(widget: Static) -> str:
     return str(widget.content)
 
 
+def lesson_open(app: CourseApp) -> Callable[[], bool]:
+    return lambda: isinstance(app.screen, LessonScreen) and app.screen.is_mounted
+
+
 def feedback(app: CourseApp) -> str:
-    return text_of(app.screen.query_one("#feedback", Static))
+    """The checkpoint's line ("" while the lesson screen is not mounted yet)."""
+    screen = app.screen
+    if not isinstance(screen, LessonScreen) or not screen.is_mounted:
+        return ""
+    return text_of(screen.query_one("#feedback", Static))
 
 
 class Student:
@@ -78,7 +86,7 @@ def test_the_teacher_sees_the_class_answer_and_reveals_it_to_everyone(tmp_path: 
         students: list[Student] = []
         try:
             async with app.run_test(size=(120, 40)) as pilot:
-                await until(pilot, lambda: isinstance(app.screen, LessonScreen), "the lesson")
+                await until(pilot, lesson_open(app), "the lesson")
                 # Nothing answered on the projector, whatever the teacher did alone.
                 assert "Press a to reveal the answer." in feedback(app)
                 assert question.expected not in "\n".join(screen_lines(app))
@@ -135,7 +143,7 @@ def test_a_follower_answers_cannot_reveal_and_learns_the_verdict_at_the_reveal(
                            len(LESSON.steps), revealed=revealed)  # fmt: skip
 
             move(ASKING)
-            await until(pilot, lambda: isinstance(app.screen, LessonScreen), "the lesson")
+            await until(pilot, lesson_open(app), "the lesson")
             screen = app.screen
             assert isinstance(screen, LessonScreen) and screen.follower
             await until(pilot, lambda: "the teacher will reveal" in feedback(app), "the prompt")
@@ -184,7 +192,7 @@ def test_play_reaches_followers_packet_by_packet_and_a_detached_one_stays_detach
         student = Student("ws://" + url)
         try:
             async with app.run_test(size=(120, 40)) as pilot:
-                await until(pilot, lambda: isinstance(app.screen, LessonScreen), "the lesson")
+                await until(pilot, lesson_open(app), "the lesson")
                 screen = app.screen
                 assert isinstance(screen, LessonScreen)
                 screen.go(index)
@@ -225,7 +233,7 @@ def test_play_reaches_followers_packet_by_packet_and_a_detached_one_stays_detach
                            shown=shown, playing=playing)  # fmt: skip
 
             move(0, True)
-            await until(pilot, lambda: isinstance(app.screen, LessonScreen), "the lesson")
+            await until(pilot, lesson_open(app), "the lesson")
             screen = app.screen
             assert isinstance(screen, LessonScreen)
             await until(pilot, lambda: screen.revealed == 0 and screen.playing, "packet 0")
@@ -277,6 +285,7 @@ def test_a_follower_is_asked_about_the_teachers_fresh_key(tmp_path: Path) -> Non
             share.move(lesson.id, lesson_digest(lesson.path), lesson.title, index,
                        len(lesson.steps), given=key)  # fmt: skip
             await until(pilot, lambda: isinstance(app.screen, LessonScreen)
+                        and app.screen.is_mounted
                         and key in text_of(app.screen.query_one("#question", Static)),
                         "the teacher's key")  # fmt: skip
             screen = app.screen

@@ -29,7 +29,11 @@ async def until(pilot: Pilot[None], done: Callable[[], bool], what: str) -> None
 
 
 def bar(app: CourseApp) -> str:
-    return str(app.screen.query_one("#lesson-bar", Static).content)
+    """The lesson bar ("" while no lesson screen is mounted)."""
+    screen = app.screen
+    if not isinstance(screen, LessonScreen) or not screen.is_mounted:
+        return ""
+    return str(screen.query_one("#lesson-bar", Static).content)
 
 
 def test_a_student_follows_looks_around_and_snaps_back(tmp_path: Path) -> None:

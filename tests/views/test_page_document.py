@@ -34,7 +34,14 @@ from simulator.tui.narration import Narration
 from simulator.tui.screens.lesson import LessonScreen
 from simulator.views.lesson import LessonView, StepView
 from simulator.views.page import LIMIT, document_size, step_document
-from simulator.views.withheld import field_line, hidden_bytes, hide_anywhere, kin, redact
+from simulator.views.withheld import (
+    field_line,
+    hidden_bytes,
+    hide_anywhere,
+    kin,
+    redact,
+    tells_place,
+)
 from tests.tui.course_support import COURSE, following, view_of
 
 TRAILING = re.compile(r" \([^()]*\)$")  # as FieldTree cuts a buffer's name
@@ -203,7 +210,7 @@ def test_every_step_of_the_course_is_the_screen_and_holds_nothing_back(answered:
             assert document["cut"]["fields"] == 0, where_
             check_bytes(packet, dissection, withheld, step.packet, where_)
             field = step.field
-            if field is not None:
+            if field is not None and not tells_place(withheld, field, step.packet):
                 assert packet["lit"] == [field.buffer, field.start, field.end], where_
             else:
                 assert packet["lit"] is None, where_
@@ -436,3 +443,39 @@ def test_a_packet_picked_on_the_ladder_holds_back_what_the_step_holds_back() -> 
                     ), f"{view.lesson.id} step {index + 1}"
                 checked += 1
     assert checked >= 10  # the asked packet is on the ladder at many checkpoints
+
+
+def test_a_where_does_it_start_question_lights_no_byte_that_answers_it() -> None:
+    """Seen: "at which byte does the TCP header start?" left the TCP layer (and, in the
+    masking lesson, a bit field sharing the asked byte) lit, saying "bytes 20–39". While
+    such a question is unanswered, no field of the asked packet is lit or placed, and no
+    field of any packet picked on the ladder starts where the asked one does."""
+    checked = 0
+    for view, index in every_step():
+        step = view.step(index, answered=False)
+        withheld = step.withheld
+        if step.question is None or not withheld.place or withheld.span is None:
+            continue
+        buffer, start, _ = withheld.span
+        picks: list[int | None] = [None, *(arrow.number for arrow in step.arrows)]
+        for picked in picks:
+            document: Any = step_document(view, index, answered=False, shown=None,
+                                          picked=picked)  # fmt: skip
+            packet = document["packet"]
+            if packet is None:
+                continue
+            where = f"{view.lesson.id} step {index + 1} picked {picked}"
+            ranges = [node["at"] for node in walk_nodes(packet["fields"]) if "at" in node]
+            if packet["lit"] is not None:
+                ranges.append(packet["lit"])
+            assert [buffer, start] not in [r[:2] for r in ranges], where
+            if view.trace_packet(index, (picked or 0) - 1, withheld)[1] == withheld.packet:
+                assert picked is None or not ranges, where
+            checked += 1
+    assert checked > 10
+
+
+def walk_nodes(nodes: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for node in nodes:
+        yield node
+        yield from walk_nodes(node.get("children", []))

@@ -65,7 +65,7 @@ from simulator.tui.routes import RoutingTableView
 from simulator.tui.screens.help import LESSON_MOUSE, HelpScreen
 from simulator.tui.window import TcpWindowView
 from simulator.views.lesson import LessonView, StepView
-from simulator.views.withheld import hidden_bytes, hide_anywhere, redact
+from simulator.views.withheld import hidden_bytes, hide_anywhere, redact, tells_place
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 PACKET_SECONDS = 0.6  # at speed 1, between two packets while playing
@@ -605,13 +605,14 @@ class LessonScreen(OneFrameScreen):
 
         if field is not None and withheld.packet == packet:
             line = self.query_one(FieldTree).line_for(field)
-            place = withheld.place and withheld.field == field.name
+            place = tells_place(withheld, field, packet)
             explain.show_field(self.dissection, field, value=line, where=not place, hide=hide)
         elif field is None and self.dissection is not None and withheld.packet == packet:
             summary = redact(self.dissection.summary, withheld)
             explain.show_field(self.dissection, None, value=summary, hide=hide)
         else:
-            explain.show_field(self.dissection, field, hide=hide)
+            where = field is None or not tells_place(withheld, field, packet)
+            explain.show_field(self.dissection, field, where=where, hide=hide)
 
     @on(FieldTree.NodeHighlighted)
     def field_highlighted(self, event: FieldTree.NodeHighlighted[Field]) -> None:
@@ -630,7 +631,7 @@ class LessonScreen(OneFrameScreen):
             data = dissection.buffers[field.buffer]
             hidden = self._hidden(field.buffer)
             hex_view.show(data.data, buffer=field.buffer, name=data.name, hidden=hidden)
-        place = withheld.place and withheld.field == field.name
+        place = tells_place(withheld, field, fields_packet(self))
         hex_view.set_highlight(None if place else (field.start, field.end))
         self._explain(field)
         self._moment()
