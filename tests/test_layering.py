@@ -1,4 +1,5 @@
-"""Layering: only the UI imports Textual, and the views and dissectors never import the UI.
+"""Layering: only the UI imports Textual, the views and dissectors never import the UI,
+and the HTTP layer stays sans-IO.
 
 Every module is parsed, not imported, so an import inside a function counts as
 much as one at the top.
@@ -15,7 +16,10 @@ import simulator
 
 PACKAGE = Path(simulator.__file__).parent
 UI = ("simulator/tui/", "simulator/cli.py")  # may import Textual
-BELOW_THE_UI = ("simulator/views/", "simulator/dissect/")  # must not import simulator.tui
+# Must not import simulator.tui:
+BELOW_THE_UI = ("simulator/views/", "simulator/dissect/", "simulator/sandbox/")
+PURE = ("simulator/http/",)  # the stdlib and wirelab's root error only: no I/O, no UI
+IMPURE = ("asyncio", "socket", "selectors", "textual", "scapy")
 
 
 def modules() -> list[str]:
@@ -64,3 +68,11 @@ def test_nothing_below_the_ui_imports_textual(name: str) -> None:
 @pytest.mark.parametrize("name", [name for name in modules() if name.startswith(BELOW_THE_UI)])
 def test_views_and_dissectors_never_import_the_ui(name: str) -> None:
     assert not {module for module in imported(name) if within(module, "simulator.tui")}
+
+
+@pytest.mark.parametrize("name", [name for name in modules() if name.startswith(PURE)])
+def test_the_http_layer_is_pure(name: str) -> None:
+    found = imported(name)
+    assert not {module for module in found if any(within(module, bad) for bad in IMPURE)}
+    ours = {module for module in found if within(module, "simulator")}
+    assert all(within(m, "simulator.http") or within(m, "simulator.errors") for m in ours)

@@ -1,8 +1,8 @@
 """A connection's messages as conversation turns: who spoke, and what they said.
 
 The follow-stream view shows these. Nothing here reads a header bit by hand:
-an HTTP message's head is read by the engine's own parser (`read_head`, the
-one the reassembler cut the message with), a WebSocket frame by
+an HTTP message's head is read by `simulator.http.read_head` (the parser
+the engine and the reassembler use), a WebSocket frame by
 `simulator.ws.frames`, and the client is the side that sent the upgrade
 request or, failing that, the side that masks its frames.
 """
@@ -16,13 +16,13 @@ from typing import Literal
 from simulator.dissect.fields import Dissection
 from simulator.dissect.stream_view import StreamDissector
 from simulator.dissect.websocket import Inflated
+from simulator.http import Head, HttpError, read_head
 from simulator.text import plural
 from simulator.trace.records import Endpoint, Layer, RecordSource, WireRecord
 from simulator.trace.streams import Pdu
 from simulator.ws.close_codes import explain
 from simulator.ws.errors import ProtocolError
 from simulator.ws.frames import KNOWN_OPCODES, Frame, Opcode, parse_frames
-from simulator.ws.handshake import Head, read_head
 
 Direction = Literal["client", "server"]
 
@@ -134,7 +134,7 @@ def _read(pdu: Pdu) -> _Message:
             head, head_length = parsed
             return _Message(pdu, head=head, head_length=head_length)
         frames, _ = parse_frames(pdu.data)
-    except ProtocolError:  # a HandshakeError too: a head the engine refuses
+    except (HttpError, ProtocolError):  # a head or a frame the parsers refuse
         return _Message(pdu)
     return _Message(pdu, frame=frames[0] if frames else None)
 

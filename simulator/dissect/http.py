@@ -19,9 +19,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from simulator.dissect.fields import Buffer, Dissection, Field, FieldValue
+from simulator.http import HttpError, read_head
 from simulator.text import plural
-from simulator.ws.errors import HandshakeError
-from simulator.ws.handshake import accept_key, check_request, is_valid_key, read_head
+from simulator.ws.handshake import accept_key, check_request, is_valid_key
 
 METHODS = (
     b"GET ",
@@ -706,7 +706,7 @@ class _Http:
                 parsed = read_head(self.data)
                 if parsed is not None:
                     check_request(parsed[0])
-            except HandshakeError as error:
+            except HttpError as error:  # the engine's HandshakeError is one too
                 self.problems.append(
                     f"not a valid WebSocket handshake, a server answers {error.status}: "
                     f"{error.reason}"

@@ -31,13 +31,13 @@ from simulator.dissect.websocket import (
     MessageInflater,
     websocket_dissection,
 )
+from simulator.http import HttpError, read_head
 from simulator.text import plural
 from simulator.trace.records import Endpoint, WireRecord
 from simulator.trace.streams import ConnectionKey, Pdu
 from simulator.ws.errors import HandshakeError, ProtocolError
 from simulator.ws.extensions import parse_extensions
 from simulator.ws.frames import Opcode, parse_frames
-from simulator.ws.handshake import read_head
 
 KEEP_BUDGET = 256 << 20  # inflated bytes kept for display, all messages together
 KEEP_HEAD = 4096  # ... and past that budget, per message
@@ -184,7 +184,7 @@ class MessageDissector:
     def _learn(context: _Context, pdu: Pdu) -> None:
         try:
             parsed = read_head(pdu.data)
-        except HandshakeError:
+        except HttpError:
             return
         if parsed is None:
             return

@@ -100,7 +100,7 @@ class _Parsed:
     payload: bytes  # the clear payload bytes present
     length: int | None  # the payload length the header announces
     header: bytes | None  # the whole header, once all of it is present
-    refused: str | None = None  # why the engine's reader refused the header, if it did
+    refused: str | None = None  # why the engine's reader refused the header: `_refusal`
 
     @property
     def frame_length(self) -> int | None:
@@ -131,7 +131,7 @@ def _parse(data: bytes) -> _Parsed:
     try:
         frame = reader.next_frame()
     except ProtocolError as error:
-        return _parse_partial(data, str(error))
+        return _parse_partial(data, _refusal(error))
     if frame is None:
         return _parse_partial(data, None)
     header = frame.header
@@ -139,6 +139,18 @@ def _parse(data: bytes) -> _Parsed:
         frame.fields(), header[0], header[1], frame.masking_key, frame.payload,
         len(frame.payload), header,
     )  # fmt: skip
+
+
+def _refusal(error: ProtocolError) -> str:
+    """Why the engine refuses a frame: the rule its violation names, and what it costs."""
+    violation = error.violation
+    if violation is None:
+        return error.reason
+    code = violation.close_code
+    return (
+        f"{violation.rule} ({violation.section}); it fails the connection with {code} "
+        f"({explain(code).split(':')[0]})"
+    )
 
 
 def _parse_partial(data: bytes, refused: str | None) -> _Parsed:

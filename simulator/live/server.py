@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
+from simulator.http import HttpError, build_error_response, read_head
 from simulator.ws import (
     BinaryMessage,
     CloseCode,
@@ -26,7 +27,6 @@ from simulator.ws import (
     ConnectionFailed,
     ConnectionState,
     Event,
-    HandshakeError,
     HandshakeFailed,
     Pong,
     Request,
@@ -34,7 +34,6 @@ from simulator.ws import (
     TextMessage,
     send_message,
 )
-from simulator.ws import handshake as hs
 from simulator.ws.deflate import PerMessageDeflate
 from simulator.ws.extensions import Extension
 
@@ -200,8 +199,8 @@ class Session(asyncio.Protocol):
         if server.pending > server.max_pending:
             self.kind = "http"  # nothing more is read
             self._leave_pending()
-            self._write_raw(hs.build_error_response(503, "too many handshakes in progress, "
-                                                    "try again later"))  # fmt: skip
+            self._write_raw(build_error_response(503, "too many handshakes in progress, "
+                                                 "try again later"))  # fmt: skip
             self._note("refused: the limit of handshakes in progress reached")
             transport.close()
         self.server.changed(self)
@@ -254,8 +253,8 @@ class Session(asyncio.Protocol):
         the engine) or a plain HTTP request (answered here; False). Until the head is
         complete, wait."""
         try:
-            parsed = hs.read_head(self._head)
-        except HandshakeError:
+            parsed = read_head(self._head)
+        except HttpError:
             self._leave_pending()
             self.kind = "websocket"
             return True  # the engine answers a malformed or oversized head (400, 431)

@@ -13,6 +13,7 @@ import re
 from email.utils import formatdate
 from pathlib import Path
 
+from simulator.http import build_response
 from simulator.resources import assets_dir
 
 CONTENT_TYPES = {
@@ -27,7 +28,6 @@ CONTENT_TYPES = {
 }
 WEBSOCKET_PATHS = ("/echo", "/chat")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed"}
 # The page may connect to any ws:// server the learner types in; everything else is
 # its own origin's.
 _POLICY = "default-src 'self'; connect-src 'self' ws: wss:; frame-ancestors 'none'"
@@ -79,5 +79,4 @@ def response(
         ("Connection", "close"),
         *extra,
     ]
-    lines = [f"HTTP/1.1 {status} {_REASONS[status]}", *(f"{k}: {v}" for k, v in headers)]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (b"" if head else body)
+    return build_response(status, headers, body, head_only=head)

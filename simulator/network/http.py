@@ -14,7 +14,8 @@ touches a socket or a clock: bytes in, messages out; messages in, bytes out.
   `Content-Length`.
 
 The head is parsed by the same strict reader the WebSocket handshake uses
-(`simulator.ws.handshake.read_head`), so one HTTP parser serves both.
+(`simulator.http.read_head`), so one HTTP parser serves both; responses are
+written by `simulator.http`'s builder, with its reason phrases.
 """
 
 from __future__ import annotations
@@ -26,42 +27,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from simulator.ws.errors import HandshakeError
-from simulator.ws.events import Headers
-from simulator.ws.handshake import Head, read_head
+from simulator import http
+from simulator.http import Head, Headers, HttpError, read_head
 
 MAX_BODY = 64 * 1024  # the largest request body the server takes (else 413)
 
-REASONS = {
-    100: "Continue",
-    101: "Switching Protocols",
-    200: "OK",
-    204: "No Content",
-    304: "Not Modified",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    413: "Content Too Large",
-    426: "Upgrade Required",
-    431: "Request Header Fields Too Large",
-    500: "Internal Server Error",
-    501: "Not Implemented",
-    505: "HTTP Version Not Supported",
-}
-
 _VERSION = re.compile(r"HTTP/(\d)\.(\d)")
-
-
-class HttpError(Exception):
-    """A request the server cannot take: `status` is its answer; it closes the connection."""
-
-    def __init__(self, reason: str, status: int = 400, headers: Headers = ()) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
-        self.headers = headers
 
 
 def _all(headers: Headers, name: str) -> list[str]:
@@ -145,13 +116,6 @@ class HttpResponse(_HasHeaders):
 # --- reading ---------------------------------------------------------------------------
 
 
-def _head(buf: bytes | bytearray) -> tuple[Head, int] | None:
-    try:
-        return read_head(buf)
-    except HandshakeError as error:
-        raise HttpError(error.reason, error.status) from None
-
-
 def _chunked(buf: bytes | bytearray, start: int, limit: int) -> tuple[bytes, int] | None:
     """A chunked body from `start` (RFC 9112 §7.1): (data, end) or None if incomplete."""
     body = bytearray()
@@ -226,7 +190,7 @@ def is_websocket_upgrade(head: Head) -> bool:
 def parse_request_head(buf: bytes | bytearray) -> tuple[Head, int] | None:
     """The head at the start of `buf` (leading empty lines skipped, RFC 9112 §2.2): (head,
     where it ends), or None if incomplete. Raises `HttpError` (400, 431) for a bad head."""
-    return _head(_skip_empty_lines(buf))
+    return read_head(_skip_empty_lines(buf))
 
 
 def _skip_empty_lines(buf: bytes | bytearray) -> bytes | bytearray:
@@ -248,7 +212,7 @@ def read_request(buf: bytes | bytearray) -> tuple[HttpRequest, int] | None:
     line of method, target and version; exactly one Host in HTTP/1.1), 413, 431, 501, 505.
     """
     skip = leading_empty_lines(buf)
-    parsed = _head(buf[skip:])
+    parsed = read_head(buf[skip:])
     if parsed is None:
         return None
     head, used = parsed
@@ -302,7 +266,7 @@ def read_response(
     """One response from the start of `buf` to a request with `method`: (response, bytes
     used), or None if incomplete. `eof`: no more bytes will come (a body framed by the
     connection closing ends there). Raises `HttpError` for a malformed response."""
-    parsed = _head(buf)
+    parsed = read_head(buf)
     if parsed is None:
         if eof and buf:
             raise HttpError("the connection closed in the middle of a response head")
@@ -360,12 +324,10 @@ def build_response(
     """A response with `Content-Length` first (of the body a GET gets, even for HEAD;
     field order carries no meaning, RFC 9110 §5.3), and `Connection: close` when the
     server closes after it."""
-    lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}", f"Content-Length: {len(body)}"]
-    lines += [f"{k}: {v}" for k, v in headers]
+    fields = [("Content-Length", str(len(body))), *headers]
     if close:
-        lines.append("Connection: close")
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-    return head if head_only else head + body
+        fields.append(("Connection", "close"))
+    return http.build_response(status, fields, body, head_only=head_only)
 
 
 def basic_credentials(user: str, password: str) -> str:
@@ -467,8 +429,7 @@ def _text(status: int, message: str) -> tuple[int, Headers, bytes]:
 
 def error_response(error: HttpError) -> bytes:
     """The answer to a request the server could not take; it closes the connection."""
-    status, headers, body = _text(error.status, f"{REASONS.get(error.status, 'Error')}: "
-                                  f"{error.reason}")  # fmt: skip
+    status, headers, body = _text(error.status, f"{http.reason(error.status)}: {error.reason}")
     return build_response(status, (*error.headers, *headers), body, close=True)
 
 
@@ -477,7 +438,6 @@ __all__ = [
     "DEFAULT_CREDENTIALS",
     "DEFAULT_RESOURCES",
     "MAX_BODY",
-    "REASONS",
     "HttpError",
     "HttpRequest",
     "HttpResponse",

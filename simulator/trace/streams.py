@@ -39,11 +39,11 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Literal, NamedTuple, cast
 
+from simulator.http import Head, HttpError, read_head
 from simulator.trace.records import Endpoint, Layer, RecordSource, WireRecord
 from simulator.trace.segments import ACK, FIN, SYN, tcp_segment
-from simulator.ws.errors import HandshakeError, ProtocolError
+from simulator.ws.errors import ProtocolError
 from simulator.ws.frames import FrameReader, parse_frames
-from simulator.ws.handshake import Head, read_head
 
 MAX_MESSAGE = 64 << 20  # one HTTP message or WebSocket frame larger than this: RAW
 MAX_PENDING = 8 << 20  # out-of-order bytes waiting for a gap to fill, per direction
@@ -501,7 +501,7 @@ class Reassembler:
                     return
                 try:
                     parsed = read_head(buf)
-                except HandshakeError:
+                except HttpError:
                     half.go_raw()
                     return
                 if parsed is None:

@@ -20,6 +20,7 @@ from simulator.ws.events import (
 )
 from simulator.ws.frames import Frame, FrameReader, Opcode, build_frame, serialize_frame
 from simulator.ws.handshake import accept_key, accept_steps
+from simulator.ws.violations import Violation
 
 __all__ = [
     "Accepted",
@@ -44,6 +45,7 @@ __all__ = [
     "Role",
     "TextMessage",
     "UsageError",
+    "Violation",
     "WebSocketError",
     "accept_key",
     "accept_steps",

@@ -59,6 +59,7 @@ from simulator.ws.frames import (
     pack_header,
 )
 from simulator.ws.mask import NUMPY_THRESHOLD, mask_inplace, xor_small
+from simulator.ws.violations import Violation
 
 RandomSource = Callable[[int], bytes]
 """Returns n random bytes: `os.urandom`, or `random.Random(seed).randbytes` for replay."""
@@ -181,7 +182,9 @@ class Connection:
             self.state = ConnectionState.CLOSED
             self._events.append(
                 ConnectionFailed(
-                    CloseCode.ABNORMAL_CLOSURE, "connection lost without a close frame"
+                    CloseCode.ABNORMAL_CLOSURE,
+                    "connection lost without a close frame",
+                    violation=None,  # the transport ended: no rule was broken
                 )
             )
 
@@ -403,36 +406,56 @@ class Connection:
         opcode = b0 & OPCODE
         if b0 & _RSV & ~self._rsv_allowed:
             # RFC 6455 §5.2: "MUST be 0 unless an extension is negotiated that defines" them.
-            raise ProtocolError("RSV bits set without a negotiated extension")
+            raise ProtocolError(
+                "RSV bits set without a negotiated extension",
+                violation=Violation.RSV_WITHOUT_EXTENSION,
+            )
         if opcode not in KNOWN_OPCODES:
-            raise ProtocolError(f"reserved opcode {opcode:#x}")  # §5.2
+            raise ProtocolError(f"reserved opcode {opcode:#x}", violation=Violation.RESERVED_OPCODE)
         if masked == self._client:
             # §5.1: clients MUST mask every frame; servers MUST NOT mask any.
+            if masked:
+                raise ProtocolError(
+                    "server frame is masked", violation=Violation.MASKED_SERVER_FRAME
+                )
             raise ProtocolError(
-                "server frame is masked" if masked else "client frame is not masked"
+                "client frame is not masked", violation=Violation.UNMASKED_CLIENT_FRAME
             )
         if opcode >= 0x8:
             # §5.5: control frames are at most 125 bytes and never fragmented.
             if not b0 & FIN:
-                raise ProtocolError("fragmented control frame")
+                raise ProtocolError(
+                    "fragmented control frame", violation=Violation.FRAGMENTED_CONTROL_FRAME
+                )
             if length > MAX_CONTROL_PAYLOAD:
-                raise ProtocolError(f"control frame with a {length}-byte payload (max 125)")
+                raise ProtocolError(
+                    f"control frame with a {length}-byte payload (max 125)",
+                    violation=Violation.CONTROL_FRAME_TOO_LONG,
+                )
             if b0 & _RSV:
-                raise ProtocolError("RSV bits set on a control frame")
+                raise ProtocolError(
+                    "RSV bits set on a control frame", violation=Violation.RSV_ON_CONTROL_FRAME
+                )
             return
         continuation = opcode == Opcode.CONTINUATION
         if continuation:
             if self._msg_opcode is None:
-                raise ProtocolError("continuation frame without a message to continue")  # §5.4
+                raise ProtocolError(
+                    "continuation frame without a message to continue",
+                    violation=Violation.CONTINUATION_WITHOUT_MESSAGE,
+                )
             self._msg_frames += 1
             most = max_fragments(self.config.max_size)
             if self._msg_frames > most:
                 raise ProtocolError(
                     f"message in more than {most} fragments",
-                    close_code=CloseCode.MESSAGE_TOO_BIG,
+                    violation=Violation.TOO_MANY_FRAGMENTS,
                 )
         elif self._msg_opcode is not None:
-            raise ProtocolError("new data frame inside a fragmented message")  # §5.4
+            raise ProtocolError(
+                "new data frame inside a fragmented message",
+                violation=Violation.INTERLEAVED_MESSAGE,
+            )
         else:
             self._msg_frames = 1
         if b0 & _RSV:
@@ -450,11 +473,11 @@ class Connection:
             if length > limit + (limit >> 3) + (limit >> 6) + 1024:
                 raise ProtocolError(
                     f"frame of {length} bytes for a message of at most {limit}",
-                    close_code=CloseCode.MESSAGE_TOO_BIG,
+                    violation=Violation.FRAME_TOO_BIG,
                 )
         elif self._msg_size + length > limit:
             raise ProtocolError(
-                f"message of more than {limit} bytes", close_code=CloseCode.MESSAGE_TOO_BIG
+                f"message of more than {limit} bytes", violation=Violation.MESSAGE_TOO_BIG
             )
 
     def _read_frames(self) -> None:
@@ -476,7 +499,7 @@ class Connection:
                         except UnicodeDecodeError:
                             raise ProtocolError(
                                 "text message is not valid UTF-8",
-                                close_code=CloseCode.INVALID_PAYLOAD,
+                                violation=Violation.TEXT_NOT_UTF8,
                             ) from None
                     else:
                         events.append(BinaryMessage(item[2]))
@@ -502,7 +525,7 @@ class Connection:
         self._msg_size += len(payload)
         if limit is not None and self._msg_size > limit:
             raise ProtocolError(
-                f"message of more than {limit} bytes", close_code=CloseCode.MESSAGE_TOO_BIG
+                f"message of more than {limit} bytes", violation=Violation.MESSAGE_TOO_BIG
             )
         if self._utf8 is not None:
             try:
@@ -515,7 +538,7 @@ class Connection:
             # byte can complete: it would encode a UTF-16 surrogate (RFC 3629 §3).
             if text is None or (pending[:1] == b"\xed" and pending[1:2] >= b"\xa0"):
                 raise ProtocolError(
-                    "text message is not valid UTF-8", close_code=CloseCode.INVALID_PAYLOAD
+                    "text message is not valid UTF-8", violation=Violation.TEXT_NOT_UTF8
                 )
             if text:
                 self._msg_text.append(text)
@@ -547,16 +570,20 @@ class Connection:
         if not payload:
             code, reason = int(CloseCode.NO_STATUS_RCVD), ""
         elif len(payload) == 1:
-            raise ProtocolError("close frame with a 1-byte payload")
+            raise ProtocolError(
+                "close frame with a 1-byte payload", violation=Violation.CLOSE_WITH_ONE_BYTE
+            )
         else:
             code = int.from_bytes(payload[:2], "big")
             if not is_valid_on_wire(code):
-                raise ProtocolError(f"invalid close code {code}")
+                raise ProtocolError(
+                    f"invalid close code {code}", violation=Violation.INVALID_CLOSE_CODE
+                )
             try:
                 reason = payload[2:].decode("utf-8")
             except UnicodeDecodeError:
                 raise ProtocolError(
-                    "close reason is not valid UTF-8", close_code=CloseCode.INVALID_PAYLOAD
+                    "close reason is not valid UTF-8", violation=Violation.CLOSE_REASON_NOT_UTF8
                 ) from None
         self.close_received = (code, reason)
         if self.state is ConnectionState.OPEN:
@@ -573,7 +600,9 @@ class Connection:
         self.state = ConnectionState.CLOSED
         self.failure = error
         self._reader.take_remaining()
-        self._events.append(ConnectionFailed(error.close_code, error.reason))
+        self._events.append(
+            ConnectionFailed(error.close_code, error.reason, violation=error.violation)
+        )
 
     # --- sending --------------------------------------------------------------------
 

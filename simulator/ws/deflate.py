@@ -34,10 +34,10 @@ from __future__ import annotations
 
 import zlib
 
-from simulator.ws.close_codes import CloseCode
 from simulator.ws.errors import HandshakeError, ProtocolError
 from simulator.ws.extensions import Extension, Params
 from simulator.ws.frames import RSV1
+from simulator.ws.violations import Violation
 
 NAME = "permessage-deflate"
 TAIL = b"\x00\x00\xff\xff"  # the empty stored block Z_SYNC_FLUSH ends with (§7.2.1)
@@ -262,12 +262,12 @@ class PerMessageDeflate(Extension):
             except zlib.error as error:
                 raise ProtocolError(
                     f"compressed message cannot be inflated: {error}",
-                    close_code=CloseCode.INVALID_PAYLOAD,
+                    violation=Violation.CORRUPT_COMPRESSED_DATA,
                 ) from None
             if max_size is not None and (len(out) > max_size or decompressor.unconsumed_tail):
                 raise ProtocolError(
                     f"compressed message inflates past the {max_size}-byte limit",
-                    close_code=CloseCode.MESSAGE_TOO_BIG,
+                    violation=Violation.INFLATED_TOO_BIG,
                 )
             if not decompressor.eof:
                 break
@@ -295,4 +295,7 @@ class PerMessageDeflate(Extension):
     def check_header(self, b0: int, continuation: bool) -> None:
         if continuation and b0 & RSV1:
             # §6.1: only a message's first frame carries the Per-Message Compressed bit.
-            raise ProtocolError("RSV1 set on a continuation frame (RFC 7692 §6.1)")
+            raise ProtocolError(
+                "RSV1 set on a continuation frame (RFC 7692 §6)",
+                violation=Violation.RSV1_ON_CONTINUATION,
+            )

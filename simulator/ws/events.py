@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from simulator.ws.close_codes import explain
+from simulator.ws.violations import Violation
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -116,10 +117,16 @@ class CloseReceived:
 
 @dataclass(frozen=True, slots=True)
 class ConnectionFailed:
-    """The peer broke the protocol: a close frame with `code` is queued, then the end."""
+    """The peer broke the protocol: a close frame with `code` is queued, then the end.
+
+    `violation` is the rule the peer broke (its `close_code` is `code`); None when no
+    rule was broken, as when the transport closed without a close frame (1006).
+    `reason` says the same in words, for people: read the violation, not the words.
+    """
 
     code: int
     reason: str
+    violation: Violation | None = None
 
     def __str__(self) -> str:
         return f"FAILED {self.code} ({explain(self.code)}): {self.reason}"

@@ -110,12 +110,14 @@ class Extension(ABC):
         """Transform one incoming data frame's payload.
 
         `rsv` is the message's first-frame RSV bits; `fin` marks its last frame.
-        Raise `ProtocolError` (1009 when decoding would exceed `max_size`).
+        Raise `ProtocolError` naming the `Violation` (INFLATED_TOO_BIG, 1009, when
+        decoding would exceed `max_size`).
         """
 
     def check_header(self, b0: int, continuation: bool) -> None:  # noqa: B027 (optional)
         """Check a data frame's first byte when one of `rsv_mask`'s bits is set, before
-        its payload is read; raise `ProtocolError` to fail the connection."""
+        its payload is read; raise `ProtocolError` naming the `Violation` to fail the
+        connection."""
 
     def describe(self) -> str:
         """The negotiated extension as the response header names it."""

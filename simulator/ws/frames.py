@@ -29,9 +29,10 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import NamedTuple
 
-from simulator.ws.close_codes import CloseCode, explain
+from simulator.ws.close_codes import explain
 from simulator.ws.errors import ProtocolError
 from simulator.ws.mask import NUMPY_THRESHOLD, apply_mask, mask_inplace, xor_small
+from simulator.ws.violations import Violation
 
 # RFC 6455 §5.2: the bits of the first two header bytes.
 FIN = 0x80
@@ -331,13 +332,16 @@ class FrameReader:
             hlen = 10
             if length >> 63:
                 # RFC 6455 §5.2: "the most significant bit MUST be 0".
-                raise ProtocolError("64-bit payload length has its most significant bit set")
+                raise ProtocolError(
+                    "64-bit payload length has its most significant bit set",
+                    violation=Violation.LENGTH_TOP_BIT,
+                )
         masked = b1 & MASK
         if self._checked != pos:
             if self.max_payload is not None and length > self.max_payload:
                 raise ProtocolError(
                     f"frame of {length} bytes exceeds the {self.max_payload}-byte limit",
-                    close_code=CloseCode.MESSAGE_TOO_BIG,
+                    violation=Violation.FRAME_TOO_BIG,
                 )
             if self.check_header is not None:
                 self.check_header(b0, bool(masked), length)

@@ -8,9 +8,9 @@ Client                                     Server
   Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==
   Sec-WebSocket-Version: 13
 
-Only the stdlib is used: the engine must stay importable anywhere. The HTTP
-parsing here is deliberately strict and small: one message head, no bodies on
-requests, no obsolete line folding.
+Only the stdlib is used: the engine must stay importable anywhere. The message
+head is read by `simulator.http`'s reader, deliberately strict and small (one
+head, no obsolete line folding); a handshake request has no body.
 """
 
 from __future__ import annotations
@@ -20,16 +20,19 @@ import binascii
 import hashlib
 from dataclasses import dataclass
 
+from simulator import http
+
+# The `X as X` names are re-exported: the engine reads and answers HTTP through them.
+from simulator.http import MAX_HEAD as MAX_HEAD
+from simulator.http import Head as Head
+from simulator.http import HttpError
+from simulator.http import build_error_response as build_error_response
 from simulator.ws.errors import HandshakeError
 from simulator.ws.events import Headers
 
 # RFC 6455 §1.3: the globally unique identifier appended to the key.
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 VERSION = "13"
-MAX_HEAD = 16 * 1024  # bytes of request line + headers we accept
-MAX_HEADERS = 100
-
-_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,63 +66,25 @@ def is_valid_key(key: str) -> bool:
         return False
 
 
-@dataclass(frozen=True, slots=True)
-class Head:
-    """An HTTP message head: its start line split in three, and its header fields."""
-
-    start: tuple[str, str, str]
-    headers: Headers
-
-    def get_all(self, name: str) -> list[str]:
-        lname = name.lower()
-        return [v for k, v in self.headers if k.lower() == lname]
-
-    def get(self, name: str) -> str | None:
-        values = self.get_all(name)
-        if len(values) > 1:
-            raise HandshakeError(f"{name} appears more than once")
-        return values[0] if values else None
-
-    def tokens(self, name: str) -> list[str]:
-        """A comma-separated list header, all of its fields, split and stripped."""
-        return [t.strip() for v in self.get_all(name) for t in v.split(",") if t.strip()]
+def _engine_error(error: HttpError) -> HandshakeError:
+    """The engine's error for an HTTP one: the same words and the same answer."""
+    return HandshakeError(error.reason, status=error.status, headers=error.headers)
 
 
 def read_head(buf: bytes | bytearray) -> tuple[Head, int] | None:
-    """Parse one HTTP head from the start of `buf`: (head, bytes used), or None if incomplete.
-
-    Raises `HandshakeError` (400, or 431 when too large) for anything malformed.
-    """
-    end = buf.find(b"\r\n\r\n", 0, MAX_HEAD + 4)
-    if end < 0:
-        if len(buf) > MAX_HEAD:
-            raise HandshakeError("request head too large", status=431)
-        if buf.find(b"\n\n", 0, MAX_HEAD + 2) >= 0:
-            # A head ended by bare LFs would never end here: say so now, not at a timeout.
-            raise HandshakeError("lines end with LF alone, not CR LF (RFC 9112 §2.2)")
-        return None
+    """`simulator.http.read_head`, raising the engine's `HandshakeError` (400, 431)."""
     try:
-        text = bytes(buf[:end]).decode("ascii")
-    except UnicodeDecodeError:
-        raise HandshakeError("non-ASCII bytes in the HTTP head") from None
-    lines = text.split("\r\n")
-    parts = lines[0].split(" ", 2)
-    if len(parts) != 3 or not all(parts):
-        raise HandshakeError(f"malformed start line {lines[0]!r}")
-    if len(lines) - 1 > MAX_HEADERS:
-        raise HandshakeError("too many header fields", status=431)
-    headers = []
-    for line in lines[1:]:
-        if line[:1] in (" ", "\t"):
-            raise HandshakeError("obsolete line folding is not allowed (RFC 9112 §5.2)")
-        name, colon, value = line.partition(":")
-        if not colon or not name or not all(ord(c) in _TOKEN for c in name):
-            raise HandshakeError(f"malformed header line {line!r}")
-        value = value.strip(" \t")
-        if any((ord(c) < 0x20 and c != "\t") or c == "\x7f" for c in value):
-            raise HandshakeError(f"control character in header {name}")
-        headers.append((name, value))
-    return Head((parts[0], parts[1], parts[2]), tuple(headers)), end + 4
+        return http.read_head(buf)
+    except HttpError as error:
+        raise _engine_error(error) from None
+
+
+def _get(head: Head, name: str) -> str | None:
+    """`head.get(name)`, raising `HandshakeError` (400) if the header appears twice."""
+    try:
+        return head.get(name)
+    except HttpError as error:
+        raise _engine_error(error) from None
 
 
 def _has_token(values: list[str], token: str) -> bool:
@@ -175,7 +140,7 @@ def check_response(
         raise HandshakeError("response lacks 'Upgrade: websocket'")
     if not _has_token(head.tokens("Connection"), "upgrade"):
         raise HandshakeError("response lacks 'Connection: Upgrade'")
-    accept = head.get("Sec-WebSocket-Accept")
+    accept = _get(head, "Sec-WebSocket-Accept")
     if accept != accept_key(key):
         raise HandshakeError(f"Sec-WebSocket-Accept is {accept!r}, expected {accept_key(key)!r}")
     chosen = head.tokens("Sec-WebSocket-Protocol")
@@ -217,7 +182,7 @@ def check_request(head: Head, *, origins: tuple[str, ...] | None = None) -> Clie
         raise HandshakeError(f"the handshake must be a GET request, got {method}")
     if not target.startswith("/"):
         raise HandshakeError(f"request target {target!r} is not a path")
-    host = head.get("Host")
+    host = _get(head, "Host")
     if not host:
         raise HandshakeError("missing Host header")
     upgrade_required = (("Upgrade", "websocket"), ("Sec-WebSocket-Version", VERSION))
@@ -225,7 +190,7 @@ def check_request(head: Head, *, origins: tuple[str, ...] | None = None) -> Clie
         raise HandshakeError("missing 'Upgrade: websocket'", status=426, headers=upgrade_required)
     if not _has_token(head.tokens("Connection"), "upgrade"):
         raise HandshakeError("missing 'Connection: Upgrade'", status=426, headers=upgrade_required)
-    key = head.get("Sec-WebSocket-Key")
+    key = _get(head, "Sec-WebSocket-Key")
     if key is None or not is_valid_key(key):
         raise HandshakeError("Sec-WebSocket-Key must be base64 of 16 bytes")
     versions = head.get_all("Sec-WebSocket-Version")
@@ -238,7 +203,7 @@ def check_request(head: Head, *, origins: tuple[str, ...] | None = None) -> Clie
             status=426,
             headers=upgrade_required,
         )
-    origin = head.get("Origin")
+    origin = _get(head, "Origin")
     if origins is not None and origin not in origins:
         raise HandshakeError(f"origin {origin!r} is not allowed", status=403)
     return ClientHandshake(
@@ -260,41 +225,13 @@ def build_response(
     extra_headers: Headers = (),
 ) -> bytes:
     """The server's 101 answer (RFC 6455 §4.2.2)."""
-    lines = [
-        "HTTP/1.1 101 Switching Protocols",
-        "Upgrade: websocket",
-        "Connection: Upgrade",
-        f"Sec-WebSocket-Accept: {accept_key(key)}",
+    fields = [
+        ("Upgrade", "websocket"),
+        ("Connection", "Upgrade"),
+        ("Sec-WebSocket-Accept", accept_key(key)),
     ]
     if subprotocol is not None:
-        lines.append(f"Sec-WebSocket-Protocol: {subprotocol}")
+        fields.append(("Sec-WebSocket-Protocol", subprotocol))
     if extensions:
-        lines.append(f"Sec-WebSocket-Extensions: {extensions}")
-    lines.extend(f"{k}: {v}" for k, v in extra_headers)
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
-
-
-REASONS = {
-    400: "Bad Request",
-    403: "Forbidden",
-    404: "Not Found",
-    426: "Upgrade Required",
-    431: "Request Header Fields Too Large",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-}
-
-
-def build_error_response(status: int, message: str, headers: Headers = ()) -> bytes:
-    """A short plain-text HTTP error that closes the connection."""
-    body = (message + "\n").encode("utf-8")
-    # RFC 9110 §7.8: a message carrying Upgrade also lists "upgrade" in Connection.
-    upgrade = any(k.lower() == "upgrade" for k, _ in headers)
-    lines = [
-        f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}",
-        *(f"{k}: {v}" for k, v in headers),
-        "Content-Type: text/plain; charset=utf-8",
-        f"Content-Length: {len(body)}",
-        "Connection: Upgrade, close" if upgrade else "Connection: close",
-    ]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii") + body
+        fields.append(("Sec-WebSocket-Extensions", extensions))
+    return http.build_response(101, [*fields, *extra_headers])

@@ -16,10 +16,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from simulator.http import Head, read_head
 from simulator.live import Server, trace_tap
 from simulator.trace import Layer, Trace
 from simulator.ws.frames import Frame, Opcode, parse_frames
-from simulator.ws.handshake import Head, read_head
 from tests.browser.cdp import Cdp, Page
 
 T = TypeVar("T")
@@ -156,7 +156,7 @@ def messages(frames: list[Frame]) -> list[Message]:
     parts: list[Frame] = []
     for frame in frames:
         if Opcode(frame.opcode).is_control:
-            assert not frame.rsv1, f"a control frame with RSV1: {frame}"  # RFC 7692 §6.1
+            assert not frame.rsv1, f"a control frame with RSV1: {frame}"  # RFC 7692 §6
             out.append(Message(frame.opcode, frame.payload, False))
             continue
         parts.append(frame)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 
+from simulator.http import Head
 from simulator.ws.frames import Opcode
-from simulator.ws.handshake import Head
 from tests.browser.support import (
     Connection,
     Site,

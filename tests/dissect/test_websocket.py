@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from simulator.dissect.fields import Dissection
 from simulator.dissect.websocket import dissect_ws_frame, websocket_dissection
 from simulator.ws.frames import Opcode, serialize_frame
+from simulator.ws.violations import Violation
 from tests.dissect.helpers import FAST, check_tree, field, names_at, problem
 
 KEY = bytes.fromhex("37fa213d")  # RFC 6455 §5.7's masking key
@@ -182,7 +183,10 @@ def test_truncated_frames(cut: int) -> None:
 def test_refused_64_bit_length() -> None:
     d = ws(bytes.fromhex("82 7f 80 00 00 00 00 00 00 00 01"))
     assert "most significant bit" in (field(d, "ws.extended_payload_length").problem or "")
-    assert any("engine refuses" in p for p in d.problems)
+    # The rule comes from the engine's violation, not from the words of its reason.
+    rule = Violation.LENGTH_TOP_BIT
+    assert f"the engine refuses this frame: {rule.rule} ({rule.section})" in d.problems[0]
+    assert "fails the connection with 1002 (protocol error)" in d.problems[0]
 
 
 def test_bytes_after_the_frame() -> None:

@@ -5,7 +5,7 @@ Shared by the verdict tests (`judge` alone) and the screen tests (the verdict as
 
 from __future__ import annotations
 
-from simulator.lessons.sandbox import presets
+from simulator.sandbox import presets
 from simulator.ws.frames import Opcode, serialize_frame
 from tests.must_cases import CASES, KEY, close_payload
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.lessons.sandbox import (
+from simulator.sandbox import (
     EditError,
     FrameFacts,
     Preset,
@@ -13,9 +13,9 @@ from simulator.lessons.sandbox import (
     announce_length,
     apply_edits,
     changed_offsets,
+    cite,
     frame_facts,
     header_fields,
-    identify,
     judge,
     presets,
     rule_for,
@@ -24,10 +24,8 @@ from simulator.lessons.sandbox import (
     set_payload_bytes,
     toggle_bit,
 )
-from simulator.ws import Config, Connection, ConnectionFailed, ProtocolError, Role
 from simulator.ws.close_codes import explain
-from simulator.ws.deflate import PerMessageDeflate
-from simulator.ws.frames import FrameReader, Opcode, parse_frames, serialize_frame
+from simulator.ws.frames import Opcode, parse_frames, serialize_frame
 from tests.lessons.sandbox_frames import varied_frames
 from tests.must_cases import CASES, KEY, MustCase, close_payload, masked
 
@@ -63,6 +61,24 @@ EXPECTED: dict[str, tuple[int, str, str]] = {
     "close with a 1-byte payload": (1002, "§5.5.1", "close frame with a 1-byte payload"),
     "invalid UTF-8 in close reason": (1007, "§5.5.1", "close reason is not valid UTF-8"),
     "64-bit length with its top bit set": (1002, "§5.2", "64-bit payload length"),
+}
+
+# ...and the rule the engine names for each, as data: what decides the case.
+BROKEN: dict[str, Violation] = {
+    "clear MASK": Violation.UNMASKED_CLIENT_FRAME,
+    "set MASK": Violation.MASKED_SERVER_FRAME,
+    "set RSV1": Violation.RSV_WITHOUT_EXTENSION,
+    "reserved opcode 0x3": Violation.RESERVED_OPCODE,
+    "reserved opcode 0xB": Violation.RESERVED_OPCODE,
+    "invalid UTF-8 in text": Violation.TEXT_NOT_UTF8,
+    "ping with 126-byte payload": Violation.CONTROL_FRAME_TOO_LONG,
+    "fragmented ping": Violation.FRAGMENTED_CONTROL_FRAME,
+    "close code 1005 on the wire": Violation.INVALID_CLOSE_CODE,
+    "length over the 1 MiB limit": Violation.MESSAGE_TOO_BIG,
+    "continuation with no message": Violation.CONTINUATION_WITHOUT_MESSAGE,
+    "close with a 1-byte payload": Violation.CLOSE_WITH_ONE_BYTE,
+    "invalid UTF-8 in close reason": Violation.CLOSE_REASON_NOT_UTF8,
+    "64-bit length with its top bit set": Violation.LENGTH_TOP_BIT,
 }
 
 # Presets whose outcome is not a failure, or depends on the frame: tested one by one below.
@@ -124,6 +140,7 @@ def test_each_preset_gets_its_close_code_from_the_engine(
     frame_name: str, frame: bytes, from_client: bool, preset: Preset
 ) -> None:
     verdict = judge(preset.apply(frame), from_client=from_client)
+    assert verdict.violation is BROKEN[preset.name], verdict
     assert_rejected(verdict, *EXPECTED[preset.name])
 
 
@@ -149,6 +166,7 @@ def test_length_says_less_than_sent_turns_the_rest_into_a_bad_header() -> None:
     # "He" is a whole message; the 3 bytes left (4d 51 58, still masked) read as a header
     # whose first byte 0x4d has RSV1 set and opcode 0xd.
     assert verdict.events[0] == "TEXT 'He' [2 chars]"
+    assert verdict.violation is Violation.RSV_WITHOUT_EXTENSION
     assert_rejected(verdict, 1002, "§5.2", "RSV bits set without a negotiated extension")
 
 
@@ -179,7 +197,9 @@ def test_a_longer_length_form_than_needed_is_accepted() -> None:
 def test_the_size_limit_follows_max_size() -> None:
     frame = masked(Opcode.BINARY, b"\x00" * 100)
     assert judge(frame, max_size=100).accepted
-    assert_rejected(judge(frame, max_size=99), 1009, "§10.4", "message of more than 99 bytes")
+    verdict = judge(frame, max_size=99)
+    assert verdict.violation is Violation.MESSAGE_TOO_BIG
+    assert_rejected(verdict, 1009, "§10.4", "message of more than 99 bytes")
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
@@ -188,7 +208,7 @@ def test_every_must_the_engine_enforces_names_its_rule(case: MustCase) -> None:
     assert verdict.close_code == case.close_code
     assert verdict.section.startswith(case.rule), (verdict.section, case.rule)
     assert verdict.rule.startswith(f"RFC 6455 {verdict.section}: ")
-    assert verdict.violation is not None  # the engine's reason is one the table knows
+    assert verdict.violation is case.violation  # the rule the engine reported, as data
     assert verdict.rule != rule_for(None, case.close_code)[1]  # not the fallback
 
 
@@ -263,8 +283,7 @@ def test_the_same_bytes_get_the_same_verdict() -> None:
 # --- the rule table -------------------------------------------------------------------
 
 
-def test_an_unknown_reason_falls_back_to_the_close_code() -> None:
-    assert identify("something new", frame_facts(CLIENT_HELLO, limit=100)) is None
+def test_a_failure_without_a_violation_falls_back_to_the_close_code() -> None:
     assert rule_for(None, 1002) == (
         "§7.4.1",
         "RFC 6455 §7.4.1: 1002 indicates that an endpoint is terminating the connection "
@@ -458,41 +477,45 @@ def test_an_incomplete_frame_says_what_the_receiver_waits_for() -> None:
 
 # --- the violations the engine reports --------------------------------------------------
 
+# What the sandbox's receiver (no extension, a 1 MiB limit) never reports: those need
+# permessage-deflate, a frame reader with a per-frame limit, or more than 16,000 fragments.
+# tests/ws/test_violations.py reaches each of them.
+BEYOND_THE_SANDBOX = {
+    Violation.RSV_ON_CONTROL_FRAME,
+    Violation.RSV1_ON_CONTINUATION,
+    Violation.CORRUPT_COMPRESSED_DATA,
+    Violation.INFLATED_TOO_BIG,
+    Violation.FRAME_TOO_BIG,
+    Violation.TOO_MANY_FRAGMENTS,
+}
 
-def test_every_violation_the_engine_can_report_is_recognised() -> None:
-    found = {judge(wire, from_client=side).violation for _, wire, side in VARIED}
-    # Two the sandbox's engine never reports: RSV bits on a control frame need an
-    # extension that allows them elsewhere, and a frame over `FrameReader.max_payload`
-    # a reader with that limit (the connection's limit is per message).
-    assert found - {None} == set(Violation) - {
-        Violation.RSV_ON_CONTROL_FRAME,
-        Violation.FRAME_TOO_BIG,
-    }
-    server = Connection(Role.SERVER, config=Config(extensions=(PerMessageDeflate,)))
-    server.receive_data(
-        b"GET / HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n"
-        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-        b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
-    )
-    server.events()
-    server.accept()
-    ping = masked(Opcode.PING, b"?", rsv1=True)
-    server.receive_data(ping)
-    [failed] = server.events()
-    assert isinstance(failed, ConnectionFailed)
-    assert identify(failed.reason, frame_facts(ping, limit=0)) == (
-        Violation.RSV_ON_CONTROL_FRAME,
-        FrameFacts(Opcode.PING, 1, None, 0),
-    )
-    reader = FrameReader(max_payload=4)
-    wire = masked(Opcode.BINARY, b"too long")
-    reader.feed(wire)
-    with pytest.raises(ProtocolError) as caught:
-        reader.next_frame()
-    assert identify(caught.value.reason, frame_facts(wire, limit=4)) == (
-        Violation.FRAME_TOO_BIG,
-        FrameFacts(Opcode.BINARY, 8, None, 4),
-    )
+
+def test_every_violation_the_sandbox_s_engine_can_report_is_reached_and_named() -> None:
+    verdicts = [judge(wire, from_client=side) for _, wire, side in VARIED]
+    found = {verdict.violation for verdict in verdicts}
+    assert found - {None} == set(Violation) - BEYOND_THE_SANDBOX
+    for verdict in verdicts:
+        if verdict.violation is None:
+            assert verdict.status != "REJECTED", verdict  # every refusal names its rule
+            continue
+        assert verdict.close_code == verdict.violation.close_code, verdict
+        assert verdict.rfc == verdict.violation.rfc, verdict
+        assert verdict.rule != rule_for(None, verdict.violation.close_code)[1]
+
+
+@pytest.mark.parametrize("violation", list(Violation), ids=lambda v: v.name)
+def test_every_violation_is_cited_with_its_section(violation: Violation) -> None:
+    citation = cite(violation, violation.close_code)
+    assert (citation.rfc, citation.section) == (violation.rfc, violation.clause)
+    assert citation.rule == violation.cited
+    # With the failing frame's numbers, the same rule (or, for a close code, its range's).
+    facts = FrameFacts(Opcode.CLOSE, 2, 1004, 1 << 20)
+    assert cite(violation, violation.close_code, facts).section.startswith(violation.clause)
+
+
+def test_a_violation_from_an_extension_names_its_rfc() -> None:
+    citation = cite(Violation.RSV1_ON_CONTINUATION, 1002)
+    assert citation.rule.startswith("RFC 7692 §6: ")
 
 
 def test_a_violation_s_numbers_come_from_the_frame_s_bytes() -> None:

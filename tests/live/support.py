@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from simulator.http import read_head
 from simulator.live import ConnectionInfo, Server, Session
 from simulator.ws.frames import Frame, parse_frames
-from simulator.ws.handshake import accept_key, build_request, read_head
+from simulator.ws.handshake import accept_key, build_request
 
 T = TypeVar("T")
 

@@ -15,7 +15,7 @@ from textual.widgets import Footer, Input, OptionList, Static
 
 import simulator.tui
 from simulator.lessons import Progress, load_course
-from simulator.lessons.sandbox import judge
+from simulator.sandbox import judge
 from simulator.tui.course import CourseApp
 from simulator.tui.messages import OpenSandbox
 from simulator.tui.screens.sandbox import (

@@ -50,7 +50,7 @@ def test_tshark_inflates_every_message_to_what_was_sent(tmp_path: Path) -> None:
     rows = [line.split("|", 2) for line in out.splitlines()]
     expected = [text for text in OURS + THEIRS for _ in range(1 if text is NUMBERS else 2)]
     assert rows == [["1", "1", text] for text in expected]
-    # Our client's fragmented message: RSV1 on the first frame only (RFC 7692 §6.1), FIN
+    # Our client's fragmented message: RSV1 on the first frame only (RFC 7692 §6), FIN
     # on the last. (tshark does not inflate a compressed message across fragments; that
     # the messages after it inflate shows both sides' contexts stayed in step.)
     [fragmented] = [line.split("|") for line in tshark(

@@ -16,6 +16,7 @@ from simulator.ws import (
     Request,
     Role,
     TextMessage,
+    Violation,
 )
 from simulator.ws.frames import Frame, Opcode, parse_frames, serialize_frame
 
@@ -154,11 +155,22 @@ def open_client(
     return client
 
 
-def assert_fails(conn: Connection, events: list[Event], code: int) -> None:
-    """`conn` failed the connection with `code`: one event, one close frame, CLOSED, no message."""
+def assert_fails(
+    conn: Connection, events: list[Event], code: int, violation: Violation | None = None
+) -> None:
+    """`conn` failed the connection with `code`: one event, one close frame, CLOSED, no message.
+
+    The failure names the rule broken, a `Violation` whose close code is `code` (and
+    which is `violation`, when given).
+    """
     assert not [e for e in events if isinstance(e, MESSAGE_EVENTS)], events
     failures = [e for e in events if isinstance(e, ConnectionFailed)]
     assert [f.code for f in failures] == [code], events
+    named = failures[0].violation
+    assert named is not None, f"a failure with no rule named: {failures[0]}"
+    assert named.close_code == code, (named, code)
+    if violation is not None:
+        assert named is violation, (named, violation)
     assert events[-1] == failures[0], "nothing is reported after the failure"
     assert conn.state is ConnectionState.CLOSED
     sent = frames_of(conn.data_to_send())

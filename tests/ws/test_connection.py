@@ -18,6 +18,7 @@ from simulator.ws import (
     Role,
     TextMessage,
     UsageError,
+    Violation,
 )
 from simulator.ws.connection import max_fragments
 from simulator.ws.frames import build_frame
@@ -49,7 +50,7 @@ MASKED_HELLO = bytes.fromhex("81 85 37 fa 21 3d 7f 9f 4d 51 58")
 def test_server_fails_must_violation(case):
     server = open_server()
     events = feed(server, [case.wire])
-    assert_fails(server, events, case.close_code)
+    assert_fails(server, events, case.close_code, case.violation)
     # Whatever follows is ignored.
     assert feed(server, [MASKED_HELLO]) == []
     assert server.data_to_send() == b""
@@ -59,7 +60,7 @@ def test_server_fails_must_violation(case):
 def test_server_fails_must_violation_one_byte_at_a_time(case):
     server = open_server()
     events = feed(server, byte_at_a_time(case.wire))
-    assert_fails(server, events, case.close_code)
+    assert_fails(server, events, case.close_code, case.violation)
 
 
 CLIENT_CASES = [c for c in CASES if c.id != "unmasked-client-frame"]
@@ -70,7 +71,7 @@ def test_client_fails_must_violation(case):
     # The same faults, sent by a server (unmasked, as a server must).
     client = open_client()
     events = feed(client, [unmask_wire(case.wire)])
-    assert_fails(client, events, case.close_code)
+    assert_fails(client, events, case.close_code, case.violation)
 
 
 @pytest.mark.parametrize("wire", [MASKED_HELLO, masked(0x9, b"ping"), masked(0x8)])
@@ -78,7 +79,7 @@ def test_client_fails_a_masked_frame_from_the_server(wire):
     # RFC 6455 §5.1: "A client MUST close a connection if it detects a masked frame."
     client = open_client()
     events = feed(client, [wire])
-    assert_fails(client, events, CloseCode.PROTOCOL_ERROR)
+    assert_fails(client, events, CloseCode.PROTOCOL_ERROR, Violation.MASKED_SERVER_FRAME)
 
 
 def test_failure_close_frame_is_masked_by_a_client():
@@ -97,7 +98,7 @@ def test_failure_close_frame_is_masked_by_a_client():
 def test_message_over_limit_is_decided_from_the_header():
     server = open_server(Config(max_size=1000))
     events = feed(server, [bytes([0x82, 0xFE]) + (1001).to_bytes(2, "big") + KEY])
-    assert_fails(server, events, CloseCode.MESSAGE_TOO_BIG)
+    assert_fails(server, events, CloseCode.MESSAGE_TOO_BIG, Violation.MESSAGE_TOO_BIG)
 
 
 def test_message_at_the_limit_is_accepted():
@@ -111,7 +112,7 @@ def test_fragmented_message_over_limit_fails_at_the_header_of_the_excess():
     server = open_server(Config(max_size=1000))
     assert feed(server, [masked(0x1, b"a" * 600, fin=False)]) == []
     events = feed(server, [bytes([0x80, 0xFE]) + (401).to_bytes(2, "big") + KEY])
-    assert_fails(server, events, CloseCode.MESSAGE_TOO_BIG)
+    assert_fails(server, events, CloseCode.MESSAGE_TOO_BIG, Violation.MESSAGE_TOO_BIG)
 
 
 def test_fragmented_message_at_the_limit_is_accepted():
@@ -131,7 +132,8 @@ def test_endless_fragments_end_with_1009(opcode, piece):
     assert most == limit // 64 + 16
     continuation = masked(0x0, piece, fin=False)
     assert feed(server, [masked(opcode, piece, fin=False) + continuation * (most - 1)]) == []
-    assert_fails(server, feed(server, [continuation]), CloseCode.MESSAGE_TOO_BIG)
+    events = feed(server, [continuation])
+    assert_fails(server, events, CloseCode.MESSAGE_TOO_BIG, Violation.TOO_MANY_FRAGMENTS)
 
 
 def test_a_message_in_as_many_fragments_as_allowed_arrives():
@@ -152,7 +154,7 @@ def test_custom_max_size(max_size):
     server = open_server(Config(max_size=max_size))
     assert feed(server, [masked(0x2, b"x" * max_size)]) == [BinaryMessage(b"x" * max_size)]
     events = feed(server, [masked(0x2, b"x" * (max_size + 1))])
-    assert_fails(server, events, CloseCode.MESSAGE_TOO_BIG)
+    assert_fails(server, events, CloseCode.MESSAGE_TOO_BIG, Violation.MESSAGE_TOO_BIG)
 
 
 def test_default_limit_and_no_limit():
@@ -165,7 +167,7 @@ def test_default_limit_and_no_limit():
 def test_client_enforces_its_limit_too():
     client = open_client(Config(max_size=4))
     events = feed(client, [b"\x81\x05Hello"])
-    assert_fails(client, events, CloseCode.MESSAGE_TOO_BIG)
+    assert_fails(client, events, CloseCode.MESSAGE_TOO_BIG, Violation.MESSAGE_TOO_BIG)
 
 
 # --- UTF-8 ------------------------------------------------------------------------------
@@ -188,7 +190,7 @@ def test_invalid_utf8_fails_before_the_final_fragment(first, bad):
     server = open_server()
     assert feed(server, [masked(0x1, first, fin=False)]) == []
     events = feed(server, [masked(0x0, bad, fin=False)])  # no FIN: more could follow
-    assert_fails(server, events, CloseCode.INVALID_PAYLOAD)
+    assert_fails(server, events, CloseCode.INVALID_PAYLOAD, Violation.TEXT_NOT_UTF8)
 
 
 @pytest.mark.parametrize("text", ["κόσμε", "€uro", "clef 𝄞", "aé€𝄞z"])
@@ -209,7 +211,7 @@ def test_valid_utf8_split_anywhere_across_fragments(text):
 def test_text_split_mid_codepoint_is_still_incomplete_at_the_end():
     server = open_server()
     events = feed(server, [masked(0x1, b"caf\xc3", fin=False) + masked(0x0, b"")])
-    assert_fails(server, events, CloseCode.INVALID_PAYLOAD)
+    assert_fails(server, events, CloseCode.INVALID_PAYLOAD, Violation.TEXT_NOT_UTF8)
 
 
 def test_binary_messages_are_not_utf8():

@@ -21,6 +21,7 @@ from simulator.ws import (
     Request,
     Role,
     TextMessage,
+    Violation,
 )
 from simulator.ws.deflate import TAIL, PerMessageDeflate
 from simulator.ws.extensions import Params, parse_extensions
@@ -298,13 +299,13 @@ def test_rsv1_on_a_continuation_frame_fails_with_1002() -> None:
         serialize_frame(Opcode.TEXT, data[:3], masking_key=KEY, fin=False, rsv1=True)
         + serialize_frame(Opcode.CONTINUATION, data[3:], masking_key=KEY, rsv1=True)
     )
-    assert_fails(server, server.events(), CloseCode.PROTOCOL_ERROR)
+    assert_fails(server, server.events(), CloseCode.PROTOCOL_ERROR, Violation.RSV1_ON_CONTINUATION)
 
 
 def test_rsv1_on_a_control_frame_fails_with_1002() -> None:
     server = server_with_deflate()
     server.receive_data(serialize_frame(Opcode.PING, b"", masking_key=KEY, rsv1=True))
-    assert_fails(server, server.events(), CloseCode.PROTOCOL_ERROR)
+    assert_fails(server, server.events(), CloseCode.PROTOCOL_ERROR, Violation.RSV_ON_CONTROL_FRAME)
 
 
 def test_rsv1_without_negotiation_fails_with_1002() -> None:
@@ -312,13 +313,16 @@ def test_rsv1_without_negotiation_fails_with_1002() -> None:
     pair.server.receive_data(
         serialize_frame(Opcode.TEXT, compress(b"hi"), masking_key=KEY, rsv1=True)
     )
-    assert_fails(pair.server, pair.server.events(), CloseCode.PROTOCOL_ERROR)
+    events = pair.server.events()
+    assert_fails(pair.server, events, CloseCode.PROTOCOL_ERROR, Violation.RSV_WITHOUT_EXTENSION)
 
 
 def test_corrupt_compressed_data_fails_with_1007() -> None:
     server = server_with_deflate()
     server.receive_data(serialize_frame(Opcode.BINARY, b"\xff\xff\xff", masking_key=KEY, rsv1=True))
-    assert_fails(server, server.events(), CloseCode.INVALID_PAYLOAD)
+    assert_fails(
+        server, server.events(), CloseCode.INVALID_PAYLOAD, Violation.CORRUPT_COMPRESSED_DATA
+    )
 
 
 def test_compressed_text_that_is_not_utf8_fails_with_1007() -> None:
@@ -326,7 +330,7 @@ def test_compressed_text_that_is_not_utf8_fails_with_1007() -> None:
     server.receive_data(
         serialize_frame(Opcode.TEXT, compress(b"\xc3\x28"), masking_key=KEY, rsv1=True)
     )
-    assert_fails(server, server.events(), CloseCode.INVALID_PAYLOAD)
+    assert_fails(server, server.events(), CloseCode.INVALID_PAYLOAD, Violation.TEXT_NOT_UTF8)
 
 
 def test_a_message_exactly_at_the_limit_inflates_and_one_byte_more_fails() -> None:
@@ -337,7 +341,7 @@ def test_a_message_exactly_at_the_limit_inflates_and_one_byte_more_fails() -> No
         )
         events = server.events()
         if expected is None:
-            assert_fails(server, events, CloseCode.MESSAGE_TOO_BIG)
+            assert_fails(server, events, CloseCode.MESSAGE_TOO_BIG, Violation.INFLATED_TOO_BIG)
         else:
             assert events == [BinaryMessage(bytes(size))]
 
@@ -367,7 +371,7 @@ def test_a_decompression_bomb_fails_with_1009_without_being_inflated() -> None:
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert_fails(server, server.events(), CloseCode.MESSAGE_TOO_BIG)
+    assert_fails(server, server.events(), CloseCode.MESSAGE_TOO_BIG, Violation.INFLATED_TOO_BIG)
     assert start == 0  # the first 64 KiB fragment already inflated past the limit
     assert peak < 8 << 20  # never more than a few MiB, for a 128 MiB bomb
 
@@ -384,7 +388,7 @@ def test_a_compressed_frame_far_larger_than_the_limit_is_refused_by_its_header()
     server = server_with_deflate(max_size=1000)
     header_only = serialize_frame(Opcode.BINARY, bytes(5000), masking_key=KEY, rsv1=True)[:8]
     server.receive_data(header_only)
-    assert_fails(server, server.events(), CloseCode.MESSAGE_TOO_BIG)
+    assert_fails(server, server.events(), CloseCode.MESSAGE_TOO_BIG, Violation.FRAME_TOO_BIG)
 
 
 def test_client_and_server_report_what_they_agreed() -> None:

@@ -15,6 +15,7 @@ from simulator.ws import (
     Request,
     Role,
     TextMessage,
+    Violation,
 )
 from simulator.ws.events import BinaryMessage
 from simulator.ws.extensions import Extension, Params, format_extension, parse_extensions
@@ -125,12 +126,12 @@ def test_rsv1_is_accepted_only_once_negotiated():
     assert feed(server, [wire]) == [TextMessage("Hello"), TextMessage("plain")]
     # The extension owns RSV1 only: RSV2 still fails, and so does RSV1 on a control frame.
     events = feed(server, [masked(0x1, b"x", rsv2=True)])
-    assert_fails(server, events, CloseCode.PROTOCOL_ERROR)
+    assert_fails(server, events, CloseCode.PROTOCOL_ERROR, Violation.RSV_WITHOUT_EXTENSION)
 
     pair = reverse_pair()
     pair.handshake()
     events = feed(pair.server, [masked(0x9, b"x", rsv1=True)])
-    assert_fails(pair.server, events, CloseCode.PROTOCOL_ERROR)
+    assert_fails(pair.server, events, CloseCode.PROTOCOL_ERROR, Violation.RSV_ON_CONTROL_FRAME)
 
 
 def test_server_without_the_extension_declines_it():
@@ -149,7 +150,7 @@ def test_server_without_the_extension_declines_it():
     assert not frame.rsv1 and frame.payload == b"Hello"
     assert feed(pair.server, [wire]) == [TextMessage("Hello")]
     events = feed(pair.server, [masked(0x1, b"olleH", rsv1=True)])
-    assert_fails(pair.server, events, CloseCode.PROTOCOL_ERROR)
+    assert_fails(pair.server, events, CloseCode.PROTOCOL_ERROR, Violation.RSV_WITHOUT_EXTENSION)
 
 
 def test_server_declines_an_offer_it_cannot_take():

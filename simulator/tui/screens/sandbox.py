@@ -12,7 +12,7 @@
     │ ✗ REJECTED · close 1002: protocol error …  reason · rule · answer  │
     └────────────────────────────────────────────────────────────────────┘
 
-Every byte comes from `simulator.lessons.sandbox`: the edits rewrite the frame,
+Every byte comes from `simulator.sandbox`: the edits rewrite the frame,
 `judge` runs the real engine on it. This screen only shows what they return.
 Keys 1-9 apply the first nine presets; the rest are reached in the list (↓, space).
 Styles: `simulator/tui/sandbox.tcss`.
@@ -33,7 +33,7 @@ from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from simulator.dissect.hexdump import BYTES_PER_ROW, offset_digits
-from simulator.lessons.sandbox import (
+from simulator.sandbox import (
     Edit,
     EditError,
     HeaderField,
@@ -87,7 +87,7 @@ def verdict_text(verdict: Verdict, *, headline_style: Style | str = "bold") -> T
     elif verdict.close_code is not None:
         rows.append(("close", f"{verdict.close_code}: {verdict.meaning}"))
     rows.append(("rule", verdict.rule))
-    rows.append(("section", f"RFC 6455 {verdict.section}"))
+    rows.append(("section", verdict.citation))
     if verdict.close_frame is not None:
         rows.append(("answer", verdict.close_frame.hex(" ")))
     for reply in verdict.replies:
