@@ -22,6 +22,7 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check simulator tests bench
+	$(BIN)/ruff format --check simulator tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy simulator
