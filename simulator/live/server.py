@@ -167,7 +167,6 @@ class Session(asyncio.Protocol):
         self._stall: asyncio.TimerHandle | None = None  # writes unread since pause_writing
         self._tap = server.tap
         self._head = bytearray()  # the request head, until we know what it asks for
-        self._over_address = False
         self._pending = False  # holding one of the server's handshake slots
         self._established = False  # counted among its open WebSockets
         self._idle: asyncio.TimerHandle | None = None  # no message yet since it opened
@@ -187,23 +186,31 @@ class Session(asyncio.Protocol):
         address = self.info.peer[0]
         counts = self.server.per_address
         counts[address] = counts.get(address, 0) + 1
-        # Over the limit of one address, the request is still read, then answered with
-        # 503 (so one host cannot take every slot).
-        self._over_address = counts[address] > self.server.max_per_address
-        # Handshakes in progress have slots of their own, apart from open WebSockets: slow
-        # or stalled handshakes (slowloris) can fill them, never lock out open ones; and one
-        # address holds at most `max_per_address` of them.
         server = self.server
-        server.pending += 1
-        self._pending = True
-        if server.pending > server.max_pending:
-            self.kind = "http"  # nothing more is read
-            self._leave_pending()
-            self._write_raw(build_error_response(503, "too many handshakes in progress, "
-                                                 "try again later"))  # fmt: skip
-            self._note("refused: the limit of handshakes in progress reached")
-            transport.close()
+        # One address holds at most `max_per_address` connections of any kind; past them
+        # it is answered at once, before it takes a handshake slot (so one host cannot
+        # take every slot). Handshakes in progress have slots of their own, apart from
+        # open WebSockets: slow or stalled handshakes (slowloris) can fill them, never
+        # lock out the open ones.
+        if counts[address] > server.max_per_address:
+            self._refuse_now("too many connections from your address, try again later",
+                             "the limit of connections from one address reached")  # fmt: skip
+        else:
+            server.pending += 1
+            self._pending = True
+            if server.pending > server.max_pending:
+                self._refuse_now("too many handshakes in progress, try again later",
+                                 "the limit of handshakes in progress reached")  # fmt: skip
         self.server.changed(self)
+
+    def _refuse_now(self, answer: str, note: str) -> None:
+        """503 before the request is read, and close: no slot is held for it."""
+        self.kind = "http"  # nothing more is read
+        self._leave_pending()
+        self._write_raw(build_error_response(503, answer))
+        self._note(f"refused: {note}")
+        if self.transport is not None:
+            self.transport.close()
 
     def _leave_pending(self) -> None:
         if self._pending:
@@ -444,10 +451,6 @@ class Session(asyncio.Protocol):
         if self.server.established >= self.server.max_connections:
             self.conn.reject(503, "too many connections, try again later")
             self._note("refused: connection limit reached")
-            return
-        if self._over_address:
-            self.conn.reject(503, "too many connections from your address, try again later")
-            self._note("refused: the limit of connections from one address reached")
             return
         self.conn.accept()
         if self._timer is not None:

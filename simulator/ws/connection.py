@@ -115,6 +115,15 @@ class Config:
     """Factories of the extensions to offer (client) or accept (server)."""
 
 
+def _kept(error: ProtocolError) -> ProtocolError:
+    """`error` without its traceback and context, to be kept: a traceback holds the
+    frames it went through (a server's session, its buffers, the last read), so a
+    failed connection would live on until the garbage collector found the cycle."""
+    error.__traceback__ = None
+    error.__context__ = None
+    return error
+
+
 class Connection:
     """One WebSocket endpoint. See the module docstring."""
 
@@ -395,7 +404,7 @@ class Connection:
         if not self._client:
             self._out.append(hs.build_error_response(error.status, error.reason, error.headers))
         self.state = ConnectionState.CLOSED
-        self.failure = error
+        self.failure = _kept(error)
         self._head.clear()
         self._events.append(HandshakeFailed(error.reason, 0 if self._client else error.status))
 
@@ -598,7 +607,7 @@ class Connection:
         if self.state is ConnectionState.OPEN:
             self._write_close(error.close_code, error.reason)
         self.state = ConnectionState.CLOSED
-        self.failure = error
+        self.failure = _kept(error)
         self._reader.take_remaining()
         self._events.append(
             ConnectionFailed(error.close_code, error.reason, violation=error.violation)

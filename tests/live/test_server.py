@@ -10,7 +10,7 @@ import socket
 import pytest
 
 from simulator.live import ClientError, Server, WebSocketClient, connect
-from simulator.ws import BinaryMessage, CloseReceived, Event, Pong, TextMessage
+from simulator.ws import BinaryMessage, CloseCode, CloseReceived, Config, Event, Pong, TextMessage
 from tests.live.support import (
     STEP,
     Raw,
@@ -408,3 +408,56 @@ def test_a_websocket_that_never_sends_a_message_is_closed_with_1008() -> None:
             await idle.close()
 
     run(scenario())
+
+
+def test_past_its_limit_an_address_takes_no_handshake_slot() -> None:
+    """Seen: connections past an address's limit still took handshake slots until their
+    request came or timed out, so one host's slowloris got every new handshake, from
+    any address, a 503. Past the limit it is answered at once and holds no slot."""
+
+    async def scenario() -> None:
+        async with serving(max_per_address=2, max_pending=4) as server:
+            silent = await _half_heads(server.port, 2)
+            extra = []
+            for _ in range(3):
+                reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+                answer = await asyncio.wait_for(reader.read(), STEP)
+                assert answer.startswith(b"HTTP/1.1 503 ") and b"your address" in answer
+                extra.append(writer)
+            assert server.pending == 2 < server.max_pending  # room for other addresses
+            for writer in extra:
+                writer.close()
+            for _, writer in silent:
+                writer.close()
+            await sessions_gone(server)
+            assert server.pending == 0 and server.per_address == {}
+
+    run(scenario())
+
+
+def test_a_failed_connection_is_freed_without_the_garbage_collector() -> None:
+    """Seen: a connection failed for a protocol error kept its error's traceback, which
+    held the session, its buffers and the last read in a cycle: 60 attackers grew the
+    server by 450 MB until a collection ran. The failure is kept without it."""
+    import weakref
+
+    async def scenario() -> None:
+        async with serving(config=Config(max_size=1024)) as server:
+            raw = await open_websocket(server.port)
+            await asyncio.sleep(0.05)
+            (session,) = server.sessions
+            ref = weakref.ref(session)
+            del session
+            await raw.send(masked(0x1, b"x", fin=False) + masked(0x0, b"", fin=False) * 200)
+            frames = server_frames(await raw.read_to_eof())
+            assert close_of(frames[-1])[0] == CloseCode.MESSAGE_TOO_BIG
+            await raw.close()
+            await sessions_gone(server)
+            await asyncio.sleep(0.05)
+            assert ref() is None, "the failed session is still alive"
+
+    gc.disable()
+    try:
+        run(scenario())
+    finally:
+        gc.enable()
