@@ -93,7 +93,7 @@ class BenchError(Exception):
 SERVER_CHILD = r"""
 import asyncio, signal, sys, time
 import simulator
-from simulator.live import Server
+from simulator.live import site
 
 
 def note(session, text):  # with when: the bench reads who was cut off when, and how
@@ -101,7 +101,7 @@ def note(session, text):  # with when: the bench reads who was cut off when, and
 
 
 async def main():
-    server = Server(host="127.0.0.1", port=0, notify=note)
+    server = site(host="127.0.0.1", port=0, notify=note)
     await server.start()
     print("READY", server.port, simulator.__file__, flush=True)
     stop = asyncio.Event()

@@ -54,7 +54,7 @@ from wsproto.events import (
 from wsproto.extensions import PerMessageDeflate as WsprotoDeflate
 from wsproto.utilities import RemoteProtocolError
 
-from simulator.live import Server
+from simulator.live import site
 from simulator.live.server import default_config
 from simulator.ws import Config, Opcode, serialize_frame
 from simulator.ws.frames import parse_frames
@@ -83,7 +83,7 @@ class BenchError(Exception):
 
 async def _serve_ours(stop: asyncio.Event) -> None:
     config = default_config() if COMPRESSION else Config()
-    server = Server(host=HOST, port=0, config=config)  # /chat is the broker
+    server = site(host=HOST, port=0, config=config)  # /chat is the broker
     await server.start()
     _ready(server.port)
     await stop.wait()

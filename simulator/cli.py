@@ -325,8 +325,9 @@ def _plural(count: int, noun: str) -> str:
 
 def _server(args: argparse.Namespace, trace: Trace | None, notify: Notify) -> Server:
     """The server the options describe, tapping into `trace` when there is one."""
-    from simulator.live import Server, trace_tap
+    from simulator.live import trace_tap
     from simulator.live.server import default_config
+    from simulator.live.site import site
     from simulator.ws import Config
 
     extensions = () if args.no_compression else default_config().extensions
@@ -335,7 +336,7 @@ def _server(args: argparse.Namespace, trace: Trace | None, notify: Notify) -> Se
         origins=tuple(args.origin) if args.origin else None,
         extensions=extensions,
     )
-    return Server(
+    return site(
         host=args.host,
         port=args.port,
         config=config,

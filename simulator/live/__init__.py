@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from simulator.live.client import ClientError, WebSocketClient, connect
 from simulator.live.server import ConnectionInfo, Server, Session, Tap, echo
+from simulator.live.site import site
 from simulator.live.tap import trace_tap
 
 __all__ = [
@@ -15,5 +16,6 @@ __all__ = [
     "WebSocketClient",
     "connect",
     "echo",
+    "site",
     "trace_tap",
 ]

@@ -3,10 +3,10 @@
 Each read and write is passed to the tap, if any, as it happens: the live
 trace (and the byte-level views built on it) are fed from here.
 
-One port serves three things: a plain HTTP GET of `/` (or of a file next to
-it) gets wirelab's browser page from `assets/`; a WebSocket upgrade is routed
-by its path to a `Service` (`/chat`: the broker; any other path: echo); and
-everything else gets the HTTP error the engine names.
+A WebSocket upgrade is routed by its path to a `Service` (any path without one
+of its own: the default, an echo); a plain HTTP request goes to the `http`
+answer when there is one; everything else gets the HTTP error the engine names.
+wirelab's own site (the page, `/chat`, echo) is put together in `site.py`.
 """
 
 from __future__ import annotations
@@ -535,9 +535,10 @@ def default_config() -> Config:
 class Server:
     """A WebSocket server on one host:port. Use `start()`, then `shutdown()`.
 
-    By default it is wirelab's own site: the browser page at `/`, the chat broker at
-    `/chat` and echo on any other path. Pass `handler` (a function) to have every
-    path run it instead, or `services` and `default` to route paths yourself.
+    By default every path echoes and plain HTTP gets the engine's error (426). Pass
+    `handler` (a function) to have every path run it instead, or `services` and
+    `default` to route paths, and `http` to answer plain requests
+    (`simulator.live.site.site` is wirelab's own site: the page, `/chat`, echo).
     """
 
     def __init__(
@@ -549,7 +550,7 @@ class Server:
         handler: Handler | None = None,
         services: Mapping[str, Service] | None = None,
         default: Service | None = None,
-        http: HttpAnswer | bool | None = True,
+        http: HttpAnswer | None = None,
         tap: Tap | None = None,
         notify: Notify | None = None,
         handshake_timeout: float = HANDSHAKE_TIMEOUT,
@@ -563,21 +564,12 @@ class Server:
         self.host = host
         self.port = port
         self.config = default_config() if config is None else config
+        self.services: dict[str, Service] = dict(services or {})
         if handler is not None:
-            self.services: dict[str, Service] = dict(services or {})
             self.default: Service = HandlerService(handler)
         else:
-            if services is None:
-                from simulator.live.chat import Broker
-
-                services = {"/chat": Broker()}
-            self.services = dict(services)
             self.default = default if default is not None else Echo()
-        if http is True:
-            from simulator.live.static import answer
-
-            http = answer
-        self.http: HttpAnswer | None = http or None
+        self.http = http
         # For broadcast services: each permessage-deflate starts every message afresh.
         self.fresh_config = replace(
             self.config, extensions=tuple(_fresh(f) for f in self.config.extensions)

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from simulator.http import Head, read_head
 from simulator.live import Server, trace_tap
+from simulator.live.site import site as wirelab_site
 from simulator.trace import Layer, Trace
 from simulator.ws.frames import Frame, Opcode, parse_frames
 from tests.browser.cdp import Cdp, Page
@@ -63,7 +64,7 @@ class Site:
 async def site(ws_url: str) -> AsyncIterator[Site]:
     """Start the server with a trace tap and connect to the browser; undo both afterwards."""
     trace = Trace()
-    server = Server(host="127.0.0.1", port=0, tap=trace_tap(trace))
+    server = wirelab_site(host="127.0.0.1", port=0, tap=trace_tap(trace))
     await server.start()
     try:
         cdp = await Cdp.open(ws_url)

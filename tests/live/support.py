@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from simulator.http import read_head
-from simulator.live import ConnectionInfo, Server, Session
+from simulator.live import ConnectionInfo, Server, Session, site
 from simulator.ws.frames import Frame, parse_frames
 from simulator.ws.handshake import accept_key, build_request
 
@@ -45,7 +45,7 @@ def run(coro: Coroutine[Any, Any, T], timeout: float = TIMEOUT) -> T:
 @asynccontextmanager
 async def serving(**options: Any) -> AsyncIterator[Server]:
     """A started `Server` on 127.0.0.1 and a free port, shut down afterwards."""
-    server = Server(host="127.0.0.1", port=0, **options)
+    server = site(host="127.0.0.1", port=0, **options)
     await server.start()
     try:
         yield server

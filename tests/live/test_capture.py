@@ -21,7 +21,7 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 
 from simulator.dissect.ipv4 import internet_checksum
-from simulator.live import Server, connect, trace_tap
+from simulator.live import Server, connect, site, trace_tap
 from simulator.live.capture import (
     KERNEL_INTERFACE,
     SNAPLEN,
@@ -45,7 +45,7 @@ PACKET_HOST, PACKET_OUTGOING = 0, 4
 async def session(trace: Trace, messages: list[str]) -> tuple[int, int, CaptureStats]:
     """A server on a free port with the capture on; one client says `messages`, each echoed,
     and closes. Returns (server port, client port, the capture's stats)."""
-    server = Server(host="127.0.0.1", port=0, tap=trace_tap(trace))
+    server = site(host="127.0.0.1", port=0, tap=trace_tap(trace))
     await server.start()
     capture = start_capture(trace, server.port)  # before any client: the SYN is seen
     try:

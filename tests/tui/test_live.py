@@ -15,7 +15,7 @@ from textual.pilot import Pilot
 
 from simulator.cli import build_parser
 from simulator.errors import WirelabError
-from simulator.live import Server, connect, trace_tap
+from simulator.live import connect, site, trace_tap
 from simulator.trace import Trace, WireRecord
 from simulator.tui.app import InspectorApp
 from simulator.tui.packet_list import PacketList
@@ -31,7 +31,7 @@ def test_the_inspector_follows_a_live_server_in_the_same_loop() -> None:
     trace = Trace()
 
     async def main() -> None:
-        server = Server(port=0, tap=trace_tap(trace))
+        server = site(port=0, tap=trace_tap(trace))
         await server.start()
         app = InspectorApp(SourceModel(trace, raw_dissection), source=server.url, live=True)
         try:

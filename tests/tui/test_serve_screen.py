@@ -10,7 +10,7 @@ from collections.abc import Callable
 from textual.pilot import Pilot
 
 from simulator.cli import _model
-from simulator.live import Server, connect, trace_tap
+from simulator.live import connect, site, trace_tap
 from simulator.trace import Trace
 from simulator.tui.app import ServeApp
 from simulator.tui.connections import ConnectionTable
@@ -31,7 +31,7 @@ def test_connections_are_listed_and_choosing_one_filters_to_it() -> None:
     trace = Trace()
 
     async def main() -> None:
-        server = Server(port=0, tap=trace_tap(trace))
+        server = site(port=0, tap=trace_tap(trace))
         await server.start()
         app = ServeApp(_model(trace), server, source=server.url)
         try:
