@@ -62,4 +62,3 @@ def test_classroom_runs_with_a_few_followers() -> None:
     # The mix of answers, judged and counted: 10 right, 5 × "62", 5 × "64".
     assert "Class: 20 of 20 answered · 10 right (50 %)" in done.stdout
     assert "Traceback" not in done.stderr
-
