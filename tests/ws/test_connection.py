@@ -129,7 +129,7 @@ def test_endless_fragments_end_with_1009(opcode, piece):
     limit = 1 << 20
     server = open_server(Config(max_size=limit))
     most = max_fragments(limit)
-    assert most == limit // 64 + 16
+    assert most == limit // 1024 + 64
     continuation = masked(0x0, piece, fin=False)
     assert feed(server, [masked(opcode, piece, fin=False) + continuation * (most - 1)]) == []
     events = feed(server, [continuation])
