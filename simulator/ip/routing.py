@@ -78,6 +78,22 @@ class Route:
         """Whether this is a default route (0.0.0.0/0), which matches every destination."""
         return self.prefix.prefixlen == 0
 
+    def gateway(self, *, compact: bool = False) -> str:
+        """The next hop's address, or "directly connected" when there is none."""
+        if self.next_hop is None:
+            return "connected" if compact else "directly connected"
+        return str(self.next_hop)
+
+    @property
+    def covers(self) -> str:
+        """The addresses the prefix contains: "10.0.2.0 – 10.0.2.255", "every address"."""
+        prefix = self.prefix
+        if prefix.prefixlen == 0:
+            return "every address"
+        if prefix.num_addresses == 1:
+            return f"{prefix.network_address} only"
+        return f"{prefix.network_address} – {prefix.broadcast_address}"
+
     @property
     def is_connected(self) -> bool:
         """Whether the prefix is directly connected (no next-hop router)."""

@@ -32,23 +32,6 @@ MATCHED = "▶"  # the row the lookup chose
 CANDIDATE = "·"  # a row that matched too, and lost to a longer prefix or a lower metric
 
 
-def gateway(route: Route, *, compact: bool = False) -> str:
-    """The next hop's address, or "directly connected" when there is none."""
-    if route.next_hop is None:
-        return "connected" if compact else "directly connected"
-    return str(route.next_hop)
-
-
-def covers(route: Route) -> str:
-    """The addresses a prefix contains: "10.0.2.0 – 10.0.2.255", "every address"."""
-    prefix = route.prefix
-    if prefix.prefixlen == 0:
-        return "every address"
-    if prefix.num_addresses == 1:
-        return f"{prefix.network_address} only"
-    return f"{prefix.network_address} – {prefix.broadcast_address}"
-
-
 def route_table(
     router: str,
     rows: Sequence[Route],
@@ -104,12 +87,12 @@ def route_table(
             cells = [
                 f"{mark}{index + 1}",  # rows counted from 1, as lessons and checkpoints do
                 str(route.prefix),
-                gateway(route, compact=compact),
+                route.gateway(compact=compact),
                 route.interface,
                 str(route.metric),
             ]
             if wide:
-                cells.append(covers(route))
+                cells.append(route.covers)
             table.add_row(*cells, style=style.get(role) if role else None)
         parts.append(table)
     if reason:
@@ -257,4 +240,4 @@ class RoutingTableView(Widget):
         self._drawn.clear()
 
 
-__all__ = ["RoutingTableView", "covers", "gateway", "route_table"]
+__all__ = ["RoutingTableView", "route_table"]

@@ -43,7 +43,6 @@ from dataclasses import dataclass
 
 from simulator.dissect.fields import Dissection, Field
 from simulator.dissect.hexdump import where
-from simulator.ip import Route
 from simulator.lessons.checkpoints import Withheld
 from simulator.lessons.ladder import LadderArrow
 from simulator.views.lesson import LessonView, RoutesShown, StepView, WindowShown
@@ -436,19 +435,6 @@ def _explain(panes: _Shown, withheld: Withheld) -> dict[str, object]:
 # --- the table: a routing table, a TCP window --------------------------------------------------
 
 
-def _gateway(route: Route) -> str:
-    return "directly connected" if route.next_hop is None else str(route.next_hop)
-
-
-def _covers(route: Route) -> str:
-    prefix = route.prefix
-    if prefix.prefixlen == 0:
-        return "every address"
-    if prefix.num_addresses == 1:
-        return f"{prefix.network_address} only"
-    return f"{prefix.network_address} – {prefix.broadcast_address}"
-
-
 def _routes(routes: RoutesShown) -> dict[str, object]:
     """A router's table as rows of text; the lookup's row and reason unless withheld
     (then `decision` is None in the view, and nothing of it is here)."""
@@ -458,7 +444,7 @@ def _routes(routes: RoutesShown) -> dict[str, object]:
         "title": f"{routes.router} routing table",
         "headings": list(ROUTE_HEADINGS),
         "rows": [
-            [str(i + 1), str(r.prefix), _gateway(r), r.interface, str(r.metric), _covers(r)]
+            [str(i + 1), str(r.prefix), r.gateway(), r.interface, str(r.metric), r.covers]
             for i, r in enumerate(routes.rows)
         ],
         "matched": decision.row if decision is not None else None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,7 +54,19 @@ def course_app(progress: Path, *, course: Course | None = None, **kwargs: Any) -
     return TestCourseApp(course or load_course(user=False), Progress(progress), **kwargs)
 
 
-__all__ = ["COURSE", "TestCourseApp", "course_app", "view_of"]
+async def until(
+    pilot: Pilot[Any], done: Callable[[], object], what: str, timeout: float = 20.0
+) -> None:
+    """Pause the app until `done()` holds; fail saying `what` after `timeout` seconds
+    (an upper bound for a loaded machine, never an expectation of speed)."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+__all__ = ["COURSE", "TestCourseApp", "course_app", "until", "view_of"]
 
 
 @asynccontextmanager

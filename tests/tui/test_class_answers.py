@@ -5,12 +5,10 @@ an answer early (nor the teacher's own rehearsal)."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
-from textual.pilot import Pilot
 from textual.widgets import Static
 
 from simulator.lessons import Progress
@@ -19,20 +17,12 @@ from simulator.tui.course import CourseApp, CourseJudge
 from simulator.tui.field_tree import FieldTree
 from simulator.tui.screens.join import JoinScreen
 from simulator.tui.screens.lesson import LessonScreen
-from tests.tui.course_support import COURSE, course_app, following, view_of
+from tests.tui.course_support import COURSE, course_app, following, until, view_of
 from tests.tui.screen_text import screen_lines
 
 LESSON = COURSE.find("ip-routing")
 assert LESSON is not None
 ASKING = 0  # "Which row of the client's table matches?"
-
-
-async def until(pilot: Pilot[None], done: Callable[[], object], what: str) -> None:
-    deadline = time.monotonic() + 20
-    while not done():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
 
 
 def text_of(widget: Static) -> str:

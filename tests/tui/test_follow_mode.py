@@ -4,28 +4,17 @@ the student looks around, and `f` snaps back; the teacher's bar counts the follo
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-from textual.pilot import Pilot
 from textual.widgets import Static
 
 from simulator.lessons import Lesson, Progress, load_course
 from simulator.live.classroom import Share, class_url, lesson_digest, share_server
 from simulator.tui.course import CourseApp
 from simulator.tui.screens.lesson import LessonScreen
-from tests.tui.course_support import following
+from tests.tui.course_support import following, until
 
 COURSE = load_course(user=False)
-
-
-async def until(pilot: Pilot[None], done: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 15
-    while not done():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
 
 
 def bar(app: CourseApp) -> str:

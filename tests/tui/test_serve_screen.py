@@ -4,10 +4,6 @@ connection filters the packet list to its bytes."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
-
-from textual.pilot import Pilot
 
 from simulator.cli import _model
 from simulator.live import connect, site, trace_tap
@@ -17,14 +13,7 @@ from simulator.tui.connections import ConnectionTable
 from simulator.tui.filter_bar import FilterBar
 from simulator.tui.packet_list import PacketList
 from simulator.tui.screens.serve import ServeScreen
-
-
-async def until(pilot: Pilot[None], done: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 10
-    while not done():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.1)
+from tests.tui.course_support import until
 
 
 def test_connections_are_listed_and_choosing_one_filters_to_it() -> None:

@@ -12,12 +12,11 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.pilot import Pilot
 from textual.widgets import Static
 from textual.widgets.tree import TreeNode
 
@@ -42,7 +41,7 @@ from simulator.views.withheld import (
     redact,
     tells_place,
 )
-from tests.tui.course_support import COURSE, following, view_of
+from tests.tui.course_support import COURSE, following, until, view_of
 
 TRAILING = re.compile(r" \([^()]*\)$")  # as FieldTree cuts a buffer's name
 
@@ -306,14 +305,6 @@ def test_a_large_step_is_cut_and_says_so() -> None:
 
 
 # --- the follower's screen and the document, at the same moment --------------------------------
-
-
-async def until(pilot: Pilot[None], done: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 15
-    while not done():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
 
 
 def tree_lines(tree: FieldTree) -> list[str]:
