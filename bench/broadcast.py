@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 # bench/ is on sys.path when run as a script.
-from echo import Pinning, choose_cpus, cpu_ns, payload_length, versions
+from echo import Pinning, choose_cpus, cpu_ns, payload_length, stop_server, versions
 from wsproto import ConnectionType, WSConnection
 from wsproto.connection import ConnectionState
 from wsproto.events import (
@@ -212,19 +212,6 @@ def start_server(name: str, pinning: Pinning) -> tuple[subprocess.Popen[str], in
                 break
     stop_server(proc)
     raise BenchError(f"the {name} server did not start (exit status {proc.poll()})")
-
-
-def stop_server(proc: subprocess.Popen[str]) -> None:
-    """End a server we started, by its PID: SIGTERM, then SIGKILL if it lingers."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=STOP_TIMEOUT)
-    if proc.stdout is not None:
-        proc.stdout.close()
 
 
 # --- clients -----------------------------------------------------------------------------
