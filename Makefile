@@ -6,8 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
+FUZZ_SECONDS ?= 60
 
-.PHONY: run test lint typecheck unit bench clean test-tools
+.PHONY: run test lint typecheck unit bench fuzz clean test-tools
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -21,8 +22,8 @@ run: $(STAMP)
 	$(BIN)/wirelab $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check simulator tests bench
-	$(BIN)/ruff format --check simulator tests bench
+	$(BIN)/ruff check simulator tests bench fuzz
+	$(BIN)/ruff format --check simulator tests bench fuzz
 
 typecheck: $(STAMP)
 	$(BIN)/mypy simulator
@@ -39,5 +40,9 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python bench/echo.py $(ARGS)
 
+# Every fuzz harness (fuzz/README.md) for FUZZ_SECONDS each; findings go to fuzz/crashes/.
+fuzz: $(STAMP)
+	$(BIN)/python fuzz/run.py --seconds $(FUZZ_SECONDS) $(ARGS)
+
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache fuzz/.work
