@@ -66,6 +66,7 @@ from simulator.ws import (
     TextMessage,
     UsageError,
 )
+from simulator.ws.connection import MAX_CLOSE_REASON
 
 VERSION = 2
 DEFAULT_PORT = 8766
@@ -524,7 +525,10 @@ class Share(Service):
         seat.session.send_text(_json({"type": "note", "text": text}))
 
     def _refuse(self, seat: _Seat, why: str) -> None:
-        seat.session.close(CloseCode.POLICY_VIOLATION, why[:100])
+        # A close reason is at most 123 bytes of UTF-8 (RFC 6455 §5.5), and `why` may
+        # quote what the follower sent: cut it on a character's edge.
+        reason = why.encode("utf-8")[:MAX_CLOSE_REASON].decode("utf-8", "ignore")
+        seat.session.close(CloseCode.POLICY_VIOLATION, reason)
 
     def closed(self, session: Session) -> None:
         if session.info is not None and self.seats.pop(session.info.id, None) is not None:

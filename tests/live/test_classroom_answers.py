@@ -231,6 +231,8 @@ def test_hostile_followers_are_closed_with_1008_and_the_class_goes_on() -> None:
         ((join, json.dumps({**answer, "answer": "x" * (MAX_ANSWER + 1)})), "'answer' is not"),
         ((join, json.dumps({**answer, "lesson": ["x"]})), "'lesson' is not"),
         ((join,) * (BURST + 5), "too many messages"),
+        # Quoted in the reason: cut to a close frame's 123 bytes, on a character's edge.
+        ((json.dumps({"type": "é" * 200}),), "may only join and answer, not 'éé"),
     ]
 
     async def scenario() -> None:
