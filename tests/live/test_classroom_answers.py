@@ -8,7 +8,10 @@ import asyncio
 import csv
 import json
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +28,7 @@ from simulator.live.classroom import (
 )
 from simulator.live.client import connect
 from simulator.live.poll import MAX_ANSWER, Poll, clean
+from simulator.live.server import Server
 from simulator.ws import CloseCode, CloseReceived, Config, TextMessage
 from tests.live.support import run
 
@@ -75,6 +79,19 @@ class Student:
         await asyncio.wait_for(self.task, 5)
 
 
+@asynccontextmanager
+async def teaching(**options: Any) -> AsyncIterator[tuple[Share, Server, str]]:
+    """A `Share(**options)` on its server, on a free port: (share, server, the class's
+    ws:// URL); shut down afterwards."""
+    share = Share(**options)
+    server = share_server(share, port=0)
+    await server.start()
+    try:
+        yield share, server, "ws://" + class_url(server, share)
+    finally:
+        await server.shutdown()
+
+
 async def until(condition: object, what: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():  # type: ignore[operator]
@@ -93,11 +110,7 @@ def test_a_class_answers_the_teacher_reveals_and_the_results_are_that_mix(
 ) -> None:
     async def scenario() -> None:
         judge = Judge()
-        share = Share(judge=judge)
-        server = share_server(share, port=0)
-        await server.start()
-        url = "ws://" + class_url(server, share)
-        try:
+        async with teaching(judge=judge) as (share, _server, url):
             move(share, ASKING)
             students = [Student(url, name=f"s{i}") for i in range(size)]
             await until(lambda: all(s.follower.number for s in students), "every welcome")
@@ -156,45 +169,33 @@ def test_a_class_answers_the_teacher_reveals_and_the_results_are_that_mix(
                 assert row["answered_at"].endswith("+00:00")
             for student in students:
                 await student.stop()
-        finally:
-            await server.shutdown()
 
     run(scenario(), timeout=120)
 
 
 def test_verdicts_at_once_when_the_teacher_chooses_so() -> None:
     async def scenario() -> None:
-        share = Share(judge=Judge(), verdicts="now")
-        server = share_server(share, port=0)
-        await server.start()
-        try:
+        async with teaching(judge=Judge(), verdicts="now") as (share, _server, url):
             move(share, ASKING)
-            student = Student("ws://" + class_url(server, share))
+            student = Student(url)
             await until(lambda: student.follower.number, "the welcome")
             student.follower.answer(LESSON[0], ASKING, "64")
             await until(lambda: student.verdicts, "the verdict")
             assert student.verdicts[0] == Verdict(LESSON[0], ASKING, "64", False, "61")
             assert share.tally_line(LESSON[0], ASKING) == "Class: 1 of 1 answered"
             await student.stop()
-        finally:
-            await server.shutdown()
 
     run(scenario(), timeout=30)
 
 
 def test_a_wrong_join_code_is_refused_and_the_follower_says_so() -> None:
     async def scenario() -> None:
-        share = Share(code="k7q2")
-        server = share_server(share, port=0)
-        await server.start()
-        try:
+        async with teaching(code="k7q2") as (share, server, _url):
             student = Student(f"ws://127.0.0.1:{server.port}/abcd")
             await until(lambda: student.task.done(), "the follower gives up")
             assert student.follower.last_close == (CloseCode.POLICY_VIOLATION, NO_CLASS)
             assert student.statuses[-1].startswith("refused by the teacher's wirelab: no class")
             assert share.count == 0
-        finally:
-            await server.shutdown()
 
     run(scenario(), timeout=30)
 
@@ -236,11 +237,7 @@ def test_hostile_followers_are_closed_with_1008_and_the_class_goes_on() -> None:
     ]
 
     async def scenario() -> None:
-        share = Share(judge=Judge())
-        server = share_server(share, port=0)
-        await server.start()
-        url = "ws://" + class_url(server, share)
-        try:
+        async with teaching(judge=Judge()) as (share, _server, url):
             move(share, ASKING)
             good = Student(url, name="Ada")
             await until(lambda: good.follower.number, "the good student")
@@ -258,8 +255,6 @@ def test_hostile_followers_are_closed_with_1008_and_the_class_goes_on() -> None:
             assert share.count == 1
             assert len(share.poll.answers[(LESSON[0], ASKING)]) == 1
             await good.stop()
-        finally:
-            await server.shutdown()
 
     run(scenario(), timeout=60)
 
@@ -269,11 +264,7 @@ def test_names_and_answers_arrive_as_bounded_plain_text(monkeypatch: pytest.Monk
     hostile = "\x1b[2J\x1b]0;pwned\x07[b red]Ada[/]\u202eevil\r\n" + "x" * 500
 
     async def scenario() -> None:
-        share = Share(judge=Judge())
-        server = share_server(share, port=0)
-        await server.start()
-        url = "ws://" + class_url(server, share)
-        try:
+        async with teaching(judge=Judge()) as (share, _server, url):
             move(share, ASKING)
             student = Student(url, name=hostile)
             await until(lambda: student.follower.number, "the welcome")
@@ -293,8 +284,6 @@ def test_names_and_answers_arrive_as_bounded_plain_text(monkeypatch: pytest.Monk
             assert refused.follower.last_close == (CloseCode.POLICY_VIOLATION, "the class is full")
             for one in (student, *others):
                 await one.stop()
-        finally:
-            await server.shutdown()
 
     run(scenario(), timeout=30)
 
