@@ -91,10 +91,13 @@ def run(name: str, args: argparse.Namespace) -> bool:
     found = _keep(args.crashes, name, before)
     runs = re.search(r"stat::number_of_executed_units:\s*(\d+)", done.stderr)
     executed = runs.group(1) if runs else "?"
+    # libFuzzer's last status line: "cov:" counts the code edges reached, "ft:" features.
+    reached = re.findall(r"\bcov: (\d+) ft: (\d+)", done.stderr)
+    coverage = f", coverage {reached[-1][0]} edges ({reached[-1][1]} features)" if reached else ""
     ok = done.returncode == 0 and not found
     verdict = "ok" if ok else f"FAILED (exit {done.returncode})"
-    print(f"{name}: {executed} inputs in {took:.0f} s, {len(os.listdir(work))} in its "
-          f"working corpus: {verdict}", flush=True)  # fmt: skip
+    print(f"{name}: {executed} inputs in {took:.0f} s{coverage}, {len(os.listdir(work))} in "
+          f"its working corpus: {verdict}", flush=True)  # fmt: skip
     if not ok:
         print(done.stderr[-6000:], file=sys.stderr)
         for path in found:

@@ -46,10 +46,15 @@ def split_code(text: str) -> list[tuple[str, bool]]:
     return pieces
 
 
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # all but line feed and tab
+
+
 def printable(text: str, *, limit: int | None = None) -> str:
     """`text` safe to print on a terminal: control characters (escape sequences that
     clear the screen, set the title or write the clipboard) and bidirectional overrides
     shown as escapes, line breaks and tabs kept; cut at `limit` characters with "…"."""
+    if text.isascii() and _ASCII_CONTROL.search(text) is None:  # the common case, at C speed
+        return text if limit is None or len(text) <= limit else text[:limit] + "…"
     out = []
     for char in text[: limit + 1] if limit is not None else text:
         if char in "\n\t":

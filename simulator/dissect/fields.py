@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FieldValue = int | str | bytes | bool | float | None
+JSON_VALUE_LIMIT = 256 << 10  # bytes (or characters) of one value in JSON; the rest is cut
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,18 +44,27 @@ class Field:
             yield from child.walk(depth + 1)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        value = shown = self.value
+        # An inflated message can be a thousand times its bytes on the wire: a long value
+        # is cut, and says so, so that the output stays bounded by the input.
+        cut = 0
+        if isinstance(value, (bytes, str)) and len(value) > JSON_VALUE_LIMIT:
+            shown, cut = value[:JSON_VALUE_LIMIT], len(value)
+        out = {
             "name": self.name,
             "label": self.label,
             "start": self.start,
             "end": self.end,
             "bits": list(self.bits) if self.bits else None,
-            "value": json_value(self.value),
-            "display": self.display or _show(self.value),
+            "value": json_value(shown),
+            "display": self.display or _show(value),
             "buffer": self.buffer,
             "problem": self.problem,
             "children": [child.to_json() for child in self.children],
         }
+        if cut:
+            out.update(value_length=cut, value_truncated=True)
+        return out
 
 
 @dataclass(frozen=True, slots=True)

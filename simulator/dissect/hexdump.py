@@ -104,6 +104,20 @@ def hex_line(
     return _merge(pieces)
 
 
+_ASCII = bytes(b if 0x20 <= b < 0x7F else 0x2E for b in range(256))  # unprintable: "."
+
+
+def plain_hex_row(data: bytes, row: int, *, digits: int) -> str:
+    """Line `row` of a 16-byte-a-row dump of `data` as plain text, the same characters as
+    `hex_line`'s pieces joined (the unstyled form, for text output)."""
+    start = row * BYTES_PER_ROW
+    chunk = data[start : start + BYTES_PER_ROW]
+    half = BYTES_PER_ROW // 2
+    left, right = chunk[:half].hex(" "), chunk[half:].hex(" ")
+    ascii = chunk.translate(_ASCII).decode("ascii")
+    return f"{start:0{digits}x}  {left:<{half * 3 - 1}}  {right:<{half * 3 - 1}}  {ascii}"
+
+
 def _merge(pieces: list[Piece]) -> list[Piece]:
     merged: list[Piece] = []
     for piece in pieces:

@@ -15,8 +15,10 @@ character positions are byte positions.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from simulator.dissect.fields import Buffer, Dissection, Field, FieldValue
 from simulator.http import HttpError, read_head
@@ -99,6 +101,13 @@ HEADER_EXPLANATIONS = {
     "sec-websocket-version": "The WebSocket protocol version. RFC 6455 defines 13, the only "
     "one in use.",
 }
+TRAILER_EXPLANATION = (
+    "A trailer field: like a header field, but sent after a chunked body, for what is "
+    "known only at its end (a checksum, say); it never changes how the body is framed "
+    "(RFC 9110 §6.5)."
+)
+CHUNKS_SHOWN = 100  # chunks of one body dissected one by one; the rest are counted
+TRAILERS_SHOWN = 100  # trailer fields, likewise
 WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
@@ -142,8 +151,17 @@ class _Line:
     bare_lf: bool  # terminated by LF alone
 
 
-def _lines(data: bytes) -> tuple[list[_Line], int | None]:
-    """The head's lines up to the empty one; and where the head ends (None if no empty line)."""
+class _Rest(NamedTuple):
+    """The head's lines past the ones shown: where they are and how many."""
+
+    start: int
+    end: int
+    lines: int
+
+
+def _lines(data: bytes) -> tuple[list[_Line], int | None, _Rest | None]:
+    """The head's lines up to the empty one, at most `LINES_SHOWN` and the empty one; where
+    the head ends (None if no empty line); and the lines past the ones shown, if any."""
     lines: list[_Line] = []
     pos = 0
     while True:
@@ -152,15 +170,28 @@ def _lines(data: bytes) -> tuple[list[_Line], int | None]:
             if pos < len(data):  # an unfinished last line
                 text = data[pos:].decode("latin-1")
                 lines.append(_Line(pos, len(data), len(data), text, False))
-            return lines, None
+            return lines, None, None
         end = nl - 1 if nl > pos and data[nl - 1] == 0x0D else nl
         if end == pos and lines:
             lines.append(_Line(pos, end, nl + 1, "", end == nl))
-            return lines, nl + 1
+            return lines, nl + 1, None
         lines.append(_Line(pos, end, nl + 1, data[pos:end].decode("latin-1"), end == nl))
         pos = nl + 1
-        if len(lines) > 1000:
-            return lines, None
+        if len(lines) >= LINES_SHOWN:
+            break
+    # Too many to show: find the empty line at C speed and count what lies before it.
+    blank = _BLANK_LINE.search(data, pos - 1)
+    if blank is None:
+        count = data.count(b"\n", pos) + (not data.endswith(b"\n"))
+        return lines, None, _Rest(pos, len(data), count) if pos < len(data) else None
+    stop, after = blank.start() + 1, blank.end()
+    bare_lf = data[after - 2] != 0x0D
+    lines.append(_Line(stop, stop, after, "", bare_lf))
+    return lines, after, _Rest(pos, stop, data.count(b"\n", pos, stop)) if stop > pos else None
+
+
+_BLANK_LINE = re.compile(rb"\n\r?\n")
+LINES_SHOWN = 101  # a start line and 100 header fields, as many as a server accepts
 
 
 # --- the dissector ---------------------------------------------------------------------
@@ -182,7 +213,7 @@ class _Http:
         self.buffer = buffer
         self.offset = offset
         self.key = key
-        self.lines, self.head_end = _lines(data)
+        self.lines, self.head_end, self.rest = _lines(data)
         first = self.lines[0].text if self.lines else ""
         self.request = not first.startswith("HTTP/")
         self.status: int | None = None
@@ -221,6 +252,8 @@ class _Http:
         if self.lines:
             children.append(self._start_line(self.lines[0]))
         for line in self.lines[1:]:
+            if line.end == line.start and line.next == self.head_end and self.rest is not None:
+                children.append(self._rest(self.rest))
             if line.end == line.start and line.next == self.head_end:
                 children.append(
                     self.span(
@@ -235,6 +268,8 @@ class _Http:
             else:
                 children.append(self._header(line))
         end = len(self.data)
+        if self.head_end is None and self.rest is not None:
+            children.append(self._rest(self.rest))
         if self.head_end is None:
             self.problems.append(
                 "incomplete: the head has no empty line yet "
@@ -259,6 +294,17 @@ class _Http:
             ),
             children=tuple(children),
             problem="; ".join(self.problems) or None,
+        )
+
+    def _rest(self, rest: _Rest) -> Field:
+        return self.span(
+            "http.more_lines",
+            f"[{plural(rest.lines, 'more header line', grouped=True)}]",
+            rest.start,
+            rest.end,
+            value=rest.lines,
+            explanation=f"Not dissected: past {LINES_SHOWN - 1} header fields a server "
+            "refuses the head (431 Request Header Fields Too Large).",
         )
 
     # --- start line --------------------------------------------------------------------
@@ -381,7 +427,7 @@ class _Http:
 
     # --- header fields -----------------------------------------------------------------
 
-    def _header(self, line: _Line) -> Field:
+    def _header(self, line: _Line, *, trailer: bool = False) -> Field:
         text, s = line.text, line.start
         colon = text.find(":")
         if line.next == len(self.data) and self.head_end is None and line.end == line.next:
@@ -414,9 +460,12 @@ class _Http:
         while value_start < len(text) and text[value_start] in " \t":
             value_start += 1
         value = text[value_start:].rstrip(" \t")
-        self.headers.append((name, value))
         lname = name.lower()
-        explanation, display, problem = self._header_meaning(lname, value)
+        if trailer:  # RFC 9110 §6.5: metadata sent after the content; it frames nothing
+            explanation, display, problem = TRAILER_EXPLANATION, "", None
+        else:
+            self.headers.append((name, value))
+            explanation, display, problem = self._header_meaning(lname, value)
         if name != name.strip():
             problem = "whitespace before the colon: a server must reject this (RFC 9112 §5.1)"
         children = (
@@ -438,7 +487,7 @@ class _Http:
             ),
         )
         return self.span(
-            "http.header",
+            "http.trailer" if trailer else "http.header",
             name,
             line.start,
             line.next,
@@ -605,6 +654,7 @@ class _Http:
         pos = start
         problem = None
         total = 0
+        skipped: tuple[int, int] | None = None  # where the chunks not shown start, how many
         while True:
             nl = data.find(b"\n", pos)
             if nl < 0:
@@ -615,36 +665,31 @@ class _Http:
             try:
                 size = int(size_text, 16)
             except ValueError:
-                problem = f"bad chunk size {size_text!r}"
+                problem = f"bad chunk size {size_text[:40]!r}"
                 pos = len(data)
                 break
             data_at = nl + 1
             if size == 0:  # the last chunk, then optional trailer fields and an empty line
-                end = data_at
-                while True:
-                    nl = data.find(b"\n", end)
-                    if nl < 0:
-                        problem = "incomplete: the chunked body has not ended"
-                        end = len(data)
-                        break
-                    empty = not data[end:nl].rstrip(b"\r")
-                    end = nl + 1
-                    if empty:
-                        break
-                chunks.append(self._chunk(pos, data_at, 0, end))
-                pos = end
+                if skipped is not None:
+                    chunks.append(self._skipped(*skipped, pos))
+                    skipped = None
+                last, pos, problem = self._last_chunk(pos, data_at)
+                chunks.append(last)
                 break
             end = min(data_at + size + 2, len(data))
             total += min(size, len(data) - data_at)
-            chunks.append(self._chunk(pos, data_at, size, end))
+            if len(chunks) < CHUNKS_SHOWN:
+                chunks.append(self._chunk(pos, data_at, size, end))
+            elif skipped is None:
+                skipped = (pos, 1)
+            else:
+                skipped = (skipped[0], skipped[1] + 1)
             pos = end
             if pos >= len(data):
                 problem = "incomplete: the chunked body has not ended"
                 break
-            if len(chunks) >= 1000:
-                problem = "more than 1000 chunks: the rest is not dissected"
-                pos = len(data)
-                break
+        if skipped is not None:
+            chunks.append(self._skipped(*skipped, pos))
         return (
             self.span(
                 "http.body",
@@ -660,7 +705,57 @@ class _Http:
             pos,
         )
 
-    def _chunk(self, start: int, data_at: int, size: int, end: int) -> Field:
+    def _skipped(self, start: int, count: int, end: int) -> Field:
+        return self.span(
+            "http.chunk.more",
+            f"[{plural(count, 'more chunk', grouped=True)}]",
+            start,
+            end,
+            value=count,
+            explanation=f"Not dissected one by one: the first {CHUNKS_SHOWN} chunks are; "
+            "the body's size counts them all.",
+        )
+
+    def _last_chunk(self, start: int, data_at: int) -> tuple[Field, int, str | None]:
+        """The zero-size chunk, its trailer fields and the empty line: (field, end, problem)."""
+        data = self.data
+        end = data_at
+        trailers: list[Field] = []
+        more, more_at = 0, 0
+        problem = None
+        while True:
+            nl = data.find(b"\n", end)
+            if nl < 0:
+                problem = "incomplete: the chunked body has not ended"
+                end = len(data)
+                break
+            text_end = nl - 1 if nl > end and data[nl - 1] == 0x0D else nl
+            if text_end == end:
+                end = nl + 1
+                break
+            if len(trailers) < TRAILERS_SHOWN:
+                line = data[end:text_end].decode("latin-1")
+                trailers.append(self._header(_Line(end, text_end, nl + 1, line, text_end == nl),
+                                             trailer=True))  # fmt: skip
+            else:
+                more, more_at = more + 1, more_at or end
+            end = nl + 1
+        if more:
+            trailers.append(
+                self.span(
+                    "http.trailer.more",
+                    f"[{plural(more, 'more trailer field', grouped=True)}]",
+                    more_at,
+                    end,
+                    value=more,
+                    explanation=f"Not dissected one by one: the first {TRAILERS_SHOWN} are.",
+                )
+            )
+        return self._chunk(start, data_at, 0, end, trailers=tuple(trailers)), end, problem
+
+    def _chunk(
+        self, start: int, data_at: int, size: int, end: int, *, trailers: tuple[Field, ...] = ()
+    ) -> Field:
         content = self.data[data_at : data_at + size]
         children = [
             self.span(
@@ -691,10 +786,11 @@ class _Http:
             start,
             end,
             display=plural(size, "byte") if size else "0 bytes: the end of the body",
-            explanation="The zero-size chunk that ends the body."
+            explanation="The zero-size chunk that ends the body; trailer fields (rare) may "
+            "follow it, then an empty line."
             if size == 0
             else "One piece of the body.",
-            children=tuple(children),
+            children=(*children, *trailers),
             problem=None if len(content) == size else "incomplete",
         )
 

@@ -19,9 +19,10 @@ message, and once `KEEP_BUDGET` bytes are kept in all, only the first
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
+from typing import NamedTuple
 
-from simulator.dissect.fields import Dissection
+from simulator.dissect.fields import JSON_VALUE_LIMIT, Dissection
 from simulator.dissect.http import http_dissection
 from simulator.dissect.packet import combine, dissect_record
 from simulator.dissect.websocket import (
@@ -41,6 +42,7 @@ from simulator.ws.frames import Opcode, parse_frames
 
 KEEP_BUDGET = 256 << 20  # inflated bytes kept for display, all messages together
 KEEP_HEAD = 4096  # ... and past that budget, per message
+MESSAGES_SHOWN = 32  # dissected per packet; the packet says how many more it completed
 
 _PartKey = tuple[ConnectionKey, Endpoint, int]  # connection, sender, stream offset
 
@@ -70,7 +72,10 @@ class _Direction:
 class MessageDissector:
     """Dissects messages in stream order, carrying each connection's handshake along."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep: bool = True) -> None:
+        # keep=False: a message's inflated bytes are let go once it is dissected, for a
+        # caller that dissects each message once, in order (`wirelab dissect`).
+        self.keep = keep
         self._contexts: dict[ConnectionKey, _Context] = {}
         self._directions: dict[tuple[ConnectionKey, Endpoint], _Direction] = {}
         self._parts: dict[_PartKey, CompressedPart] = {}
@@ -110,15 +115,25 @@ class MessageDissector:
         if pdu.kind == "websocket":
             title = f"WebSocket frame {pdu.src} → {pdu.dst} ({size}, {packets})"
             from_client = None if context.client is None else pdu.src == context.client
+            part = self._parts.get((pdu.connection, pdu.src, pdu.stream_offset))
+            if not self.keep:
+                self.let_go(pdu)
             return websocket_dissection(
                 pdu.data,
                 title=title,
                 deflate=context.deflate,
                 from_client=from_client,
-                part=self._parts.get((pdu.connection, pdu.src, pdu.stream_offset)),
+                part=part,
             )
         title = f"HTTP message {pdu.src} → {pdu.dst} ({size}, {packets})"
         return http_dissection(pdu.data, title=title, key=context.key)
+
+    def let_go(self, pdu: Pdu) -> None:
+        """Forget what learning `pdu` kept (its inflated bytes): it will not be asked for
+        again."""
+        part = self._parts.pop((pdu.connection, pdu.src, pdu.stream_offset), None)
+        if part is not None and part.inflated is not None:
+            self._kept -= len(part.inflated.data)
 
     def inflated(self, pdu: Pdu) -> Inflated | None:
         """The message `pdu` ends, inflated, if it is the last frame of a compressed message."""
@@ -213,11 +228,46 @@ class MessageDissector:
 
 
 def dissect_with_messages(
-    record: WireRecord, pdus: Iterable[Pdu], messages: MessageDissector | None = None
+    record: WireRecord, pdus: Sequence[Pdu], messages: MessageDissector | None = None
 ) -> Dissection:
     """`record` dissected, followed by the messages it completed (in stream order)."""
-    messages = messages or MessageDissector()
-    return combine(dissect_record(record), [messages.dissect(pdu) for pdu in pdus])
+    return with_messages(dissect_record(record), pdus, messages or MessageDissector())
+
+
+def with_messages(base: Dissection, pdus: Sequence[Pdu], messages: MessageDissector) -> Dissection:
+    """A packet's dissection followed by the messages it completed, at most
+    `MESSAGES_SHOWN` of them, with a line that counts the ones left out."""
+    shown = shown_messages(pdus, messages)
+    return combine(base, shown.dissections, more=shown.left_out, more_at=shown.at)
+
+
+class Shown(NamedTuple):
+    """The messages of one packet that are shown, and where the others were left out."""
+
+    pdus: list[Pdu]
+    dissections: list[Dissection]
+    left_out: int = 0
+    at: int = 0  # how many of the shown ones come before the ones left out
+
+
+def shown_messages(pdus: Sequence[Pdu], messages: MessageDissector) -> Shown:
+    """The first and last of `pdus` dissected, `MESSAGES_SHOWN` in all (the last frame of
+    a packet is the one most likely to end a message); the ones between are only learnt,
+    so the messages after them are still read in context. A packet of 1-byte frames
+    completes hundreds."""
+    if len(pdus) <= MESSAGES_SHOWN:
+        return Shown(list(pdus), [messages.dissect(pdu) for pdu in pdus])
+    first, last = pdus[:_FIRST], pdus[len(pdus) - (MESSAGES_SHOWN - _FIRST) :]
+    dissections = [messages.dissect(pdu) for pdu in first]
+    for pdu in pdus[_FIRST : len(pdus) - len(last)]:
+        messages.learn(pdu)
+        if not messages.keep:
+            messages.let_go(pdu)
+    dissections += [messages.dissect(pdu) for pdu in last]
+    return Shown([*first, *last], dissections, len(pdus) - MESSAGES_SHOWN, _FIRST)
+
+
+_FIRST = MESSAGES_SHOWN * 3 // 4  # of the shown ones, from the start; the rest from the end
 
 
 def _packet_list(indexes: tuple[int, ...]) -> str:
@@ -263,8 +313,15 @@ def message_json(pdu: Pdu, dissection: Dissection) -> dict[str, object]:
         inflated = dissection.find("ws.inflated")
         if inflated is not None:
             data = dissection.buffers[inflated.buffer].data
-            out["inflated"] = inflated.value if isinstance(inflated.value, str) else data.hex()
+            if isinstance(inflated.value, str):
+                out["inflated"] = inflated.value[:JSON_VALUE_LIMIT]
+                cut = len(inflated.value) > JSON_VALUE_LIMIT
+            else:
+                out["inflated"] = data[:JSON_VALUE_LIMIT].hex()
+                cut = len(data) > JSON_VALUE_LIMIT
             out["inflated_length"] = len(data)
+            if cut:
+                out["inflated_truncated"] = True  # the first JSON_VALUE_LIMIT bytes (characters)
     else:
         first = pdu.data.split(b"\r\n", 1)[0]
         out["start_line"] = first.decode("ascii", "replace")

@@ -65,8 +65,12 @@ def dissect_record(record: WireRecord) -> Dissection:
         return _undissected(record, f"internal dissector error: {type(error).__name__}: {error}")
 
 
-def combine(base: Dissection, extra: Sequence[Dissection]) -> Dissection:
-    """`base` followed by the fields and buffers of `extra` (e.g. reassembled messages).
+def combine(
+    base: Dissection, extra: Sequence[Dissection], *, more: int = 0, more_at: int = 0
+) -> Dissection:
+    """`base` followed by the fields and buffers of `extra` (e.g. reassembled messages),
+    and, when `more` is given, a line after the first `more_at` of them saying that many
+    more messages were left out.
 
     Each extra's buffer indexes are shifted past the buffers before it. The
     protocol becomes the last extra's; the summary lists the extras' summaries,
@@ -77,12 +81,23 @@ def combine(base: Dissection, extra: Sequence[Dissection]) -> Dissection:
     fields = list(base.fields)
     buffers = list(base.buffers)
     problems = list(base.problems)
-    for dissection in extra:
+    left_out = plural(more, "more message", grouped=True)
+    for n, dissection in enumerate(extra):
+        if more and n == more_at:
+            fields.append(
+                Field("messages.more", f"[{left_out} completed in this packet]", 0, 0,
+                      value=more, explanation="Not dissected, so that one packet's output "
+                      "stays bounded; each was still followed, so the messages after them "
+                      "are read in context.")
+            )  # fmt: skip
         shift = len(buffers)
         fields.extend(_rebase(f, shift) for f in dissection.fields)
         buffers.extend(dissection.buffers)
         problems.extend(dissection.problems)
-    summary = " · ".join(d.summary for d in extra)
+    summaries = [d.summary for d in extra]
+    if more:
+        summaries.insert(more_at, left_out)
+    summary = " · ".join(summaries)
     if match := _ADDRESSES.match(base.summary):
         summary = f"{match.group(1)} {summary}"
     return Dissection(summary, extra[-1].protocol, tuple(fields), tuple(buffers), tuple(problems))

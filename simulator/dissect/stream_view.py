@@ -17,8 +17,8 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
 from simulator.dissect.fields import Dissection, Field
-from simulator.dissect.messages import MessageDissector
-from simulator.dissect.packet import combine, dissect_record
+from simulator.dissect.messages import MessageDissector, with_messages
+from simulator.dissect.packet import dissect_record
 from simulator.dissect.websocket import Inflated
 from simulator.trace.records import RecordSource, WireRecord
 from simulator.trace.streams import Pdu, Reassembler, connection_key
@@ -77,11 +77,10 @@ class StreamDissector:
                 return base
             self._feed(group, members, until=record.index)
             # Dissected only now, when shown: the connection's context is already learnt.
-            done = [group.messages.dissect(pdu) for pdu in group.completed.get(record.index, [])]
             shift = group.reassembler.window_shift(record)
-        if shift is not None:
-            base = scaled_window(base, shift)
-        return combine(base, done)
+            if shift is not None:
+                base = scaled_window(base, shift)
+            return with_messages(base, group.completed.get(record.index, []), group.messages)
 
     def messages(self, index: int) -> list[Pdu]:
         """Every message of record `index`'s connection seen so far, in stream order."""

@@ -32,6 +32,7 @@ completed it, so a view can say "this packet completed these messages".
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections import deque
 from collections.abc import Iterable
@@ -47,6 +48,7 @@ from simulator.ws.frames import FrameReader, parse_frames
 
 MAX_MESSAGE = 64 << 20  # one HTTP message or WebSocket frame larger than this: RAW
 MAX_PENDING = 8 << 20  # out-of-order bytes waiting for a gap to fill, per direction
+MAX_PENDING_SEGMENTS = 1 << 17  # ... and the segments that brought them
 _MASK32 = 0xFFFFFFFF
 
 _TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
@@ -127,7 +129,8 @@ class _Message:
     head_length: int
     framing: Literal["length", "chunked", "close"]
     body_length: int = 0
-    scan: int = 0  # chunked: where the next chunk-size line starts, once reached
+    scan: int = 0  # chunked: where the next chunk-size (or trailer) line starts, once reached
+    trailers: bool = False  # chunked: the last chunk was seen, trailer lines follow
     request: bool = True
     method: str = ""
     status: int = 0
@@ -146,6 +149,8 @@ class _Message:
     def _chunked_end(self, buf: bytearray) -> int | None:
         # RFC 9112 §7.1: chunk = chunk-size [ext] CRLF data CRLF; last-chunk, trailers, CRLF.
         pos = self.scan or self.head_length
+        if self.trailers:
+            return self._trailers_end(buf, pos)
         while True:
             line_end = buf.find(b"\r\n", pos)
             if line_end < 0:
@@ -155,14 +160,8 @@ class _Message:
             size_text = bytes(buf[pos:line_end]).split(b";", 1)[0].strip()
             size = int(size_text, 16)  # ValueError for anything but hex digits
             if size == 0:
-                trailer = pos = line_end + 2
-                while True:
-                    line_end = buf.find(b"\r\n", trailer)
-                    if line_end < 0:
-                        return None
-                    if line_end == trailer:
-                        return line_end + 2
-                    trailer = line_end + 2
+                self.trailers = True
+                return self._trailers_end(buf, line_end + 2)
             data_end = line_end + 2 + size
             if len(buf) < data_end + 2:
                 self.scan = pos
@@ -170,6 +169,18 @@ class _Message:
             if buf[data_end : data_end + 2] != b"\r\n":
                 raise ValueError("chunk data not followed by CRLF")
             pos = self.scan = data_end + 2
+
+    def _trailers_end(self, buf: bytearray, pos: int) -> int | None:
+        """After the last chunk: trailer lines up to an empty one. Lines already seen are
+        not looked at again when more bytes come (`scan` keeps the place)."""
+        while True:
+            line_end = buf.find(b"\r\n", pos)
+            if line_end < 0:
+                self.scan = pos
+                return None
+            if line_end == pos:
+                return line_end + 2
+            pos = line_end + 2
 
 
 class _Half:
@@ -192,6 +203,7 @@ class _Half:
         "spans",
         "src",
         "syn",
+        "waiting",
         "wscale",
     )
 
@@ -203,6 +215,7 @@ class _Half:
         self.wscale: int | None = None  # the Window Scale shift its SYN offered
         self.next = 0  # the stream offset up to which bytes arrived in order
         self.pending: dict[int, tuple[bytes, int]] = {}  # offset → (bytes, record index)
+        self.waiting: list[int] = []  # the offsets in `pending`, a heap: the lowest first
         self.pending_bytes = 0
         self.spans: deque[tuple[int, int, int]] = deque()  # (start, end, record) not yet cut
         self.buf = bytearray()  # in-order bytes from `consumed` on (HTTP modes)
@@ -228,6 +241,7 @@ class _Half:
         self.frames = None
         self.message = None
         self.pending.clear()
+        self.waiting.clear()
         self.pending_bytes = 0
         self.spans.clear()
 
@@ -251,11 +265,15 @@ class Reassembler:
     """Rebuild TCP byte streams from records fed in order and cut them into `Pdu`s.
 
     `only`, when given, restricts it to one connection: feed a whole capture (or
-    just that connection's records) and the others cost nothing.
+    just that connection's records) and the others cost nothing. With `keep=False`
+    it remembers no PDU once `feed` has returned it (`pdus`, `pdus_completed_in`
+    and `pdus_carried_by` stay empty): a caller that handles each as it comes
+    holds a whole capture's messages in no more memory than one's.
     """
 
-    def __init__(self, *, only: ConnectionKey | None = None) -> None:
+    def __init__(self, *, only: ConnectionKey | None = None, keep: bool = True) -> None:
         self.only = only
+        self.keep = keep
         self.pdus: list[Pdu] = []  # every PDU so far, in the order they were completed
         self._connections: dict[ConnectionKey, _Connection] = {}
         self._completed: dict[int, list[Pdu]] = {}
@@ -381,7 +399,7 @@ class Reassembler:
         return self._done(out, record.index)
 
     def _done(self, out: list[Pdu], index: int) -> list[Pdu]:
-        if out:
+        if out and self.keep:
             self.pdus += out
             self._completed.setdefault(index, []).extend(out)
             for pdu in out:
@@ -402,17 +420,18 @@ class Reassembler:
         if offset > half.next:
             # Ahead of a gap: keep it until the gap fills (the longest copy per offset).
             old = half.pending.get(offset)
+            if old is None:
+                heapq.heappush(half.waiting, offset)
             if old is None or len(old[0]) < len(data):
                 half.pending_bytes += len(data) - (len(old[0]) if old else 0)
                 half.pending[offset] = (data, index)
-            if half.pending_bytes > MAX_PENDING:
+            if half.pending_bytes > MAX_PENDING or len(half.pending) > MAX_PENDING_SEGMENTS:
                 half.go_raw()  # a gap that does not fill: the rest cannot be cut
             return
         self._append(half, data[half.next - offset :], index)
-        while half.pending:
-            start = min(half.pending)
-            if start > half.next:
-                break
+        waiting = half.waiting
+        while waiting and waiting[0] <= half.next:
+            start = heapq.heappop(waiting)
             chunk, source = half.pending.pop(start)
             half.pending_bytes -= len(chunk)
             if start + len(chunk) > half.next:
@@ -638,6 +657,7 @@ def reassemble(
 __all__ = [
     "MAX_MESSAGE",
     "MAX_PENDING",
+    "MAX_PENDING_SEGMENTS",
     "ConnectionKey",
     "Mode",
     "Pdu",

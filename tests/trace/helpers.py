@@ -10,6 +10,9 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.inet6 import IPv6
 from scapy.packet import Packet, Raw
 
+from simulator.ip.packet import build_ipv4, pack_address
+from simulator.tcp.segment import ACK, FIN, PSH, RST, SYN, Segment
+from simulator.tcp.wire import encode
 from simulator.trace import Endpoint, Layer, LinkType, WireRecord
 from simulator.ws import Connection, Role
 
@@ -26,6 +29,20 @@ def tcp(
     ip = IPv6(src=src.host, dst=dst.host) if ":" in src.host else IP(src=src.host, dst=dst.host)
     packet = ip / TCP(sport=src.port, dport=dst.port, seq=seq, ack=ack, flags=flags)
     return packet / Raw(payload) if payload else packet
+
+
+_FLAG_BITS = {"F": FIN, "S": SYN, "R": RST, "P": PSH, "A": ACK}
+
+
+def fast_tcp(
+    src: Endpoint, dst: Endpoint, seq: int, ack: int = 0, flags: str = "A", payload: bytes = b""
+) -> bytes:
+    """An IPv4 TCP packet like `tcp()`'s, built by wirelab's own encoders (checksums
+    included): a hundred times faster than scapy, for captures of many thousand packets."""
+    bits = sum(_FLAG_BITS[letter] for letter in flags)
+    source, destination = pack_address(src.host), pack_address(dst.host)
+    segment = Segment(src.port, dst.port, seq, ack, bits, 8192, payload)
+    return build_ipv4(source, destination, 6, encode(segment, source, destination))
 
 
 def link_records(
@@ -66,20 +83,28 @@ class Conversation:
     isn_client: int = 1000
     isn_server: int = 5000
     packets: list[bytes] = field(default_factory=list)
+    fast: bool = False  # build with `fast_tcp` (IPv4 only), not scapy
 
     def __post_init__(self) -> None:
         self.next = {self.client: self.isn_client, self.server: self.isn_server}
+
+    def _packet(
+        self, src: Endpoint, dst: Endpoint, seq: int, ack: int, flags: str, payload: bytes = b""
+    ) -> bytes:
+        if self.fast:
+            return fast_tcp(src, dst, seq, ack, flags, payload)
+        return bytes(tcp(src, dst, seq, ack, flags, payload))
 
     def _side(self, side: str) -> tuple[Endpoint, Endpoint]:
         return (self.client, self.server) if side == "c" else (self.server, self.client)
 
     def handshake(self) -> None:
         c, s = self.client, self.server
-        self.packets.append(bytes(tcp(c, s, self.next[c], 0, "S")))
+        self.packets.append(self._packet(c, s, self.next[c], 0, "S"))
         self.next[c] = (self.next[c] + 1) & 0xFFFFFFFF
-        self.packets.append(bytes(tcp(s, c, self.next[s], self.next[c], "SA")))
+        self.packets.append(self._packet(s, c, self.next[s], self.next[c], "SA"))
         self.next[s] = (self.next[s] + 1) & 0xFFFFFFFF
-        self.packets.append(bytes(tcp(c, s, self.next[c], self.next[s], "A")))
+        self.packets.append(self._packet(c, s, self.next[c], self.next[s], "A"))
 
     def send(self, side: str, data: bytes, sizes: Sequence[int] | None = None) -> list[int]:
         """Send `data` in segments of `sizes` (one segment if None); returns their positions."""
@@ -91,18 +116,18 @@ class Conversation:
         for size in sizes:
             piece = data[pos : pos + size]
             positions.append(len(self.packets))
-            self.packets.append(bytes(tcp(src, dst, self.next[src], self.next[dst], "PA", piece)))
+            self.packets.append(self._packet(src, dst, self.next[src], self.next[dst], "PA", piece))
             self.next[src] = (self.next[src] + size) & 0xFFFFFFFF
             pos += size
         return positions
 
     def ack(self, side: str) -> None:
         src, dst = self._side(side)
-        self.packets.append(bytes(tcp(src, dst, self.next[src], self.next[dst], "A")))
+        self.packets.append(self._packet(src, dst, self.next[src], self.next[dst], "A"))
 
     def fin(self, side: str) -> None:
         src, dst = self._side(side)
-        self.packets.append(bytes(tcp(src, dst, self.next[src], self.next[dst], "FA")))
+        self.packets.append(self._packet(src, dst, self.next[src], self.next[dst], "FA"))
         self.next[src] = (self.next[src] + 1) & 0xFFFFFFFF
 
     def records(self, order: Sequence[int] | None = None) -> list[WireRecord]:
