@@ -19,6 +19,7 @@ import shutil
 import struct
 import tempfile
 import tomllib
+import zlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -39,7 +40,9 @@ from simulator.trace import (
 )
 from simulator.ws import Config, Connection, Request, Role, TextMessage
 from simulator.ws.deflate import PerMessageDeflate
+from simulator.ws.frames import Opcode, serialize_frame
 
+MAX_INPUT = 64 * 1024  # harness.MAX_INPUT: a seed no harness would read is no seed
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "fuzz" / "corpus"
 LESSONS = ("07-key-accept.md", "11-lab-missing-route.md", "16-lab-latin1-text.md")
@@ -141,6 +144,45 @@ def capture_seeds(folder: Path) -> None:
             assert len(capture) and not capture.problems, (path, capture.problems)
 
 
+def dissect_seeds(folder: Path) -> None:
+    """The capture seeds, and small captures of what once made `dissect` take minutes
+    or gigabytes: more chunks, trailer fields and header lines than are shown, a
+    deflate bomb, a packet of hundreds of frames."""
+    capture_seeds(folder)
+    upgrade, switched = handshake_heads(compress=True)
+    chunked = (
+        b"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + b"1\r\na\r\n" * 150 + b"0\r\n" + b"x-t: 1\r\n" * 120 + b"\r\n"
+    )  # fmt: skip
+    many_lines = b"GET / HTTP/1.1\r\n" + b"a: b\r\n" * 150 + b"\r\n"
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    bomb = (compressor.compress(bytes(20 << 20)) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
+    frames = (
+        serialize_frame(Opcode.BINARY, bomb, rsv1=True) + serialize_frame(Opcode.BINARY, b"") * 200
+    )
+    conversations = {
+        "chunks-and-trailers": [(True, chunked), (False, b"HTTP/1.1 204 No Content\r\n\r\n")],
+        "a-head-of-150-lines": [(True, many_lines)],
+        "deflate-bomb-and-200-frames": [(True, upgrade), (False, switched), (False, frames)],
+    }
+    for name, wire in conversations.items():
+        trace = Trace()
+        for number, (from_client, data) in enumerate(wire):
+            src, dst = (CLIENT, SERVER) if from_client else (SERVER, CLIENT)
+            trace.append(number * 0.01, Layer.STREAM, data, src=src, dst=dst, connection=0)
+        export_pcap(trace, folder / f"{name}.pcap")
+    for path in folder.iterdir():
+        assert path.stat().st_size <= MAX_INPUT, path
+
+
+def handshake_heads(*, compress: bool) -> tuple[bytes, bytes]:
+    """The opening handshake's request and response, as the engine sends them."""
+    _, _, wire = pair(compress=compress)
+    (up, request), (down, response) = wire
+    assert up and not down
+    return request, response
+
+
 def pcap_big_endian_ns(records: list[WireRecord], link_type: int) -> bytes:
     out = bytearray(struct.pack(">IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 262144, link_type))
     for record in records:
@@ -239,6 +281,7 @@ def classroom_seeds(folder: Path) -> None:
 
 SEEDS = {
     "capture": capture_seeds,
+    "dissect": dissect_seeds,
     "filter": filter_seeds,
     "lesson": lesson_seeds,
     "progress": progress_seeds,
