@@ -303,6 +303,7 @@ class _Http:
             rest.start,
             rest.end,
             value=rest.lines,
+            display="not dissected",
             explanation=f"Not dissected: past {LINES_SHOWN - 1} header fields a server "
             "refuses the head (431 Request Header Fields Too Large).",
         )
@@ -712,6 +713,7 @@ class _Http:
             start,
             end,
             value=count,
+            display="counted, not dissected one by one",
             explanation=f"Not dissected one by one: the first {CHUNKS_SHOWN} chunks are; "
             "the body's size counts them all.",
         )
@@ -748,6 +750,7 @@ class _Http:
                     more_at,
                     end,
                     value=more,
+                    display="not dissected one by one",
                     explanation=f"Not dissected one by one: the first {TRAILERS_SHOWN} are.",
                 )
             )

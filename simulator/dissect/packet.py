@@ -86,7 +86,7 @@ def combine(
         if more and n == more_at:
             fields.append(
                 Field("messages.more", f"[{left_out} completed in this packet]", 0, 0,
-                      value=more, explanation="Not dissected, so that one packet's output "
+                      value=more, display="not dissected", explanation="Not dissected, so that one packet's output "
                       "stays bounded; each was still followed, so the messages after them "
                       "are read in context.")
             )  # fmt: skip
