@@ -26,6 +26,7 @@ from pathlib import Path
 from simulator.dissect.filters import compile_filter
 from simulator.lessons.parse import parse_lesson
 from simulator.lessons.progress import Progress
+from simulator.lessons.run import LessonRun
 from simulator.live.classroom import Position, decode, decode_from_follower, encode
 from simulator.network.scenarios import run_built_in
 from simulator.trace import (
@@ -213,6 +214,13 @@ def lesson_seeds(folder: Path) -> None:
         parse_lesson(folder / name)
 
 
+def lesson_run_seeds(folder: Path) -> None:
+    """Lessons whose runs differ most: routing, TCP flow control, a broker, two labs."""
+    for name in (*LESSONS, "04-tcp-flow-control.md", "10-broker.md", "12-lab-stalled-reader.md"):
+        shutil.copyfile(ROOT / "lessons" / name, folder / name)
+        assert not LessonRun(parse_lesson(folder / name)).check(), name
+
+
 def progress_seeds(folder: Path) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         progress = Progress(Path(scratch) / "progress.json")
@@ -284,6 +292,7 @@ SEEDS = {
     "dissect": dissect_seeds,
     "filter": filter_seeds,
     "lesson": lesson_seeds,
+    "lesson_run": lesson_run_seeds,
     "progress": progress_seeds,
     "http_head": http_seeds,
     "ws": ws_seeds,

@@ -23,7 +23,17 @@ import time
 from pathlib import Path
 
 FUZZ = Path(__file__).resolve().parent
-HARNESSES = ("capture", "dissect", "filter", "lesson", "progress", "http_head", "ws", "classroom")
+HARNESSES = (
+    "capture",
+    "dissect",
+    "filter",
+    "lesson",
+    "lesson_run",
+    "progress",
+    "http_head",
+    "ws",
+    "classroom",
+)
 
 
 def harness(name: str) -> Path:

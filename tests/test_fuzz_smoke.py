@@ -13,8 +13,20 @@ import pytest
 pytest.importorskip("atheris", reason="atheris has wheels for Linux on x86-64 only")
 
 FUZZ = Path(__file__).resolve().parent.parent / "fuzz"
-HARNESSES = ("capture", "dissect", "filter", "lesson", "progress", "http_head", "ws", "classroom")
-RUNS = {"capture": 300, "dissect": 200}  # 20–30 ms an input: the others run 2000 in a second or two
+HARNESSES = (
+    "capture",
+    "dissect",
+    "filter",
+    "lesson",
+    "lesson_run",
+    "progress",
+    "http_head",
+    "ws",
+    "classroom",
+)
+# Inputs of a brief run: the others run 2000 in a second or two; capture and dissect take
+# 20–30 ms an input, a lesson's run about a second.
+RUNS = {"capture": 300, "dissect": 200, "lesson_run": 10}
 DEFAULT_RUNS = 2000
 
 
