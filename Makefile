@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 FUZZ_SECONDS ?= 60
 
-.PHONY: run test lint typecheck unit bench fuzz clean test-tools
+.PHONY: run test test-fast lint typecheck unit bench fuzz clean test-tools
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check simulator tests bench fuzz
 
 typecheck: $(STAMP)
-	$(BIN)/mypy simulator
+	$(BIN)/mypy simulator tests bench fuzz
 
 test-tools:
 	@scripts/test-tools
@@ -36,6 +36,10 @@ unit: $(STAMP) test-tools
 	$(BIN)/pytest -n 2
 
 test: lint typecheck unit
+
+# The fast part alone (tests/conftest.py says what is slow): under a minute, for while you work.
+test-fast: $(STAMP)
+	$(BIN)/pytest -n 2 -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python bench/echo.py $(ARGS)

@@ -51,6 +51,7 @@ from wsproto.events import (
     Request,
     TextMessage,
 )
+from wsproto.extensions import Extension as WsprotoExtension
 from wsproto.extensions import PerMessageDeflate as WsprotoDeflate
 from wsproto.utilities import RemoteProtocolError
 
@@ -148,7 +149,7 @@ class WsprotoChat(asyncio.Protocol):
             elif isinstance(event, Ping):
                 self.transport.write(self.ws.send(event.response()))
             elif isinstance(event, Request):
-                extensions = [WsprotoDeflate()] if COMPRESSION else []
+                extensions: list[WsprotoExtension] = [WsprotoDeflate()] if COMPRESSION else []
                 self.transport.write(self.ws.send(AcceptConnection(extensions=extensions)))
                 self.members.add(self)
             elif isinstance(event, CloseConnection):

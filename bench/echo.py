@@ -51,6 +51,7 @@ from wsproto.events import (
     Request,
     TextMessage,
 )
+from wsproto.extensions import Extension as WsprotoExtension
 from wsproto.extensions import PerMessageDeflate as WsprotoDeflate
 from wsproto.utilities import RemoteProtocolError
 
@@ -167,7 +168,7 @@ class WsprotoEcho(asyncio.Protocol):
                 out.append(ws.send(event.response()))
             elif isinstance(event, Request):
                 # wsproto's deflate defaults are zlib's: 32 KiB windows, memLevel 8.
-                extensions = [WsprotoDeflate()] if COMPRESSION else []
+                extensions: list[WsprotoExtension] = [WsprotoDeflate()] if COMPRESSION else []
                 out.append(ws.send(AcceptConnection(extensions=extensions)))
             elif isinstance(event, CloseConnection):
                 out.append(ws.send(event.response()))
@@ -763,9 +764,9 @@ def deflate_settings(name: str) -> str:
         assert isinstance(deflate, PerMessageDeflate)
         level, mem_level = deflate.level, deflate.mem_level
     elif name == "websockets" and COMPRESSION == "defaults":
-        factory = enable_server_permessage_deflate(None)[0]
-        assert isinstance(factory, ServerPerMessageDeflateFactory)
-        settings = factory.compress_settings or {}
+        theirs = enable_server_permessage_deflate(None)[0]
+        assert isinstance(theirs, ServerPerMessageDeflateFactory)
+        settings = theirs.compress_settings or {}
         level = settings.get("level", 6)
         mem_level = settings.get("memLevel", 8)
     # wsproto always compresses with zlib's defaults.

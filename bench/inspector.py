@@ -862,10 +862,11 @@ def measure_hex_view(data: bytes) -> dict[str, Any]:
             async with app.run_test(size=TUI_SIZE) as pilot:
                 view = app.query_one(HexView)
                 await pilot.pause()
-                for label, action in (
+                actions: list[tuple[str, Callable[[], object]]] = [
                     ("top", lambda: view.show(data, name="16 MiB")),
                     ("middle", lambda: view.scroll_to(y=len(data) // 32, animate=False)),
-                ):
+                ]
+                for label, action in actions:
                     calls.clear()
                     frames.clear()
                     start = time.perf_counter()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import HealthCheck, settings
 from scapy.layers.inet import IP, TCP
 
@@ -21,7 +23,7 @@ SYN_OPTIONS = [("MSS", 1460), ("WScale", 7), ("SAckOK", b""), ("Timestamp", (1, 
 
 def syn_packet(**tcp: object) -> bytes:
     """127.0.0.1:54321 → 127.0.0.1:8765 [SYN] with MSS, window scale, SACK-permitted, timestamps."""
-    fields: dict[str, object] = {
+    fields: dict[str, Any] = {  # scapy's field values are of any type
         "sport": 54321,
         "dport": 8765,
         "flags": "S",

@@ -68,7 +68,7 @@ def client_frame(opcode: int, payload: bytes, **kw: bool) -> Chunk:
 
 
 def server_frame(opcode: int, payload: bytes, **kw: bool) -> Chunk:
-    return ("s", serialize_frame(opcode, payload, **kw))
+    return ("s", serialize_frame(opcode, payload, masking_key=None, **kw))  # a server never masks
 
 
 def inspect(chunks: list[Chunk]) -> list[Dissection]:
@@ -449,6 +449,7 @@ def test_websockets_client_against_our_server() -> None:
 
     async def scenario() -> None:
         async with serving(tap=trace_tap(trace)) as server, ws_connect(server.url) as ws:
+            assert ws.response is not None
             assert ws.response.headers["Sec-WebSocket-Extensions"].startswith(DEFLATE)
             for text in TEXTS:
                 await ws.send(text)

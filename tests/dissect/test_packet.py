@@ -36,12 +36,13 @@ RESPONSE = (
 
 def headers_for(link_type: int) -> bytes:
     """A valid link header in front of an IPv4 packet."""
-    return {
+    headers: dict[int, bytes] = {
         LinkType.NULL: struct.pack("<I", 2),
         LinkType.LOOP: struct.pack(">I", 2),
         LinkType.ETHERNET: bytes(12) + b"\x08\x00",
         LinkType.LINUX_SLL: struct.pack(">HHH8sH", 4, 772, 6, bytes(8), 0x0800),
-    }.get(link_type, b"")
+    }
+    return headers.get(link_type, b"")
 
 
 def test_stream_chunk() -> None:

@@ -206,7 +206,8 @@ def test_stop_is_prompt_idempotent_and_leaves_no_thread() -> None:
         capture = start_capture(Trace(), 9)
         assert capture.running
         first = capture.stop()
-        assert not capture.running
+        running: bool = capture.running  # read afresh: mypy still holds the True above
+        assert not running
         assert capture.stop() == first == CaptureStats(0, 0)
         assert await capture.aclose() == first
 

@@ -127,9 +127,9 @@ def refused(data: bytes, **options: object) -> tuple[int, dict[str, str], bytes]
 
     response = parse_response(run(scenario()))
     # "close" always; "upgrade" too when the answer carries Upgrade (426, RFC 9110 §7.8).
-    options = {t.strip() for t in response.headers.get("connection", "").lower().split(",")}
-    assert "close" in options
-    assert ("upgrade" in options) == ("upgrade" in response.headers)
+    connection = {t.strip() for t in response.headers.get("connection", "").lower().split(",")}
+    assert "close" in connection
+    assert ("upgrade" in connection) == ("upgrade" in response.headers)
     assert int(response.headers["content-length"]) == len(response.body)
     return response.status, response.headers, response.body
 

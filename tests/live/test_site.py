@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import cast
 
 import pytest
 
-from simulator.live import connect
+from simulator.live import WebSocketClient, connect
 from simulator.live.static import CONTENT_TYPES, answer, asset_for
 from simulator.resources import assets_dir
 from simulator.ws import BinaryMessage, CloseCode, Config, Event, Ping, TextMessage
@@ -145,7 +146,7 @@ def test_chat_relays_to_every_other_client_once_in_order_and_announces_joins() -
     async def scenario() -> None:
         async with serving() as server:
             url = server.url + "chat"
-            clients = []
+            clients: list[WebSocketClient] = []
             for i in range(count):
                 client = await connect(url)
                 welcome = notice(await client.recv(STEP))
@@ -313,7 +314,7 @@ def test_a_decompression_bomb_is_closed_with_1009_on_the_wire() -> None:
     bomb = compressor.compress(bytes(64 << 20)) + compressor.flush(zlib.Z_SYNC_FLUSH)
     bomb = bomb[:-4]  # 64 MiB of zeros in about 64 kB
 
-    async def scenario() -> list[object]:
+    async def scenario() -> list[tuple[int, str]]:
         async with serving() as server:
             raw, headers = await deflate_websocket(server.port, "permessage-deflate")
             assert headers["sec-websocket-extensions"].startswith("permessage-deflate")
@@ -384,7 +385,7 @@ def test_chat_compresses_each_broadcast_once_for_every_member(
             await raw.close()
             members = [await connect(server.url + "chat") for _ in range(20)]
             for member in members:
-                while notice(await member.recv(STEP))["clients"] < len(members):
+                while cast(int, notice(await member.recv(STEP))["clients"]) < len(members):
                     pass  # the welcome and the joins after it
             calls.clear()
             members[0].send_text(text)

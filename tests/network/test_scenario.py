@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -13,14 +14,15 @@ from simulator.network.scenario import tcp_payload_length
 from simulator.network.scenarios import BUILT_IN, run_built_in
 from simulator.tcp import Reset, State, StateChanged
 from simulator.trace import open_capture
-from simulator.trace.segments import ACK, FIN, PSH, SYN, tcp_segment
+from simulator.trace.records import WireRecord
+from simulator.trace.segments import ACK, FIN, PSH, SYN, Segment, tcp_segment
 from simulator.trace.streams import Reassembler
 from simulator.ws import BinaryMessage, CloseReceived, Pong, TextMessage
 from simulator.ws.frames import parse_frames
 from simulator.ws.handshake import accept_key
 
 
-def segments(records):  # type: ignore[no-untyped-def]
+def segments(records: Iterable[WireRecord]) -> list[Segment]:
     out = []
     for record in records:
         segment = tcp_segment(record)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from simulator.network.sim import SimulationError, Simulator
@@ -10,8 +12,12 @@ from simulator.network.sim import SimulationError, Simulator
 def test_events_run_in_time_order_and_ties_in_scheduling_order() -> None:
     sim = Simulator()
     seen: list[tuple[float, str]] = []
+
+    def record(name: str) -> None:
+        seen.append((sim.now, name))
+
     for name, time in (("c", 3.0), ("a", 1.0), ("b1", 2.0), ("b2", 2.0)):
-        sim.at(time, lambda name=name: seen.append((sim.now, name)))
+        sim.at(time, partial(record, name))
     assert sim.run() == 4
     assert seen == [(1.0, "a"), (2.0, "b1"), (2.0, "b2"), (3.0, "c")]
     assert sim.now == 3.0
@@ -19,7 +25,11 @@ def test_events_run_in_time_order_and_ties_in_scheduling_order() -> None:
 
 def test_an_event_in_the_past_runs_now_not_earlier() -> None:
     sim = Simulator()
-    sim.at(5.0, lambda: sim.at(1.0, lambda: seen.append(sim.now)))
+
+    def schedule_in_the_past() -> None:
+        sim.at(1.0, lambda: seen.append(sim.now))
+
+    sim.at(5.0, schedule_in_the_past)
     seen: list[float] = []
     sim.run()
     assert seen == [5.0]
@@ -55,7 +65,7 @@ def test_run_until_empty_and_by_count_and_until_a_time() -> None:
     sim = Simulator()
     seen: list[int] = []
     for i in range(5):
-        sim.at(float(i), lambda i=i: seen.append(i), background=True)
+        sim.at(float(i), partial(seen.append, i), background=True)
     assert sim.run() == 0  # already quiet
     assert sim.run(until_quiet=False, events=2) == 2
     assert sim.run(until_quiet=False, until=3.5) == 2 and sim.now == 3.5

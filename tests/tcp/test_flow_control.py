@@ -152,6 +152,7 @@ def data(ep: Endpoint, offset: int, payload: bytes, *, window: int = 65535) -> S
 def test_out_of_order_data_is_delivered_once_in_order() -> None:
     pair = established_pair()
     server = pair.server
+    assert server.irs is not None
     server.events()
     stream = bytes(range(100))
     server.receive(data(server, 60, stream[60:100]), 1.0)
@@ -174,6 +175,7 @@ def test_out_of_order_data_is_delivered_once_in_order() -> None:
 def test_data_beyond_the_window_is_dropped_with_an_ack() -> None:
     pair = established_pair(server_config=TcpConfig(receive_buffer=1000))
     server = pair.server
+    assert server.irs is not None
     server.receive(data(server, 0, bytes(1500)), 1.0)
     assert server.readable == 1000
     (ack,) = server.segments()

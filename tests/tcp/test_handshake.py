@@ -16,7 +16,7 @@ from simulator.tcp import (
     TcpConfig,
     seq_add,
 )
-from tests.tcp.harness import CLIENT_PORT, SERVER_PORT, Pair
+from tests.tcp.harness import CLIENT_PORT, SERVER_PORT, Pair, state_of
 
 
 def only(segments: list[Segment]) -> Segment:
@@ -39,7 +39,7 @@ def test_handshake_numbers_and_states(isn_c: int, isn_s: int) -> None:
     assert str(syn) == f"SYN seq={isn_c} win=65535 MSS=1460"
 
     server.receive(syn, 0.05)
-    assert server.state is State.SYN_RECEIVED
+    assert state_of(server) is State.SYN_RECEIVED
     syn_ack = only(server.segments())
     assert syn_ack.flags == SYN | ACK
     assert syn_ack.seq == isn_s
@@ -48,7 +48,7 @@ def test_handshake_numbers_and_states(isn_c: int, isn_s: int) -> None:
     assert (syn_ack.src_port, syn_ack.dst_port) == (SERVER_PORT, CLIENT_PORT)
 
     client.receive(syn_ack, 0.1)
-    assert client.state is State.ESTABLISHED
+    assert state_of(client) is State.ESTABLISHED
     ack = only(client.segments())
     assert ack.flags == ACK
     assert ack.seq == seq_add(isn_c, 1)
@@ -56,7 +56,7 @@ def test_handshake_numbers_and_states(isn_c: int, isn_s: int) -> None:
     assert ack.mss is None and not ack.payload
 
     server.receive(ack, 0.15)
-    assert server.state is State.ESTABLISHED
+    assert state_of(server) is State.ESTABLISHED
     assert server.segments() == []
 
     # The effective send MSS is the smaller of the two announcements (§3.7.1).
@@ -107,7 +107,7 @@ def test_simultaneous_open() -> None:
     assert (syn_ack_b.flags, syn_ack_b.seq, syn_ack_b.ack) == (SYN | ACK, 300, 101)
     a.receive(syn_ack_b, 0.2)
     b.receive(syn_ack_a, 0.2)
-    assert a.state is b.state is State.ESTABLISHED
+    assert state_of(a) is state_of(b) is State.ESTABLISHED
 
 
 def test_connection_refused() -> None:
@@ -162,7 +162,7 @@ def test_rst_in_syn_received_returns_to_listen() -> None:
     ]
     # It can take the next SYN.
     server.receive(Segment(CLIENT_PORT + 1, SERVER_PORT, 900, 0, SYN, 1000), 0.2)
-    assert server.state is State.SYN_RECEIVED
+    assert state_of(server) is State.SYN_RECEIVED
     assert only(server.segments()).ack == 901
 
 

@@ -18,6 +18,7 @@ from simulator.tcp import (
 )
 from tests.tcp.harness import (
     Pair,
+    Predicate,
     established_pair,
     is_data,
     is_fin,
@@ -37,6 +38,11 @@ def retransmissions(pair: Pair, side: str) -> list[Retransmitted]:
 def copies(pair: Pair, side: str, seq: int) -> list[tuple[float, Segment]]:
     return [(w.time, w.segment) for w in pair.log if w.side == side and w.segment.seq == seq
             and (w.segment.payload or w.segment.flags & (SYN | FIN))]  # fmt: skip
+
+
+def data_at(seq: int) -> Predicate:
+    """Matches a segment that carries data from sequence number `seq`."""
+    return lambda s: s.seq == seq and bool(s.payload)
 
 
 def transfer(pair: Pair) -> None:
@@ -98,7 +104,7 @@ def test_several_losses_in_one_window_recover_with_partial_acks() -> None:
     pair = established_pair(config=TcpConfig(msl=1.0))
     drop = {pair.client.iss + 1 + 1460, pair.client.iss + 1 + 4 * 1460}
     for seq in drop:
-        pair.drop_next("client", lambda s, seq=seq: s.seq == seq and bool(s.payload))
+        pair.drop_next("client", data_at(seq))
     transfer(pair)
     reasons = [r.reason for r in retransmissions(pair, "client")]
     assert reasons == ["fast retransmit", "partial ACK"]
@@ -222,7 +228,7 @@ def test_fast_recovery_halves_the_congestion_window_as_rfc_5681_says() -> None:
     config = TcpConfig(msl=1.0, congestion_control=True, initial_window=10)
     pair = established_pair(client_config=config, server_config=TcpConfig(msl=1.0))
     client = pair.client
-    assert client.cwnd == 10 * mss and client.ssthresh is None  # no loss yet
+    assert (client.cwnd, client.ssthresh) == (10 * mss, None)  # no loss yet
     pair.drop_next("client", is_data)
     pair.write("client", bytes(60_000))
     flight = None

@@ -18,7 +18,7 @@ from simulator.tcp import (
     UsageError,
     reset_for,
 )
-from tests.tcp.harness import CLIENT_PORT, SERVER_PORT, established_pair, is_fin
+from tests.tcp.harness import CLIENT_PORT, SERVER_PORT, established_pair, is_fin, state_of
 
 S = State
 MSL = 5.0
@@ -61,7 +61,7 @@ def test_time_wait_lasts_two_msl() -> None:
     pair.run(until=entered + 2 * MSL - 0.001)
     assert pair.client.state is S.TIME_WAIT
     pair.run()
-    assert pair.client.state is S.CLOSED
+    assert state_of(pair.client) is S.CLOSED
     assert pair.entered("client", S.CLOSED) == pytest.approx(entered + 2 * MSL)
 
 
@@ -180,7 +180,7 @@ def test_rst_needs_an_exact_sequence_number() -> None:
     assert server.state is S.ESTABLISHED and server.segments() == []
     exact = Segment(CLIENT_PORT, SERVER_PORT, server.rcv_nxt, 0, RST, 0)
     server.receive(exact, 1.0)
-    assert server.state is S.CLOSED
+    assert state_of(server) is S.CLOSED
 
 
 def test_send_after_close_is_an_error() -> None:
@@ -216,7 +216,7 @@ def test_an_rst_in_time_wait_ends_it_without_a_reset_to_the_application() -> Non
     assert client.state is S.TIME_WAIT
     rst = Segment(SERVER_PORT, CLIENT_PORT, client.rcv_nxt, 0, RST, 0)
     client.receive(rst, pair.now)
-    assert client.state is S.CLOSED
+    assert state_of(client) is S.CLOSED
     # It closed as if TIME-WAIT had run out: the application (and the socket layer, which
     # forgets the connection on it) is told Closed, not Reset. Seen: no event at all,
     # and the socket stayed in its host's table for ever.

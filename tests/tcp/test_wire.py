@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,7 +16,10 @@ SRC, DST = bytes([192, 168, 1, 10]), bytes([10, 0, 0, 2])
 
 
 def scapy_bytes(
-    seg: Segment, src: bytes = SRC, dst: bytes = DST, options: list | None = None
+    seg: Segment,
+    src: bytes = SRC,
+    dst: bytes = DST,
+    options: Sequence[tuple[str, object]] | None = None,
 ) -> bytes:
     """The TCP part of scapy's packet for the same fields, checksummed under IP(src, dst)."""
     if options is None:

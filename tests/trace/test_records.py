@@ -14,7 +14,14 @@ def test_appended_records_are_the_records_the_constructor_makes() -> None:
     src, dst = Endpoint("10.0.0.1", 5000), Endpoint("10.0.0.2", 80)
     first = trace.append(1.5, Layer.LINK, b"\x45\x00", link_type=LinkType.RAW, interface=2)
     second = trace.append(
-        2.5, Layer.STREAM, bytearray(b"GET"), src=src, dst=dst, connection=7, original_length=9
+        2.5,
+        Layer.STREAM,
+        # Not the declared bytes, on purpose: the record must hold an immutable copy.
+        bytearray(b"GET"),  # type: ignore[arg-type]
+        src=src,
+        dst=dst,
+        connection=7,
+        original_length=9,
     )
     assert first == WireRecord(0, 1.5, Layer.LINK, b"\x45\x00", LinkType.RAW, interface=2)
     assert second == WireRecord(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import simulator.tui.course
 from simulator.lessons import Progress, load_course
 from simulator.lessons.course import Course
+from simulator.lessons.model import Lesson
 from simulator.lessons.run import LessonRun
 from simulator.tui.course import CourseApp
 from simulator.views.lesson import LessonView
@@ -25,6 +26,13 @@ if TYPE_CHECKING:
 
 COURSE = load_course(user=False)
 _VIEWS: dict[str, LessonView] = {}
+
+
+def lesson_of(lesson_id: str) -> Lesson:
+    """The built-in lesson `lesson_id`."""
+    lesson = COURSE.find(lesson_id)
+    assert lesson is not None, lesson_id
+    return lesson
 
 
 def view_of(lesson_id: str) -> LessonView:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from rich.console import Console
 from textual.app import App
@@ -10,7 +11,7 @@ from textual.geometry import Region
 from textual.widget import Widget
 
 
-def screen_lines(app: App[object]) -> list[str]:
+def screen_lines(app: App[Any]) -> list[str]:
     """Every row of the screen as it is painted now (modals over their screens included)."""
     width, height = app.size
     console = Console(
@@ -42,7 +43,7 @@ def region_text(lines: list[str], region: Region) -> list[str]:
     return [line[region.x : region.right] for line in lines[region.y : region.bottom]]
 
 
-def widget_text(app: App[object], widget: Widget) -> str:
+def widget_text(app: App[Any], widget: Widget) -> str:
     """What `widget` shows on the screen now (its visible region), rows joined by newlines."""
     return "\n".join(region_text(screen_lines(app), widget.region))
 

@@ -17,11 +17,10 @@ from simulator.tui.course import CourseApp, CourseJudge
 from simulator.tui.field_tree import FieldTree
 from simulator.tui.screens.join import JoinScreen
 from simulator.tui.screens.lesson import LessonScreen
-from tests.tui.course_support import COURSE, course_app, following, until, view_of
+from tests.tui.course_support import COURSE, course_app, following, lesson_of, until, view_of
 from tests.tui.screen_text import screen_lines
 
-LESSON = COURSE.find("ip-routing")
-assert LESSON is not None
+LESSON = lesson_of("ip-routing")
 ASKING = 0  # "Which row of the client's table matches?"
 
 

@@ -8,13 +8,16 @@ import asyncio
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.screen import Screen
 from textual.widgets import Input, OptionList, Static
 
 from simulator.lessons import Lesson, Progress, load_course
 from simulator.tui.course import CourseApp
 from simulator.tui.field_tree import FieldTree
+from simulator.tui.footer import KeyBar, ShownKey
 from simulator.tui.hex_view import HexView
 from simulator.tui.ladder import LadderDiagram
 from simulator.tui.screens.home import HomeScreen
@@ -25,12 +28,18 @@ COURSE = load_course(user=False)
 SIZE = (120, 40)
 
 
-def app_for(tmp_path: Path, **kwargs: object) -> CourseApp:
+def app_for(tmp_path: Path, **kwargs: Any) -> CourseApp:
     return course_app(tmp_path / "progress.json", **kwargs)
 
 
 def text_of(widget: Static) -> str:
     return str(widget.content)
+
+
+def screen_of(app: CourseApp) -> Screen[Any]:
+    """The screen on top now, read through a call: mypy would otherwise hold what an
+    isinstance or `is` check said `app.screen` was across the key presses that change it."""
+    return app.screen
 
 
 def test_home_lists_the_course_with_progress(tmp_path: Path) -> None:
@@ -49,7 +58,7 @@ async def home_lists_the_course(tmp_path: Path) -> None:
         assert COURSE.lessons[0].title in first and "0/" in first
         await pilot.press("enter")
         await pilot.pause()
-        assert isinstance(app.screen, LessonScreen)
+        assert isinstance(screen_of(app), LessonScreen)
         await pilot.press("right")
         await pilot.pause()
         await pilot.press("escape")
@@ -118,7 +127,9 @@ async def answer_wrong_then_right(pilot: object, screen: LessonScreen) -> None:
     await pilot.pause()
     assert screen.step == step
     answer = screen.query_one(AnswerInput)
-    assert not answer.has_focus
+    # Locals, not answer.has_focus: mypy would hold the value asserted across key presses.
+    focused: bool = answer.has_focus
+    assert not focused
     await pilot.press("enter")  # the answer box takes the keys
     await pilot.pause()
     assert answer.has_focus
@@ -131,7 +142,8 @@ async def answer_wrong_then_right(pilot: object, screen: LessonScreen) -> None:
     await pilot.press("enter")
     await pilot.pause()
     assert "Right" in text_of(screen.query_one("#feedback", Static))
-    assert not answer.has_focus  # the keys are the lesson's again
+    focused_after: bool = answer.has_focus
+    assert not focused_after  # the keys are the lesson's again
 
 
 async def predict_wrong(pilot: object, screen: LessonScreen) -> None:
@@ -188,13 +200,12 @@ async def focus_trap(tmp_path: Path) -> None:
         assert {"Check the answer", "Back to the lesson keys"} <= keys
         await pilot.press("escape")
         await pilot.pause()
-        assert not answer.has_focus and isinstance(app.screen, LessonScreen)
+        focused: bool = answer.has_focus  # read afresh: mypy still holds the True above
+        assert not focused and isinstance(app.screen, LessonScreen)
         assert "Answer" in {key.description for key in keybar(app)}
 
 
-def keybar(app: CourseApp) -> list[object]:
-    from simulator.tui.footer import KeyBar
-
+def keybar(app: CourseApp) -> list[ShownKey]:
     return list(app.screen.query_one(KeyBar).shown)
 
 
@@ -245,8 +256,9 @@ async def end_of_lesson(tmp_path: Path) -> None:
         assert isinstance(app.screen, LessonEndScreen)
         await pilot.press("enter")
         await pilot.pause()
-        assert isinstance(app.screen, LessonScreen) and app.screen.lesson.id == second.id
-        assert app.screen.teach
+        next_screen = screen_of(app)
+        assert isinstance(next_screen, LessonScreen) and next_screen.lesson.id == second.id
+        assert next_screen.teach
         assert len(app.screen_stack) == 2  # home, then the new lesson: nothing piles up
 
 
@@ -316,7 +328,8 @@ async def backwards_jump_replay_and_play(tmp_path: Path) -> None:
         assert screen.playing and "Answer:" in text_of(screen.query_one("#feedback", Static))
         await pilot.press("right")  # the packets, all at once
         await pilot.pause()
-        assert screen.step == 2 and not screen.playing
+        playing: bool = screen.playing  # read afresh: mypy still holds the True above
+        assert screen.step == 2 and not playing
         arrows_at_2 = list(screen.query_one(LadderDiagram).arrows)
         await pilot.press("r")  # replay: the step's packets appear one by one
         await pilot.pause()
@@ -439,22 +452,23 @@ async def inspector_and_sandbox(tmp_path: Path) -> None:
         assert len(app.screen.model) == len(lesson.view.run.capture(None)[0])
         await pilot.press("q")  # back to the lesson, not out of wirelab
         await pilot.pause()
-        assert app.screen is lesson
+        assert screen_of(app) is lesson
         await pilot.press("b")
         await pilot.pause()
-        assert isinstance(app.screen, SandboxScreen)
+        assert isinstance(screen_of(app), SandboxScreen)
         await pilot.press("escape")
         await pilot.pause()
-        assert app.screen is lesson
+        assert screen_of(app) is lesson
         await pilot.press("escape")
         await pilot.pause()
-        assert isinstance(app.screen, HomeScreen)
+        assert isinstance(screen_of(app), HomeScreen)
         await pilot.press("i")  # the inspector on a sample session, from home
         await pilot.pause()
-        assert isinstance(app.screen, InspectorScreen) and len(app.screen.model) > 10
+        sample = screen_of(app)
+        assert isinstance(sample, InspectorScreen) and len(sample.model) > 10
         await pilot.press("escape")
         await pilot.pause()
-        assert isinstance(app.screen, HomeScreen)
+        assert isinstance(screen_of(app), HomeScreen)
 
 
 def test_the_home_screen_starts_without_the_network_stack() -> None:

@@ -3,7 +3,7 @@ at 80×24 and 120×40. Update with `--snapshot-update`, after looking at the rep
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -40,7 +40,7 @@ async def settle(pilot: Pilot[None]) -> None:
     await pilot.pause()
 
 
-def at(index: int) -> Callable[[Pilot[None]], object]:
+def at(index: int) -> Callable[[Pilot[None]], Awaitable[None]]:
     """Straight to step `index` (past a checkpoint that would hold `right` back)."""
 
     async def there(pilot: Pilot[None]) -> None:
@@ -50,7 +50,7 @@ def at(index: int) -> Callable[[Pilot[None]], object]:
     return there
 
 
-def steps(count: int) -> Callable[[Pilot[None]], object]:
+def steps(count: int) -> Callable[[Pilot[None]], Awaitable[None]]:
     async def forward(pilot: Pilot[None]) -> None:
         for _ in range(count):
             await pilot.press("right")

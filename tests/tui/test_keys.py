@@ -38,15 +38,11 @@ from simulator.tui.screens.help import HelpScreen
 from simulator.tui.screens.inspector import InspectorScreen
 from simulator.tui.screens.lesson import AnswerInput, JumpScreen, LessonScreen
 from simulator.tui.screens.sandbox import SandboxScreen
-from tests.tui.course_support import course_app, following
+from tests.tui.course_support import course_app, following, lesson_of
 
 COURSE = load_course(user=False)
 LESSON = "tcp-handshake"
-ASKING = next(
-    i
-    for i, step in enumerate(COURSE.find(LESSON).steps)
-    if step.checkpoint is not None  # type: ignore[union-attr]
-)
+ASKING = next(i for i, step in enumerate(lesson_of(LESSON).steps) if step.checkpoint is not None)
 FRAMES = "frames-and-masking"
 
 
@@ -209,8 +205,9 @@ async def lesson_at(
         assert isinstance(app, CourseApp)
         app.open_lesson(lesson, teach=teach, step=step)
         await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, LessonScreen)
+        opened = app.screen
+        assert isinstance(opened, LessonScreen)
+        screen = opened
     else:
         while app.screen is not screen:
             app.pop_screen()
@@ -394,7 +391,8 @@ def screen_classes() -> list[type]:
     pending: list[type] = [DOMNode]
     while pending:
         cls = pending.pop()
-        for sub in cls.__subclasses__():
+        subclasses: list[type] = cls.__subclasses__()  # mypy alone would say type[Never]
+        for sub in subclasses:
             pending.append(sub)
             if sub.__module__.startswith("simulator.") and "BINDINGS" in vars(sub):
                 classes.append(sub)
@@ -436,6 +434,7 @@ def test_every_footer_key_of_a_follower_does_what_it_says(tmp_path: Path) -> Non
             keys = shown_keys(app)
             assert "follow_teacher" in {action for _, _, action in keys}
             screen = app.screen
+            assert isinstance(screen, LessonScreen)
             stage = screen.stage
             for key, description, action in keys:
                 while not isinstance(app.screen, LessonScreen):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from simulator.ws import (
@@ -22,7 +24,7 @@ from simulator.ws import (
 )
 from simulator.ws.connection import max_fragments
 from simulator.ws.frames import build_frame
-from tests.must_cases import CASES, LIMIT
+from tests.must_cases import CASES, LIMIT, MustCase
 from tests.ws.helpers import (
     KEY,
     RFC_REQUEST,
@@ -47,7 +49,7 @@ MASKED_HELLO = bytes.fromhex("81 85 37 fa 21 3d 7f 9f 4d 51 58")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_server_fails_must_violation(case):
+def test_server_fails_must_violation(case: MustCase) -> None:
     server = open_server()
     events = feed(server, [case.wire])
     assert_fails(server, events, case.close_code, case.violation)
@@ -57,7 +59,7 @@ def test_server_fails_must_violation(case):
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_server_fails_must_violation_one_byte_at_a_time(case):
+def test_server_fails_must_violation_one_byte_at_a_time(case: MustCase) -> None:
     server = open_server()
     events = feed(server, byte_at_a_time(case.wire))
     assert_fails(server, events, case.close_code, case.violation)
@@ -67,7 +69,7 @@ CLIENT_CASES = [c for c in CASES if c.id != "unmasked-client-frame"]
 
 
 @pytest.mark.parametrize("case", CLIENT_CASES, ids=[c.id for c in CLIENT_CASES])
-def test_client_fails_must_violation(case):
+def test_client_fails_must_violation(case: MustCase) -> None:
     # The same faults, sent by a server (unmasked, as a server must).
     client = open_client()
     events = feed(client, [unmask_wire(case.wire)])
@@ -75,14 +77,14 @@ def test_client_fails_must_violation(case):
 
 
 @pytest.mark.parametrize("wire", [MASKED_HELLO, masked(0x9, b"ping"), masked(0x8)])
-def test_client_fails_a_masked_frame_from_the_server(wire):
+def test_client_fails_a_masked_frame_from_the_server(wire: bytes) -> None:
     # RFC 6455 §5.1: "A client MUST close a connection if it detects a masked frame."
     client = open_client()
     events = feed(client, [wire])
     assert_fails(client, events, CloseCode.PROTOCOL_ERROR, Violation.MASKED_SERVER_FRAME)
 
 
-def test_failure_close_frame_is_masked_by_a_client():
+def test_failure_close_frame_is_masked_by_a_client() -> None:
     client = open_client()
     client.receive_data(MASKED_HELLO)
     wire = client.data_to_send()
@@ -95,34 +97,34 @@ def test_failure_close_frame_is_masked_by_a_client():
 # --- size limits ------------------------------------------------------------------------
 
 
-def test_message_over_limit_is_decided_from_the_header():
+def test_message_over_limit_is_decided_from_the_header() -> None:
     server = open_server(Config(max_size=1000))
     events = feed(server, [bytes([0x82, 0xFE]) + (1001).to_bytes(2, "big") + KEY])
     assert_fails(server, events, CloseCode.MESSAGE_TOO_BIG, Violation.MESSAGE_TOO_BIG)
 
 
-def test_message_at_the_limit_is_accepted():
+def test_message_at_the_limit_is_accepted() -> None:
     server = open_server(Config(max_size=1000))
     wire = masked(0x2, b"\x07" * 1000)
     assert feed(server, [wire[:8]]) == []  # the header alone: fine so far
     assert feed(server, [wire[8:]]) == [BinaryMessage(b"\x07" * 1000)]
 
 
-def test_fragmented_message_over_limit_fails_at_the_header_of_the_excess():
+def test_fragmented_message_over_limit_fails_at_the_header_of_the_excess() -> None:
     server = open_server(Config(max_size=1000))
     assert feed(server, [masked(0x1, b"a" * 600, fin=False)]) == []
     events = feed(server, [bytes([0x80, 0xFE]) + (401).to_bytes(2, "big") + KEY])
     assert_fails(server, events, CloseCode.MESSAGE_TOO_BIG, Violation.MESSAGE_TOO_BIG)
 
 
-def test_fragmented_message_at_the_limit_is_accepted():
+def test_fragmented_message_at_the_limit_is_accepted() -> None:
     server = open_server(Config(max_size=1000))
     wire = masked(0x1, b"a" * 600, fin=False) + masked(0x0, b"b" * 400)
     assert feed(server, [wire]) == [TextMessage("a" * 600 + "b" * 400)]
 
 
 @pytest.mark.parametrize(("opcode", "piece"), [(0x2, b""), (0x2, b"ab"), (0x1, b""), (0x1, b"ab")])
-def test_endless_fragments_end_with_1009(opcode, piece):
+def test_endless_fragments_end_with_1009(opcode: int, piece: bytes) -> None:
     """Seen: after a FIN=0 frame, endless empty continuation frames grew the server
     from 25 to 193 MB in a minute, never closed; 2-byte fragments cost 27 MB a
     connection. Every frame costs something: past max_fragments, 1009."""
@@ -136,35 +138,35 @@ def test_endless_fragments_end_with_1009(opcode, piece):
     assert_fails(server, events, CloseCode.MESSAGE_TOO_BIG, Violation.TOO_MANY_FRAGMENTS)
 
 
-def test_a_message_in_as_many_fragments_as_allowed_arrives():
+def test_a_message_in_as_many_fragments_as_allowed_arrives() -> None:
     server = open_server(Config(max_size=1000))
     most = max_fragments(1000)
     wire = masked(0x2, b"x", fin=False) + masked(0x0, b"", fin=False) * (most - 2)
     assert feed(server, [wire + masked(0x0, b"y")]) == [BinaryMessage(b"xy")]
 
 
-def test_control_frames_do_not_count_towards_the_limit():
+def test_control_frames_do_not_count_towards_the_limit() -> None:
     server = open_server(Config(max_size=10))
     wire = masked(0x1, b"a" * 5, fin=False) + masked(0x9, b"p" * 100) + masked(0x0, b"b" * 5)
     assert feed(server, [wire]) == [Ping(b"p" * 100), TextMessage("aaaaabbbbb")]
 
 
 @pytest.mark.parametrize("max_size", [0, 1, 10])
-def test_custom_max_size(max_size):
+def test_custom_max_size(max_size: int) -> None:
     server = open_server(Config(max_size=max_size))
     assert feed(server, [masked(0x2, b"x" * max_size)]) == [BinaryMessage(b"x" * max_size)]
     events = feed(server, [masked(0x2, b"x" * (max_size + 1))])
     assert_fails(server, events, CloseCode.MESSAGE_TOO_BIG, Violation.MESSAGE_TOO_BIG)
 
 
-def test_default_limit_and_no_limit():
+def test_default_limit_and_no_limit() -> None:
     server = open_server()
     assert feed(server, [masked(0x2, bytes(LIMIT))]) == [BinaryMessage(bytes(LIMIT))]
     server = open_server(Config(max_size=None))
     assert feed(server, [masked(0x2, bytes(LIMIT + 1))]) == [BinaryMessage(bytes(LIMIT + 1))]
 
 
-def test_client_enforces_its_limit_too():
+def test_client_enforces_its_limit_too() -> None:
     client = open_client(Config(max_size=4))
     events = feed(client, [b"\x81\x05Hello"])
     assert_fails(client, events, CloseCode.MESSAGE_TOO_BIG, Violation.MESSAGE_TOO_BIG)
@@ -186,7 +188,7 @@ def test_client_enforces_its_limit_too():
         pytest.param(b"a", b"\xe0\x80", id="overlong-prefix"),
     ],
 )
-def test_invalid_utf8_fails_before_the_final_fragment(first, bad):
+def test_invalid_utf8_fails_before_the_final_fragment(first: bytes, bad: bytes) -> None:
     server = open_server()
     assert feed(server, [masked(0x1, first, fin=False)]) == []
     events = feed(server, [masked(0x0, bad, fin=False)])  # no FIN: more could follow
@@ -194,7 +196,7 @@ def test_invalid_utf8_fails_before_the_final_fragment(first, bad):
 
 
 @pytest.mark.parametrize("text", ["κόσμε", "€uro", "clef 𝄞", "aé€𝄞z"])
-def test_valid_utf8_split_anywhere_across_fragments(text):
+def test_valid_utf8_split_anywhere_across_fragments(text: str) -> None:
     data = text.encode()
     for cut in range(len(data) + 1):
         server = open_server()
@@ -208,13 +210,13 @@ def test_valid_utf8_split_anywhere_across_fragments(text):
     assert feed(server, [wire]) == [TextMessage(text)]
 
 
-def test_text_split_mid_codepoint_is_still_incomplete_at_the_end():
+def test_text_split_mid_codepoint_is_still_incomplete_at_the_end() -> None:
     server = open_server()
     events = feed(server, [masked(0x1, b"caf\xc3", fin=False) + masked(0x0, b"")])
     assert_fails(server, events, CloseCode.INVALID_PAYLOAD, Violation.TEXT_NOT_UTF8)
 
 
-def test_binary_messages_are_not_utf8():
+def test_binary_messages_are_not_utf8() -> None:
     server = open_server()
     wire = masked(0x2, b"\xff\xfe", fin=False) + masked(0x0, b"\xed\xa0")
     assert feed(server, [wire]) == [BinaryMessage(b"\xff\xfe\xed\xa0")]
@@ -223,7 +225,7 @@ def test_binary_messages_are_not_utf8():
 # --- closing ----------------------------------------------------------------------------
 
 
-def test_client_closes_with_code_and_reason():
+def test_client_closes_with_code_and_reason() -> None:
     pair = opened_pair()
     pair.client.close(1000, "bye")
     assert pair.client.state is ConnectionState.CLOSING
@@ -240,13 +242,14 @@ def test_client_closes_with_code_and_reason():
     pair.client.receive_data(echo)
     [event] = pair.client.events()
     assert isinstance(event, CloseReceived) and event.code == 1000
-    assert pair.client.state is ConnectionState.CLOSED
+    state: ConnectionState = pair.client.state  # read afresh: mypy still holds CLOSING
+    assert state is ConnectionState.CLOSED
     assert pair.client.data_to_send() == b"", "no second close frame"
     assert pair.client.close_sent == (1000, "bye")
     assert pair.server.close_received == (1000, "bye")
 
 
-def test_server_closes_with_code_and_reason():
+def test_server_closes_with_code_and_reason() -> None:
     pair = opened_pair()
     pair.server.close(4000, "done ✓")
     assert pair.server.state is ConnectionState.CLOSING
@@ -254,11 +257,12 @@ def test_server_closes_with_code_and_reason():
     assert pair.client.state is ConnectionState.CLOSED
     [event] = pair.to_server()
     assert isinstance(event, CloseReceived) and event.code == 4000
-    assert pair.server.state is ConnectionState.CLOSED
+    state: ConnectionState = pair.server.state  # read afresh: mypy still holds CLOSING
+    assert state is ConnectionState.CLOSED
     assert pair.to_client() == []
 
 
-def test_close_without_code_reports_1005_and_echoes_an_empty_close():
+def test_close_without_code_reports_1005_and_echoes_an_empty_close() -> None:
     pair = opened_pair()
     pair.client.close(None)
     wire = pair.client.data_to_send()
@@ -273,7 +277,7 @@ def test_close_without_code_reports_1005_and_echoes_an_empty_close():
     assert pair.client.state is pair.server.state is ConnectionState.CLOSED
 
 
-def test_data_frames_after_a_close_frame_are_not_delivered():
+def test_data_frames_after_a_close_frame_are_not_delivered() -> None:
     wire = masked(0x8, close_payload(1000)) + MASKED_HELLO + masked(0x9, b"late")
     for chunks in ([wire], byte_at_a_time(wire)):
         server = open_server()
@@ -282,7 +286,7 @@ def test_data_frames_after_a_close_frame_are_not_delivered():
         assert feed(server, [MASKED_HELLO]) == []
 
 
-def test_peer_may_still_send_data_after_we_sent_close():
+def test_peer_may_still_send_data_after_we_sent_close() -> None:
     # §7.1.2: we sent close; until the peer's close arrives its data still counts.
     server = open_server()
     server.close(1001)
@@ -293,7 +297,7 @@ def test_peer_may_still_send_data_after_we_sent_close():
     assert server.data_to_send() == b"", "no echo: our close was already sent"
 
 
-def test_close_frame_in_the_middle_of_a_fragmented_message():
+def test_close_frame_in_the_middle_of_a_fragmented_message() -> None:
     server = open_server()
     wire = masked(0x1, b"Hel", fin=False) + masked(0x8, close_payload(1000)) + masked(0x0, b"lo")
     assert feed(server, [wire]) == [CloseReceived(1000, "")]
@@ -311,7 +315,7 @@ def test_close_frame_in_the_middle_of_a_fragmented_message():
         (1000, "é" * 62),  # 124 bytes of UTF-8
     ],
 )
-def test_close_usage_errors(code, reason):
+def test_close_usage_errors(code: int | None, reason: str) -> None:
     server = open_server()
     with pytest.raises(UsageError):
         server.close(code, reason)
@@ -319,14 +323,14 @@ def test_close_usage_errors(code, reason):
     assert server.data_to_send() == b""
 
 
-def test_close_reason_of_123_bytes_fits():
+def test_close_reason_of_123_bytes_fits() -> None:
     server = open_server()
     server.close(1000, "é" * 61 + "x")
     [frame] = frames_of(server.data_to_send())
     assert len(frame.payload) == 125
 
 
-def test_eof_without_close_is_abnormal():
+def test_eof_without_close_is_abnormal() -> None:
     server = open_server()
     server.receive_eof()
     [event] = server.events()
@@ -335,7 +339,7 @@ def test_eof_without_close_is_abnormal():
     assert server.data_to_send() == b"", "1006 is never sent"
 
 
-def test_eof_after_the_close_handshake_is_normal():
+def test_eof_after_the_close_handshake_is_normal() -> None:
     pair = opened_pair()
     pair.client.close()
     pair.to_server()
@@ -349,21 +353,21 @@ def test_eof_after_the_close_handshake_is_normal():
 
 
 @pytest.mark.parametrize("payload", [b"", b"hi", bytes(range(125))])
-def test_ping_is_answered_with_a_pong_of_the_same_payload(payload):
+def test_ping_is_answered_with_a_pong_of_the_same_payload(payload: bytes) -> None:
     server = open_server()
     assert feed(server, [masked(0x9, payload)]) == [Ping(payload)]
     assert frames_of(server.data_to_send()) == [build_frame(Opcode.PONG, payload)]
     assert server.state is ConnectionState.OPEN
 
 
-def test_unsolicited_pong_is_accepted():
+def test_unsolicited_pong_is_accepted() -> None:
     server = open_server()
     assert feed(server, [masked(0xA, b"heartbeat")]) == [Pong(b"heartbeat")]
     assert server.data_to_send() == b""
     assert server.state is ConnectionState.OPEN
 
 
-def test_ping_pong_across_a_pair():
+def test_ping_pong_across_a_pair() -> None:
     pair = opened_pair()
     pair.client.ping(b"123")
     assert pair.to_server() == [Ping(b"123")]
@@ -373,7 +377,7 @@ def test_ping_pong_across_a_pair():
     assert pair.to_server() == [], "nobody answers a pong"
 
 
-def test_control_frames_interleaved_in_a_fragmented_message():
+def test_control_frames_interleaved_in_a_fragmented_message() -> None:
     wire = (
         masked(0x1, b"Hel", fin=False)
         + masked(0x9, b"1")
@@ -390,7 +394,7 @@ def test_control_frames_interleaved_in_a_fragmented_message():
 # --- sending ----------------------------------------------------------------------------
 
 
-def test_send_text_in_fragments():
+def test_send_text_in_fragments() -> None:
     server = open_server()
     server.send_text("Hello, world", fragment_size=5)
     assert frames_of(server.data_to_send()) == [
@@ -404,7 +408,7 @@ def test_send_text_in_fragments():
     assert frames_of(server.data_to_send()) == [build_frame(Opcode.BINARY, b"")]
 
 
-def test_fragments_may_split_a_codepoint_and_still_arrive_whole():
+def test_fragments_may_split_a_codepoint_and_still_arrive_whole() -> None:
     pair = opened_pair()
     pair.client.send_text("€€", fragment_size=2)
     wire = pair.client.data_to_send()
@@ -413,7 +417,7 @@ def test_fragments_may_split_a_codepoint_and_still_arrive_whole():
     assert pair.server.events() == [TextMessage("€€")]
 
 
-def test_send_frame_by_hand():
+def test_send_frame_by_hand() -> None:
     pair = opened_pair()
     server = pair.server
     server.send_frame(Opcode.TEXT, b"Hel", fin=False)
@@ -428,7 +432,7 @@ def test_send_frame_by_hand():
     assert pair.to_client() == [TextMessage("next")]
 
 
-def test_send_frame_misuse():
+def test_send_frame_misuse() -> None:
     server = open_server()
     with pytest.raises(UsageError):
         server.send_frame(Opcode.CONTINUATION, b"lo")  # no message to continue
@@ -455,7 +459,7 @@ def test_send_frame_misuse():
         server.send_frame(Opcode.CONTINUATION, b"c")  # that message is finished
 
 
-def test_fragment_size_must_be_positive():
+def test_fragment_size_must_be_positive() -> None:
     server = open_server()
     with pytest.raises(UsageError):
         server.send_text("Hello", fragment_size=0)
@@ -474,7 +478,9 @@ SENDERS = [
 
 @pytest.mark.parametrize("send", SENDERS)
 @pytest.mark.parametrize("role", [Role.CLIENT, Role.SERVER])
-def test_sending_before_the_handshake_is_a_usage_error(send, role):
+def test_sending_before_the_handshake_is_a_usage_error(
+    send: Callable[[Connection], None], role: Role
+) -> None:
     conn = Connection(role, rng=lambda n: bytes(n))
     if role is Role.CLIENT:
         conn.connect("example.com")
@@ -488,7 +494,7 @@ def test_sending_before_the_handshake_is_a_usage_error(send, role):
 
 
 @pytest.mark.parametrize("send", SENDERS)
-def test_sending_after_close_is_a_usage_error(send):
+def test_sending_after_close_is_a_usage_error(send: Callable[[Connection], None]) -> None:
     pair = opened_pair()
     pair.client.close()
     assert pair.client.state is ConnectionState.CLOSING
@@ -496,7 +502,8 @@ def test_sending_after_close_is_a_usage_error(send):
         send(pair.client)
     pair.to_server()
     pair.to_client()
-    assert pair.client.state is pair.server.state is ConnectionState.CLOSED
+    state: ConnectionState = pair.client.state  # read afresh: mypy still holds CLOSING
+    assert state is pair.server.state is ConnectionState.CLOSED
     for conn in (pair.client, pair.server):
         with pytest.raises(UsageError):
             send(conn)
@@ -504,7 +511,7 @@ def test_sending_after_close_is_a_usage_error(send):
 
 
 @pytest.mark.parametrize("send", SENDERS)
-def test_sending_after_a_failure_is_a_usage_error(send):
+def test_sending_after_a_failure_is_a_usage_error(send: Callable[[Connection], None]) -> None:
     server = open_server()
     server.receive_data(b"\x81\x00")  # unmasked: fails
     server.data_to_send()
@@ -516,7 +523,7 @@ def test_sending_after_a_failure_is_a_usage_error(send):
 # --- observing, reproducing -------------------------------------------------------------
 
 
-def test_on_frame_sees_every_frame_with_its_wire_bytes():
+def test_on_frame_sees_every_frame_with_its_wire_bytes() -> None:
     seen = []
     server = Connection(Role.SERVER, on_frame=lambda d, f: seen.append((d, f)))
     server.receive_data(RFC_REQUEST)
@@ -532,7 +539,7 @@ def test_on_frame_sees_every_frame_with_its_wire_bytes():
     assert seen[0][1] == build_frame(Opcode.TEXT, b"Hello", masking_key=KEY)
 
 
-def test_client_on_frame_sees_its_masked_bytes():
+def test_client_on_frame_sees_its_masked_bytes() -> None:
     seen = []
     client = open_client()
     client.on_frame = lambda d, f: seen.append(f)
@@ -555,12 +562,12 @@ def script(pair: ConnectionPair) -> list[tuple[str, bytes]]:
     return pair.wire
 
 
-def test_same_seed_same_bytes():
+def test_same_seed_same_bytes() -> None:
     assert script(ConnectionPair(seed=42)) == script(ConnectionPair(seed=42))
     assert script(ConnectionPair(seed=42)) != script(ConnectionPair(seed=43))
 
 
-def test_a_whole_conversation_through_the_pair():
+def test_a_whole_conversation_through_the_pair() -> None:
     pair = opened_pair(seed=5)
     pair.client.send_text("hi")
     pair.client.send_binary(b"\x00\xff")
@@ -574,7 +581,7 @@ def test_a_whole_conversation_through_the_pair():
     assert (pair.client.state, pair.server.state) == (ConnectionState.CLOSED,) * 2
 
 
-def test_events_read_as_lines():
+def test_events_read_as_lines() -> None:
     assert str(TextMessage("hi")) == "TEXT 'hi' [2 chars]"
     assert str(BinaryMessage(b"\x00\xff")) == "BINARY 00 ff [2 bytes]"
     assert str(CloseReceived(1000, "bye")).startswith("CLOSE 1000 (normal closure")
@@ -584,7 +591,7 @@ def test_events_read_as_lines():
     )
 
 
-def test_output_hands_over_large_payloads_without_copying_and_joins_small_pieces():
+def test_output_hands_over_large_payloads_without_copying_and_joins_small_pieces() -> None:
     server = open_server()
     big = bytes(100_000)
     server.send_text("a")
@@ -600,7 +607,7 @@ def test_output_hands_over_large_payloads_without_copying_and_joins_small_pieces
     assert server.data_to_send() == b""
 
 
-def test_output_and_data_to_send_carry_the_same_bytes():
+def test_output_and_data_to_send_carry_the_same_bytes() -> None:
     first, second = open_server(), open_server()
     for server in (first, second):
         server.send_binary(bytes(70_000), fragment_size=65_536)

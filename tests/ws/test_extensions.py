@@ -68,7 +68,7 @@ def reverse_pair() -> ConnectionPair:
     return ConnectionPair(client_config=config, server_config=config)
 
 
-def test_negotiation():
+def test_negotiation() -> None:
     pair = reverse_pair()
     request_wire = pair.client.data_to_send()
     assert b"\r\nSec-WebSocket-Extensions: x-reverse\r\n" in request_wire
@@ -87,7 +87,7 @@ def test_negotiation():
     assert [e.name for e in pair.server.extensions] == ["x-reverse"]
 
 
-def test_negotiated_extension_sets_rsv1_and_transforms_payloads():
+def test_negotiated_extension_sets_rsv1_and_transforms_payloads() -> None:
     pair = reverse_pair()
     pair.handshake()
     pair.client.send_text("Hello")
@@ -105,7 +105,7 @@ def test_negotiated_extension_sets_rsv1_and_transforms_payloads():
     assert feed(pair.client, [wire]) == [BinaryMessage(b"\x01\x02\x03")]
 
 
-def test_negotiated_extension_with_fragments():
+def test_negotiated_extension_with_fragments() -> None:
     pair = reverse_pair()
     pair.handshake()
     pair.client.send_text("Hello, world", fragment_size=5)
@@ -117,7 +117,7 @@ def test_negotiated_extension_with_fragments():
     assert pair.server.events() == [TextMessage("Hello, world")]
 
 
-def test_rsv1_is_accepted_only_once_negotiated():
+def test_rsv1_is_accepted_only_once_negotiated() -> None:
     pair = reverse_pair()
     pair.handshake()
     pair.client.data_to_send()
@@ -134,15 +134,17 @@ def test_rsv1_is_accepted_only_once_negotiated():
     assert_fails(pair.server, events, CloseCode.PROTOCOL_ERROR, Violation.RSV_ON_CONTROL_FRAME)
 
 
-def test_server_without_the_extension_declines_it():
+def test_server_without_the_extension_declines_it() -> None:
     pair = ConnectionPair(client_config=Config(extensions=(Reverse,)))
     [request] = pair.to_server()
+    assert isinstance(request, Request)
     assert request.extensions == ("x-reverse",)
     pair.server.accept()
     response_wire = pair.server.data_to_send()
     assert b"Sec-WebSocket-Extensions" not in response_wire
     pair.client.receive_data(response_wire)
     [accepted] = pair.client.events()
+    assert isinstance(accepted, Accepted)
     assert accepted.extensions == ()
     pair.client.send_text("Hello")
     wire = pair.client.data_to_send()
@@ -153,7 +155,7 @@ def test_server_without_the_extension_declines_it():
     assert_fails(pair.server, events, CloseCode.PROTOCOL_ERROR, Violation.RSV_WITHOUT_EXTENSION)
 
 
-def test_server_declines_an_offer_it_cannot_take():
+def test_server_declines_an_offer_it_cannot_take() -> None:
     server = Connection(Role.SERVER, config=Config(extensions=(Reverse,)))
     wire = RFC_REQUEST.replace(
         b"\r\n\r\n", b"\r\nSec-WebSocket-Extensions: x-reverse; speed=9\r\n\r\n"
@@ -165,7 +167,7 @@ def test_server_declines_an_offer_it_cannot_take():
     assert server.extensions == []
 
 
-def test_server_fails_a_malformed_offer():
+def test_server_fails_a_malformed_offer() -> None:
     server = Connection(Role.SERVER, config=Config(extensions=(Reverse,)))
     wire = RFC_REQUEST.replace(b"\r\n\r\n", b"\r\nSec-WebSocket-Extensions: x-reverse; =\r\n\r\n")
     server.receive_data(wire)
@@ -194,7 +196,7 @@ RESPONSE = (
         pytest.param(b'x-reverse; "', id="malformed"),
     ],
 )
-def test_client_fails_a_bad_extension_answer(extensions):
+def test_client_fails_a_bad_extension_answer(extensions: bytes) -> None:
     client = Connection(Role.CLIENT, config=Config(extensions=(Reverse,)), rng=rfc_rng)
     client.connect("server.example.com", "/chat")
     client.data_to_send()
@@ -207,7 +209,7 @@ def test_client_fails_a_bad_extension_answer(extensions):
 # --- the header syntax (RFC 6455 §9.1) ----------------------------------------------------
 
 
-def test_parse_extensions():
+def test_parse_extensions() -> None:
     value = 'permessage-deflate; client_max_window_bits, x-foo; a=1; b="2", x-bar'
     assert parse_extensions(value) == [
         ("permessage-deflate", (("client_max_window_bits", None),)),
@@ -220,12 +222,12 @@ def test_parse_extensions():
 @pytest.mark.parametrize(
     "value", ["x foo", "x-foo; a b", "x-foo; a=", 'x-foo; a="1', "x-foo; a=1 2", "; a"]
 )
-def test_parse_extensions_rejects_bad_syntax(value):
+def test_parse_extensions_rejects_bad_syntax(value: str) -> None:
     with pytest.raises(HandshakeError):
         parse_extensions(value)
 
 
-def test_format_extension_inverts_parse():
+def test_format_extension_inverts_parse() -> None:
     params = (("server_no_context_takeover", None), ("client_max_window_bits", "10"))
     text = format_extension("permessage-deflate", params)
     assert text == "permessage-deflate; server_no_context_takeover; client_max_window_bits=10"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 
 from simulator.ws import (
@@ -12,7 +14,7 @@ from simulator.ws import (
     ProtocolError,
     TextMessage,
 )
-from simulator.ws.frames import FrameReader, build_frame, parse_frames, serialize_frame
+from simulator.ws.frames import Frame, FrameReader, build_frame, parse_frames, serialize_frame
 from tests.ws.helpers import KEY, assert_roundtrip, frames_of, open_client, open_server
 
 # RFC 6455 §5.7, "Examples".
@@ -45,12 +47,12 @@ RFC_FRAMES = [
 
 
 @pytest.mark.parametrize(("frame", "wire"), RFC_FRAMES)
-def test_rfc_example_roundtrips(frame, wire):
+def test_rfc_example_roundtrips(frame: Frame, wire: bytes) -> None:
     assert_roundtrip(frame, wire)
 
 
 @pytest.mark.parametrize(("frame", "wire"), RFC_FRAMES)
-def test_rfc_example_parses_in_any_feed_pattern(frame, wire):
+def test_rfc_example_parses_in_any_feed_pattern(frame: Frame, wire: bytes) -> None:
     # Half a frame first, then the rest; then one byte at a time.
     reader = FrameReader()
     reader.feed(wire[: len(wire) // 2])
@@ -70,12 +72,12 @@ def test_rfc_example_parses_in_any_feed_pattern(frame, wire):
         assert got == [(len(wire) - 1, frame)]
 
 
-def test_rfc_examples_concatenated_parse_in_order():
-    wire = b"".join(p.values[1] for p in RFC_FRAMES)
+def test_rfc_examples_concatenated_parse_in_order() -> None:
+    wire = b"".join(cast(bytes, p.values[1]) for p in RFC_FRAMES)
     assert frames_of(wire) == [p.values[0] for p in RFC_FRAMES]
 
 
-def test_parse_frames_returns_the_incomplete_tail():
+def test_parse_frames_returns_the_incomplete_tail() -> None:
     frames, rest = parse_frames(HELLO + MASKED_HELLO[:7])
     assert frames == [build_frame(Opcode.TEXT, b"Hello")]
     assert rest == MASKED_HELLO[:7]
@@ -84,27 +86,27 @@ def test_parse_frames_returns_the_incomplete_tail():
 # --- the same examples through a Connection ------------------------------------------
 
 
-def test_server_receives_the_masked_hello():
+def test_server_receives_the_masked_hello() -> None:
     server = open_server()
     server.receive_data(MASKED_HELLO)
     assert server.events() == [TextMessage("Hello")]
     assert server.data_to_send() == b""
 
 
-def test_client_masks_hello_with_the_injected_key():
+def test_client_masks_hello_with_the_injected_key() -> None:
     client = open_client()  # its random source returns the §5.7 key
     client.send_text("Hello")
     assert client.data_to_send() == MASKED_HELLO
 
 
-def test_client_answers_the_rfc_ping_with_the_rfc_masked_pong():
+def test_client_answers_the_rfc_ping_with_the_rfc_masked_pong() -> None:
     client = open_client()
     client.receive_data(PING_HELLO)
     assert client.events() == [Ping(b"Hello")]
     assert client.data_to_send() == MASKED_PONG_HELLO
 
 
-def test_client_receives_the_unmasked_examples():
+def test_client_receives_the_unmasked_examples() -> None:
     client = open_client()
     client.receive_data(HELLO + HEL + LO)
     assert client.events() == [TextMessage("Hello"), TextMessage("Hello")]
@@ -112,7 +114,7 @@ def test_client_receives_the_unmasked_examples():
     assert client.events() == [BinaryMessage(BODY_256), BinaryMessage(BODY_65536)]
 
 
-def test_server_sends_the_unmasked_examples():
+def test_server_sends_the_unmasked_examples() -> None:
     server = open_server()
     server.send_text("Hello")
     assert server.data_to_send() == HELLO
@@ -127,7 +129,7 @@ def test_server_sends_the_unmasked_examples():
     assert server.data_to_send() == HEADER_65536 + BODY_65536
 
 
-def test_client_sends_long_frames_masked():
+def test_client_sends_long_frames_masked() -> None:
     client = open_client()
     client.send_binary(BODY_65536)
     wire = client.data_to_send()
@@ -192,7 +194,9 @@ COMMON = [
         "64-bit-masked",
     ],
 )
-def test_field_spans(length, key, tail):
+def test_field_spans(
+    length: int, key: bytes | None, tail: list[tuple[str, int, int, None]]
+) -> None:
     payload = bytes(i % 251 for i in range(length))
     wire = serialize_frame(Opcode.BINARY, payload, masking_key=key)
     [frame] = frames_of(wire)
@@ -224,7 +228,7 @@ def test_field_spans(length, key, tail):
     assert by_name["payload"].value == payload  # unmasked, though the wire is masked
 
 
-def test_field_spans_of_header_bits():
+def test_field_spans_of_header_bits() -> None:
     frame = build_frame(0x9, b"", fin=False, rsv1=True, rsv3=True)
     values = {f.name: f.value for f in frame.fields()}
     assert frame.raw == bytes([0x59, 0x00])
@@ -240,7 +244,7 @@ def test_field_spans_of_header_bits():
     }
 
 
-def test_raw_keeps_the_wire_bytes_of_a_non_minimal_length():
+def test_raw_keeps_the_wire_bytes_of_a_non_minimal_length() -> None:
     # 5 bytes announced in the 16-bit form: parsing keeps the header as it was.
     wire = bytes.fromhex("81 7e 00 05") + b"Hello"
     [frame] = frames_of(wire)
@@ -264,12 +268,12 @@ def test_raw_keeps_the_wire_bytes_of_a_non_minimal_length():
         (bytes.fromhex("83 00"), "OPCODE 0x3 [0 bytes]"),
     ],
 )
-def test_frame_str_is_readable(wire, text):
+def test_frame_str_is_readable(wire: bytes, text: str) -> None:
     [frame] = frames_of(wire)
     assert str(frame) == text
 
 
-def test_frame_str_shortens_long_payloads():
+def test_frame_str_shortens_long_payloads() -> None:
     [frame] = frames_of(HEADER_256 + BODY_256)
     assert str(frame) == "BINARY 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f … [256 bytes]"
 
@@ -277,7 +281,7 @@ def test_frame_str_shortens_long_payloads():
 # --- the reader's own rules -------------------------------------------------------------
 
 
-def test_reader_rejects_the_64_bit_length_high_bit():
+def test_reader_rejects_the_64_bit_length_high_bit() -> None:
     reader = FrameReader()
     reader.feed(bytes.fromhex("82 7f 80 00 00 00 00 00 00 05") + b"hello")
     with pytest.raises(ProtocolError) as info:
@@ -285,7 +289,7 @@ def test_reader_rejects_the_64_bit_length_high_bit():
     assert info.value.close_code == CloseCode.PROTOCOL_ERROR
 
 
-def test_reader_limit_is_decided_from_the_header():
+def test_reader_limit_is_decided_from_the_header() -> None:
     reader = FrameReader(max_payload=4)
     reader.feed(bytes.fromhex("82 05"))  # no payload byte yet
     with pytest.raises(ProtocolError) as info:
@@ -293,7 +297,7 @@ def test_reader_limit_is_decided_from_the_header():
     assert info.value.close_code == CloseCode.MESSAGE_TOO_BIG
 
 
-def test_reader_limit_error_is_not_forgotten():
+def test_reader_limit_error_is_not_forgotten() -> None:
     # Asking again, even once the payload is there, must not hand out the frame.
     reader = FrameReader(max_payload=4)
     reader.feed(bytes.fromhex("82 05"))
@@ -304,7 +308,7 @@ def test_reader_limit_error_is_not_forgotten():
         reader.next_frame()
 
 
-def test_reader_checks_each_header_once_before_its_payload():
+def test_reader_checks_each_header_once_before_its_payload() -> None:
     seen = []
     reader = FrameReader(check_header=lambda b0, masked, n: seen.append((b0, masked, n)))
     wire = MASKED_HELLO + HEADER_256 + BODY_256
@@ -316,7 +320,7 @@ def test_reader_checks_each_header_once_before_its_payload():
     assert seen == [(0x81, True, 5), (0x82, False, 256)]
 
 
-def test_reader_check_header_error_is_not_forgotten():
+def test_reader_check_header_error_is_not_forgotten() -> None:
     def refuse(b0: int, masked: bool, n: int) -> None:
         raise ProtocolError("no")
 
@@ -329,7 +333,7 @@ def test_reader_check_header_error_is_not_forgotten():
         reader.next_frame()
 
 
-def test_reader_take_remaining():
+def test_reader_take_remaining() -> None:
     reader = FrameReader()
     reader.feed(HELLO + LO[:3])
     assert reader.next_frame() == build_frame(Opcode.TEXT, b"Hello")

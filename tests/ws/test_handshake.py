@@ -54,11 +54,11 @@ def header_map(lines: list[str]) -> dict[str, str]:
 # --- Sec-WebSocket-Accept ------------------------------------------------------------
 
 
-def test_accept_key_rfc_example():
+def test_accept_key_rfc_example() -> None:
     assert accept_key("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 
 
-def test_accept_steps_rfc_example():
+def test_accept_steps_rfc_example() -> None:
     steps = accept_steps("dGhlIHNhbXBsZSBub25jZQ==")
     assert steps.concatenated == "dGhlIHNhbXBsZSBub25jZQ==258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
     # RFC 6455 §1.3 lists the SHA-1 digest byte by byte.
@@ -71,14 +71,14 @@ def test_accept_steps_rfc_example():
 # --- the client's request --------------------------------------------------------------
 
 
-def test_client_request_is_the_rfc_example():
+def test_client_request_is_the_rfc_example() -> None:
     client = Connection(Role.CLIENT, rng=rfc_rng)
     client.connect("server.example.com", "/chat")
     assert client.data_to_send() == RFC_REQUEST
     assert client.state is ConnectionState.CONNECTING
 
 
-def test_client_key_is_16_random_bytes_from_the_injected_source():
+def test_client_key_is_16_random_bytes_from_the_injected_source() -> None:
     client = Connection(Role.CLIENT, rng=seeded(7))
     client.connect("example.com")
     lines = head_lines(client.data_to_send())
@@ -96,7 +96,7 @@ def test_client_key_is_16_random_bytes_from_the_injected_source():
     }
 
 
-def test_client_keys_differ_between_connections():
+def test_client_keys_differ_between_connections() -> None:
     rng = seeded(1)
     keys = set()
     for _ in range(3):
@@ -106,7 +106,7 @@ def test_client_keys_differ_between_connections():
     assert len(keys) == 3
 
 
-def test_client_request_with_options():
+def test_client_request_with_options() -> None:
     config = Config(subprotocols=("chat", "superchat"))
     client = Connection(Role.CLIENT, config=config, rng=rfc_rng)
     client.connect(
@@ -125,7 +125,7 @@ def test_client_request_with_options():
     assert "sec-websocket-extensions" not in headers
 
 
-def test_connect_twice_is_a_usage_error():
+def test_connect_twice_is_a_usage_error() -> None:
     client = Connection(Role.CLIENT, rng=rfc_rng)
     client.connect("example.com")
     with pytest.raises(UsageError):
@@ -157,7 +157,7 @@ def request(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-def test_server_accepts_the_rfc_request():
+def test_server_accepts_the_rfc_request() -> None:
     server = Connection(Role.SERVER)
     server.receive_data(RFC_REQUEST)
     [event] = server.events()
@@ -171,7 +171,7 @@ def test_server_accepts_the_rfc_request():
     assert server.state is ConnectionState.OPEN
 
 
-def test_server_accepts_header_names_in_any_case_and_token_lists():
+def test_server_accepts_header_names_in_any_case_and_token_lists() -> None:
     wire = request(
         replace={"Connection": "keep-alive, Upgrade", "Upgrade": "WebSocket"},
         add=("sec-websocket-protocol: a, b", "Sec-WebSocket-Protocol: c"),
@@ -216,7 +216,7 @@ BAD_REQUESTS = [
 
 
 @pytest.mark.parametrize(("wire", "status"), BAD_REQUESTS)
-def test_server_refuses_a_bad_request(wire, status):
+def test_server_refuses_a_bad_request(wire: bytes, status: int) -> None:
     server = Connection(Role.SERVER)
     server.receive_data(wire)
     [event] = server.events()
@@ -244,11 +244,12 @@ def test_server_refuses_a_bad_request(wire, status):
         server.accept()
 
 
-def test_server_refuses_a_head_too_large():
+def test_server_refuses_a_head_too_large() -> None:
     server = Connection(Role.SERVER)
     wire = request(add=(f"X-Padding: {'a' * MAX_HEAD}",))
     events = feed(server, [wire[i : i + 4096] for i in range(0, len(wire), 4096)])
     assert [type(e) for e in events] == [HandshakeFailed]
+    assert isinstance(events[0], HandshakeFailed)
     assert events[0].status == 431
     assert server.data_to_send().startswith(b"HTTP/1.1 431 ")
 
@@ -257,7 +258,7 @@ def test_server_refuses_a_head_too_large():
     ("origin", "status"),
     [("https://good.example", None), ("https://evil.example", 403), (None, 403)],
 )
-def test_server_origin_allow_list(origin, status):
+def test_server_origin_allow_list(origin: str | None, status: int | None) -> None:
     server = Connection(Role.SERVER, config=Config(origins=("https://good.example",)))
     add = (f"Origin: {origin}",) if origin else ()
     [event] = feed(server, [request(add=add)])
@@ -270,7 +271,7 @@ def test_server_origin_allow_list(origin, status):
         assert server.data_to_send().startswith(b"HTTP/1.1 403 Forbidden\r\n")
 
 
-def test_server_without_allow_list_reports_the_origin():
+def test_server_without_allow_list_reports_the_origin() -> None:
     [event] = feed(Connection(Role.SERVER), [request(add=("Origin: https://any.example",))])
     assert isinstance(event, Request)
     assert event.origin == "https://any.example"
@@ -287,11 +288,14 @@ def test_server_without_allow_list_reports_the_origin():
         (("chat",), (), None),
     ],
 )
-def test_subprotocol_selection(offered, supported, chosen):
+def test_subprotocol_selection(
+    offered: tuple[str, ...], supported: tuple[str, ...], chosen: str | None
+) -> None:
     pair = ConnectionPair(
         client_config=Config(subprotocols=offered), server_config=Config(subprotocols=supported)
     )
     [req] = pair.to_server()
+    assert isinstance(req, Request)
     assert req.subprotocols == offered
     pair.server.accept()
     response = pair.server.data_to_send()
@@ -303,7 +307,7 @@ def test_subprotocol_selection(offered, supported, chosen):
     assert accepted.subprotocol == pair.client.subprotocol == pair.server.subprotocol == chosen
 
 
-def test_server_may_pick_an_offered_subprotocol_explicitly():
+def test_server_may_pick_an_offered_subprotocol_explicitly() -> None:
     pair = ConnectionPair(
         client_config=Config(subprotocols=("chat", "superchat")),
         server_config=Config(subprotocols=("chat",)),
@@ -314,20 +318,22 @@ def test_server_may_pick_an_offered_subprotocol_explicitly():
     assert pair.server.state is ConnectionState.CONNECTING
     pair.server.accept(subprotocol="superchat")
     [accepted] = pair.to_client()
+    assert isinstance(accepted, Accepted)
     assert accepted.subprotocol == "superchat"
 
 
-def test_server_reject():
+def test_server_reject() -> None:
     pair = ConnectionPair()
     pair.to_server()
     pair.server.reject(404, "no such room")
     assert pair.server.state is ConnectionState.CLOSED
     [event] = pair.to_client()
+    assert isinstance(event, Rejected)
     assert event == Rejected(404, "Not Found", event.headers, b"no such room\n")
     assert pair.client.state is ConnectionState.CLOSED
 
 
-def test_accept_needs_a_request():
+def test_accept_needs_a_request() -> None:
     server = Connection(Role.SERVER)
     with pytest.raises(UsageError):
         server.accept()
@@ -339,7 +345,7 @@ def test_accept_needs_a_request():
         Connection(Role.CLIENT).accept()
 
 
-def test_accept_twice_is_a_usage_error():
+def test_accept_twice_is_a_usage_error() -> None:
     server = Connection(Role.SERVER)
     server.receive_data(RFC_REQUEST)
     server.accept()
@@ -352,7 +358,13 @@ def test_accept_twice_is_a_usage_error():
 # --- the client's checks ---------------------------------------------------------------
 
 
-def response(*, status: str = "101 Switching Protocols", drop=(), replace=None, add=()) -> bytes:
+def response(
+    *,
+    status: str = "101 Switching Protocols",
+    drop: tuple[str, ...] = (),
+    replace: dict[str, str] | None = None,
+    add: tuple[str, ...] = (),
+) -> bytes:
     fields = {
         "Upgrade": "websocket",
         "Connection": "Upgrade",
@@ -370,15 +382,16 @@ def connecting_client(config: Config | None = None) -> Connection:
     return client
 
 
-def test_client_accepts_the_rfc_response():
+def test_client_accepts_the_rfc_response() -> None:
     client = connecting_client()
     [event] = feed(client, [RFC_RESPONSE])
+    assert isinstance(event, Accepted)
     assert event == Accepted(None, (), event.headers)
     assert ("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") in event.headers
     assert client.state is ConnectionState.OPEN
 
 
-def test_client_reports_a_refusal_with_its_body():
+def test_client_reports_a_refusal_with_its_body() -> None:
     body = b"Sec-WebSocket-Version: 8 is not supported\n"
     wire = response(
         status="426 Upgrade Required",
@@ -396,7 +409,7 @@ def test_client_reports_a_refusal_with_its_body():
     assert client.data_to_send() == b""
 
 
-def test_client_reports_a_refusal_without_body():
+def test_client_reports_a_refusal_without_body() -> None:
     client = connecting_client()
     [event] = feed(client, [b"HTTP/1.1 403 Forbidden\r\n\r\n"])
     assert event == Rejected(403, "Forbidden", (), b"")
@@ -423,7 +436,7 @@ def test_client_reports_a_refusal_without_body():
         pytest.param(response().replace(b"HTTP/1.1", b"HTTP/2.0"), id="http-2"),
     ],
 )
-def test_client_fails_an_invalid_101(wire):
+def test_client_fails_an_invalid_101(wire: bytes) -> None:
     client = connecting_client()
     [event] = feed(client, [wire + HELLO])
     assert isinstance(event, HandshakeFailed)
@@ -434,7 +447,7 @@ def test_client_fails_an_invalid_101(wire):
         client.send_text("still there?")
 
 
-def test_client_fails_a_subprotocol_it_did_not_offer_among_several():
+def test_client_fails_a_subprotocol_it_did_not_offer_among_several() -> None:
     client = connecting_client(Config(subprotocols=("chat", "superchat")))
     wire = response(add=("Sec-WebSocket-Protocol: mqtt",))
     [event] = feed(client, [wire])
@@ -444,6 +457,7 @@ def test_client_fails_a_subprotocol_it_did_not_offer_among_several():
     assert isinstance(event, HandshakeFailed), "the server picks one"
     client = connecting_client(Config(subprotocols=("chat", "superchat")))
     [event] = feed(client, [response(add=("Sec-WebSocket-Protocol: superchat",))])
+    assert isinstance(event, Accepted)
     assert event == Accepted("superchat", (), event.headers)
 
 
@@ -456,7 +470,7 @@ def test_client_fails_a_subprotocol_it_did_not_offer_among_several():
         pytest.param(b"foo bar baz\r\n\r\n", id="not-http"),
     ],
 )
-def test_client_fails_a_malformed_status_line(wire):
+def test_client_fails_a_malformed_status_line(wire: bytes) -> None:
     client = connecting_client()
     client.receive_data(wire)  # must not raise
     [event] = client.events()
@@ -465,7 +479,7 @@ def test_client_fails_a_malformed_status_line(wire):
     assert client.state is ConnectionState.CLOSED
 
 
-def test_client_reads_a_zero_padded_content_length():
+def test_client_reads_a_zero_padded_content_length() -> None:
     client = connecting_client()
     client.receive_data(b"HTTP/1.1 400 Bad\r\nContent-Length: 00\r\n\r\n")
     [event] = client.events()
@@ -474,7 +488,7 @@ def test_client_reads_a_zero_padded_content_length():
     assert client.state is ConnectionState.CLOSED
 
 
-def test_client_keeps_at_most_64_kib_of_an_absurdly_long_error_body():
+def test_client_keeps_at_most_64_kib_of_an_absurdly_long_error_body() -> None:
     client = connecting_client()
     client.receive_data(b"HTTP/1.1 400 Bad\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n")
     assert client.events() == []  # the body is on its way
@@ -487,7 +501,7 @@ def test_client_keeps_at_most_64_kib_of_an_absurdly_long_error_body():
 # --- reads of any size -------------------------------------------------------------------
 
 
-def test_request_one_byte_at_a_time():
+def test_request_one_byte_at_a_time() -> None:
     server = Connection(Role.SERVER)
     for i, byte in enumerate(byte_at_a_time(RFC_REQUEST)):
         server.receive_data(byte)
@@ -499,7 +513,7 @@ def test_request_one_byte_at_a_time():
     assert server.data_to_send() == RFC_RESPONSE
 
 
-def test_response_one_byte_at_a_time():
+def test_response_one_byte_at_a_time() -> None:
     client = connecting_client()
     for i, byte in enumerate(byte_at_a_time(RFC_RESPONSE)):
         client.receive_data(byte)
@@ -510,7 +524,7 @@ def test_response_one_byte_at_a_time():
 
 
 @pytest.mark.parametrize("one_byte_at_a_time", [False, True])
-def test_frames_after_the_request_are_not_lost(one_byte_at_a_time):
+def test_frames_after_the_request_are_not_lost(one_byte_at_a_time: bool) -> None:
     wire = RFC_REQUEST + MASKED_HELLO + masked(0x9, b"?")
     server = Connection(Role.SERVER)
     chunks = byte_at_a_time(wire) if one_byte_at_a_time else [wire]
@@ -522,17 +536,18 @@ def test_frames_after_the_request_are_not_lost(one_byte_at_a_time):
 
 
 @pytest.mark.parametrize("one_byte_at_a_time", [False, True])
-def test_frames_after_the_response_are_not_lost(one_byte_at_a_time):
+def test_frames_after_the_response_are_not_lost(one_byte_at_a_time: bool) -> None:
     wire = RFC_RESPONSE + HELLO + bytes.fromhex("89 01") + b"?"
     client = connecting_client()
     chunks = byte_at_a_time(wire) if one_byte_at_a_time else [wire]
     events = feed(client, chunks)
+    assert isinstance(events[0], Accepted)
     assert events == [Accepted(None, (), events[0].headers), TextMessage("Hello"), Ping(b"?")]
     # The pong is masked with the injected key.
     assert client.data_to_send() == bytes.fromhex("8a 81 37 fa 21 3d") + bytes([ord("?") ^ 0x37])
 
 
-def test_pair_handshake_with_seeded_keys():
+def test_pair_handshake_with_seeded_keys() -> None:
     pair = ConnectionPair(seed=3, origin="https://example.com")
     req, accepted = pair.handshake()
     assert isinstance(req, Request)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import TypedDict
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -64,6 +65,18 @@ def payloads(draw: st.DrawFn) -> bytes:
     return random.Random(draw(st.integers(0, 2**32))).randbytes(n)
 
 
+class FrameShape(TypedDict):
+    """The arguments of `serialize_frame` / `build_frame`, as `frame_shapes` draws them."""
+
+    opcode: int
+    payload: bytes
+    fin: bool
+    rsv1: bool
+    rsv2: bool
+    rsv3: bool
+    masking_key: bytes | None
+
+
 frame_shapes = st.fixed_dictionaries(
     {
         "opcode": st.integers(0, 15),
@@ -79,7 +92,7 @@ frame_shapes = st.fixed_dictionaries(
 
 @FAST
 @given(shape=frame_shapes, sizes=chunk_sizes)
-def test_serialize_parse_roundtrip(shape, sizes):
+def test_serialize_parse_roundtrip(shape: FrameShape, sizes: list[int]) -> None:
     wire = serialize_frame(**shape)
     frame = build_frame(**shape)
     assert frame.raw == wire
@@ -112,7 +125,7 @@ def test_serialize_parse_roundtrip(shape, sizes):
 @given(
     data=st.binary(max_size=3000), key=st.binary(min_size=4, max_size=4), start=st.integers(0, 7)
 )
-def test_masking_matches_the_rfc(data, key, start):
+def test_masking_matches_the_rfc(data: bytes, key: bytes, start: int) -> None:
     assert apply_mask(data, key) == naive_mask(data, key)
     buf = bytearray(b"\xaa" * start + data + b"\x55")
     mask_inplace(buf, key, start, start + len(data))
@@ -148,8 +161,12 @@ def expected(sent: list[tuple[str | bytes, int | None]]) -> list[object]:
     sizes_sc=chunk_sizes,
 )
 def test_pair_delivers_any_messages_over_any_chunking(
-    seed, to_server, to_client, sizes_cs, sizes_sc
-):
+    seed: int,
+    to_server: list[tuple[str | bytes, int | None]],
+    to_client: list[tuple[str | bytes, int | None]],
+    sizes_cs: list[int],
+    sizes_sc: list[int],
+) -> None:
     client = Connection(Role.CLIENT, rng=random.Random(seed).randbytes)
     server = Connection(Role.SERVER)
     client.connect("example.com", "/")
@@ -207,7 +224,9 @@ EVENT_TYPES = (TextMessage, BinaryMessage, Ping, Pong, CloseReceived, Connection
 
 @FAST
 @given(data=hostile_bytes, sizes=st.lists(st.integers(1, 700), min_size=1, max_size=8))
-def test_open_server_survives_any_bytes_and_bounds_its_buffer(data, sizes):
+def test_open_server_survives_any_bytes_and_bounds_its_buffer(
+    data: bytes, sizes: list[int]
+) -> None:
     limit = 1024
     server = open_server(Config(max_size=limit))
     ended = False
@@ -231,7 +250,7 @@ def test_open_server_survives_any_bytes_and_bounds_its_buffer(data, sizes):
     data=st.binary(max_size=2000),
     sizes=st.lists(st.integers(1, 500), min_size=1, max_size=8),
 )
-def test_fresh_server_survives_any_bytes(prefix, data, sizes):
+def test_fresh_server_survives_any_bytes(prefix: bytes, data: bytes, sizes: list[int]) -> None:
     limit = 1024
     server = Connection(Role.SERVER, config=Config(max_size=limit))
     first = None
@@ -263,7 +282,7 @@ def test_fresh_server_survives_any_bytes(prefix, data, sizes):
     data=st.binary(max_size=2000),
     sizes=st.lists(st.integers(1, 500), min_size=1, max_size=8),
 )
-def test_client_survives_any_bytes(prefix, data, sizes):
+def test_client_survives_any_bytes(prefix: bytes, data: bytes, sizes: list[int]) -> None:
     client = Connection(Role.CLIENT, rng=rfc_rng)
     client.connect("server.example.com", "/chat")
     client.data_to_send()
