@@ -86,9 +86,9 @@ def combine(
         if more and n == more_at:
             fields.append(
                 Field("messages.more", f"[{left_out} completed in this packet]", 0, 0,
-                      value=more, display="not dissected", explanation="Not dissected, so that one packet's output "
-                      "stays bounded; each was still followed, so the messages after them "
-                      "are read in context.")
+                      value=more, display="not dissected", explanation="Left out so that "
+                      "one packet's output stays bounded; each was still followed, so the "
+                      "messages after them are read in context.")
             )  # fmt: skip
         shift = len(buffers)
         fields.extend(_rebase(f, shift) for f in dissection.fields)

@@ -90,6 +90,11 @@ class PacketList(ScrollView, can_focus=True):
     def filtered(self) -> bool:
         return self._positions is not None
 
+    @property
+    def shown_records(self) -> list[int] | None:
+        """The record indexes a filter shows (so far); None when no filter is applied."""
+        return None if self._positions is None else list(self._positions)
+
     def record_at(self, position: int) -> int:
         return position if self._positions is None else self._positions[position]
 

@@ -71,8 +71,9 @@ class InspectorModel(Protocol):
         """Steps of background indexing, each short; the app runs them in a worker."""
         ...
 
-    def save(self, path: str) -> str:
-        """Write every record as a pcap (or pcapng) file at `path`; say what was written."""
+    def save(self, path: str, indexes: Sequence[int] | None = None) -> str:
+        """Write every record (or those at `indexes`) as a pcap (or pcapng) file at
+        `path`; say what was written."""
         ...
 
 
@@ -233,13 +234,14 @@ class SourceModel:
             self._problems.extend(str(problem) for problem in found[len(self._problems) :])
         return self._problems
 
-    def save(self, path: str) -> str:
+    def save(self, path: str, indexes: Sequence[int] | None = None) -> str:
         from simulator.trace.synth import export_pcap
 
-        every = [self.source.record(i) for i in range(len(self.source))]
+        chosen = range(len(self.source)) if indexes is None else indexes
+        every = [self.source.record(i) for i in chosen]
         records = [record for record in every if not forgotten(record)]
         done = export_pcap(records, path)  # atomic: a temporary file, then a rename
-        packets = f"{done.packets} packet{'s' * (done.packets != 1)}"
+        packets = f"{done.packets:,} packet{'s' * (done.packets != 1)}"
         left = len(every) - len(records)
         more = f" ({left:,} records no longer kept were left out)" if left else ""
         return f"Wrote {packets} to {done.path}{more}"

@@ -27,6 +27,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from simulator.dissect import Dissection, Field
 from simulator.dissect.filters import Filter
+from simulator.errors import WirelabError
 from simulator.tui.bit_ruler import BitRuler
 from simulator.tui.breakpoints import apply_breakpoints
 from simulator.tui.explanation import ExplanationBar
@@ -44,7 +45,7 @@ from simulator.tui.packet_list import PacketList
 from simulator.tui.screens.error import report_worker_error
 from simulator.tui.screens.follow import FollowScreen
 from simulator.tui.screens.help import HelpScreen
-from simulator.tui.screens.save import SaveScreen
+from simulator.tui.screens.save import Save, SaveScreen
 from simulator.views.inspector import InspectorModel
 
 POLL_SECONDS = 0.1
@@ -273,11 +274,14 @@ class InspectorScreen(Screen[None]):
         self.app.push_screen(FollowScreen(self.model, self.record))
 
     def action_save(self) -> None:
-        def chosen(path: str | None) -> None:
-            if path:
-                self.save_pcap(path)
+        shown = self.packets.shown_records
 
-        self.app.push_screen(SaveScreen(self.suggested_name(), len(self.model)), chosen)
+        def chosen(save: Save | None) -> None:
+            if save is not None:
+                self.save_pcap(save.path, shown if save.only_shown else None)
+
+        count = None if shown is None else len(shown)
+        self.app.push_screen(SaveScreen(self.suggested_name(), len(self.model), count), chosen)
 
     def suggested_name(self) -> str:
         """`capture-saved.pcap` for `capture.pcapng`; `wirelab-live.pcap` for a live session."""
@@ -288,9 +292,15 @@ class InspectorScreen(Screen[None]):
         return "wirelab-live.pcap"
 
     @work(thread=True, exclusive=True, name="Saving the pcap")
-    def save_pcap(self, path: str) -> None:
-        message = self.model.save(path)
-        self.app.call_from_thread(self.notify, message, timeout=5)
+    def save_pcap(self, path: str, indexes: list[int] | None = None) -> None:
+        try:
+            message = self.model.save(path, indexes)
+        except WirelabError as error:  # cannot be written: say why, keep the inspector
+            self.app.call_from_thread(
+                self.notify, str(error), severity="error", timeout=10, markup=False
+            )
+            return
+        self.app.call_from_thread(self.notify, message, timeout=5, markup=False)
 
     def action_help(self) -> None:
         sections = [
