@@ -55,12 +55,21 @@ def _forgotten(record: WireRecord) -> Dissection:
     return Dissection(f"{where}[{what}]", "TCP", (field,), (Buffer("", b""),), ())
 
 
-def dissect_record(record: WireRecord) -> Dissection:
-    """Dissect one trace record or captured frame."""
+SEGMENT_OF_A_PDU = "[TCP segment of a reassembled PDU]"  # Wireshark's words
+
+
+def dissect_record(record: WireRecord, *, segment: bool = False) -> Dissection:
+    """Dissect one trace record or captured frame.
+
+    `segment`: the record's TCP payload is the start (or a part) of a message that a
+    later record completes (reassembly knows). An HTTP start line in it is then not
+    claimed as the packet's protocol: the message is shown once, under the packet
+    that completes it, as Wireshark does.
+    """
     try:
         if record.layer is Layer.STREAM:
-            return _stream(record)
-        return _frame(record)
+            return _stream(record, segment=segment)
+        return _frame(record, segment=segment)
     except Exception as error:  # a dissector bug must not take a view down with it
         return _undissected(record, f"internal dissector error: {type(error).__name__}: {error}")
 
@@ -117,7 +126,7 @@ def _rebase(field: Field, shift: int) -> Field:
 # --- captured frames -------------------------------------------------------------------
 
 
-def _frame(record: WireRecord) -> Dissection:
+def _frame(record: WireRecord, *, segment: bool = False) -> Dissection:
     data = record.data
     n = len(data)
     link = dissect_link(data, record.link_type)
@@ -142,8 +151,11 @@ def _frame(record: WireRecord) -> Dissection:
         summary = _transport_summary(net, transport)
         payload = data[transport.payload_start : transport.payload_end]
         if transport.protocol == "TCP" and payload and looks_like_http(payload):
-            protocol = "HTTP"
-            summary = f"{_endpoints(net, transport)} {start_line(payload)}"
+            if segment:
+                summary = f"{summary} {SEGMENT_OF_A_PDU}"
+            else:
+                protocol = "HTTP"
+                summary = f"{_endpoints(net, transport)} {start_line(payload)}"
     elif net.payload_end > net.payload_start:
         name = protocol_name(net.proto) if net.proto is not None else "IP"
         if not net.first_fragment:
@@ -295,7 +307,7 @@ def _transport_summary(net: NetworkLayer, transport: TransportLayer) -> str:
 # --- chunks of a TCP stream ------------------------------------------------------------
 
 
-def _stream(record: WireRecord) -> Dissection:
+def _stream(record: WireRecord, *, segment: bool = False) -> Dissection:
     if forgotten(record):
         return _forgotten(record)
     data = record.data
@@ -340,7 +352,7 @@ def _stream(record: WireRecord) -> Dissection:
         "TCP's headers are not here, and a chunk's edges need not match message edges.",
         children=children,
     )
-    http = n > 0 and looks_like_http(data)
+    http = n > 0 and looks_like_http(data) and not segment
     return Dissection(
         summary=f"{src} → {dst} {start_line(data) if http else plural(n, 'byte')}",
         protocol="HTTP" if http else "TCP",

@@ -70,13 +70,13 @@ class StreamDissector:
             group.reassembler.forget(upto)
 
     def __call__(self, record: WireRecord) -> Dissection:
-        base = dissect_record(record)
         with self._lock:
             group, members = self._group(record.index)
             if group is None:
-                return base
+                return dissect_record(record)
             self._feed(group, members, until=record.index)
             # Dissected only now, when shown: the connection's context is already learnt.
+            base = dissect_record(record, segment=group.reassembler.held(record.index))
             shift = group.reassembler.window_shift(record)
             if shift is not None:
                 base = scaled_window(base, shift)

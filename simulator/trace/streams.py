@@ -278,6 +278,8 @@ class Reassembler:
         self._connections: dict[ConnectionKey, _Connection] = {}
         self._completed: dict[int, list[Pdu]] = {}
         self._carried: dict[int, list[Pdu]] = {}
+        self._held: set[int] = set()
+        self.held_last = False  # the last record fed left bytes in a message not complete yet
 
     @property
     def connections(self) -> list[ConnectionKey]:
@@ -308,6 +310,12 @@ class Reassembler:
         """The PDUs record `index` carried bytes of."""
         return list(self._carried.get(index, ()))
 
+    def held(self, index: int) -> bool:
+        """Whether record `index`, when it was fed, left bytes in a message that a later
+        record completes (or that never completes): Wireshark's "TCP segment of a
+        reassembled PDU"."""
+        return index in self._held
+
     def forget(self, upto: int) -> None:
         """Drop what it keeps of records below `upto` (a bounded live trace forgot their
         bytes); the connections' state carries on."""
@@ -315,11 +323,13 @@ class Reassembler:
         for kept in (self._completed, self._carried):
             for index in [index for index in kept if index < upto]:
                 del kept[index]
+        self._held = {index for index in self._held if index >= upto}
 
     # --- feeding ----------------------------------------------------------------
 
     def feed(self, record: WireRecord) -> list[Pdu]:
         """Take the next record; returns the PDUs it completed."""
+        self.held_last = False
         if record.layer is Layer.STREAM:
             if not record.data or record.src is None or record.dst is None:
                 return []
@@ -330,6 +340,7 @@ class Reassembler:
             half = conn.half(record.src, record.dst)
             out: list[Pdu] = []
             self._receive(conn, half, half.next, record.data, record.index, out)
+            self._note_held(half, half.next, record.index)
             return self._done(out, record.index)
         return self._feed_segment(record)
 
@@ -396,7 +407,17 @@ class Reassembler:
         if half.fin_at is not None and half.next >= half.fin_at and not half.ended:
             half.ended = True
             self._end(conn, half, record.index, out)
+        if payload:
+            self._note_held(half, offset + len(payload), record.index)
         return self._done(out, record.index)
+
+    def _note_held(self, half: _Half, end: int, index: int) -> None:
+        """Record `index` brought stream bytes up to `end`: are some of them in a message
+        still incomplete (after `consumed`, arrived in order, not given up)?"""
+        held = half.mode is not Mode.RAW and half.consumed < end <= half.next
+        self.held_last = held
+        if held and self.keep:
+            self._held.add(index)
 
     def _done(self, out: list[Pdu], index: int) -> list[Pdu]:
         if out and self.keep:

@@ -75,7 +75,7 @@ def _every(capture: Capture) -> Iterator[Dissected]:
     for index in range(len(capture)):
         record = capture.record(index)
         pdus = reassembler.feed(record)
-        base = dissect_record(record)
+        base = dissect_record(record, segment=reassembler.held_last)
         shift = reassembler.window_shift(record)
         if shift is not None:
             base = scaled_window(base, shift)
@@ -96,7 +96,7 @@ def _one(capture: Capture, index: int) -> Iterator[Dissected]:
         if pdu.completed_in < index:
             messages.learn(pdu)
     record = capture.record(index)
-    base = dissect_record(record)
+    base = dissect_record(record, segment=reassembler.held(index))
     shift = reassembler.window_shift(record)
     if shift is not None:
         base = scaled_window(base, shift)
