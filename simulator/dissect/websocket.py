@@ -357,6 +357,19 @@ class MessageInflater:
                 message.cut = True
                 self._lose(CUT_BEFORE)
                 return
+            if decompressor.eof:
+                # A final block (BFINAL) ended the DEFLATE stream; what follows is a new
+                # stream over the same window (RFC 7692 §7.2.3.3). zlib takes no more input
+                # after its end (it would pile up in unused_data, output nothing, and this
+                # loop would never end): start another, with the window this message built
+                # when its bytes are all kept. Each stream consumes input, so this ends.
+                pending = decompressor.unused_data
+                if not pending:
+                    return
+                whole = len(message.out) == message.size
+                window = bytes(message.out[-32768:]) if whole else b""
+                decompressor = self._decompressor = zlib.decompressobj(wbits=-15, zdict=window)
+                continue
             pending = decompressor.unconsumed_tail
             if not pending and len(piece) < ask:
                 return

@@ -499,3 +499,21 @@ def test_the_conversation_view_shows_compressed_messages_inflated() -> None:
     assert turns[2].text == text.decode()
     assert "inflates to 200 bytes" in turns[2].label
     assert turns[3].text == ("00 01 " * 8).strip()
+
+
+@pytest.mark.timeout(30)
+def test_a_final_block_then_more_streams_in_one_message_is_inflated_and_ends() -> None:
+    """Found by fuzzing `wirelab dissect`: a message whose first DEFLATE stream ends with a
+    final block (BFINAL) after more output than one step asks for, then more bytes. zlib
+    took no more input after the stream's end, so inflating looped for ever (and its
+    unused input grew without bound). What follows a final block is a new stream over
+    the same window (RFC 7692 §7.2.3.3)."""
+    first = zlib.compressobj(9, zlib.DEFLATED, -15)
+    ended = first.compress(bytes(3 << 20)) + first.flush(zlib.Z_FINISH)  # 3 MiB of zeros
+    second = zlib.compressobj(9, zlib.DEFLATED, -15, zdict=bytes(32 << 10))
+    more = second.compress(bytes(100) + b"more") + second.flush(zlib.Z_SYNC_FLUSH)
+    inflated = inflate_alone(ended + more[:-4], text=False)
+    assert inflated.problem is None and inflated.data == bytes(3 << 20) + bytes(100) + b"more"
+    # Bytes after the final block that are no DEFLATE stream say so, and end too.
+    broken = inflate_alone(ended + b"\xff" * 64, text=False)
+    assert broken.problem is not None and broken.problem.startswith("cannot be inflated")
