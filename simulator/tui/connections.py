@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable
+
+from simulator.text import printable
 
 if TYPE_CHECKING:
     from simulator.live import Server, Session
@@ -50,6 +54,13 @@ class ConnectionRow:
         )
 
 
+CELL = 40  # characters of a peer's path, subprotocol or extensions shown in a cell
+
+
+def _cut(text: str) -> Text:
+    return Text(printable(text, limit=CELL))
+
+
 def _size(n: int) -> str:
     for unit in ("B", "kB", "MB"):
         if n < 10_000:
@@ -58,7 +69,7 @@ def _size(n: int) -> str:
     return f"{n} GB"
 
 
-class ConnectionTable(DataTable[str]):
+class ConnectionTable(DataTable[Text]):
     """Every connection the server has seen; Enter shows only that one's bytes."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -83,8 +94,11 @@ class ConnectionTable(DataTable[str]):
             self._observe(session)
 
     def on_mount(self) -> None:
-        self.add_columns("#", "peer", "path", "as", "state", "subprotocol", "extensions",
-                         "in", "out")  # fmt: skip
+        # The byte counters come before the texts a peer chooses (its path, the extension
+        # parameters), so a long one never pushes them off screen; those are cut to
+        # `CELL` characters, and the highlighted row's are shown whole below the table.
+        self.add_columns("#", "peer", "state", "in", "out", "path", "as", "subprotocol",
+                         "extensions")  # fmt: skip
         self.refresh_rows()
 
     def on_unmount(self) -> None:
@@ -105,22 +119,48 @@ class ConnectionTable(DataTable[str]):
             if number not in rows:
                 self.remove_row(str(number))
                 del self.rows_now[number]
+        # New rows scroll into view, unless the user scrolled up to read older ones.
+        following = self.scroll_y >= self.max_scroll_y
+        added = False
         for number, row in rows.items():
             cells = self._cells(row)
             if number not in self.rows_now:
                 self.add_row(*cells, key=str(number))
+                added = True
             elif row != self.rows_now[number]:
                 for column, value in zip(self.columns, cells, strict=True):
                     self.update_cell(str(number), column, value)
             self.rows_now[number] = row
+        if added and following:
+            self.call_after_refresh(self.scroll_end, animate=False)
         open_ = sum(1 for row in rows.values() if row.state in ("open", "closing", "pending"))
         self.border_title = f"Connections  c  ({open_} open, {len(rows)} seen)"
+        self._show_whole()
 
     @staticmethod
-    def _cells(row: ConnectionRow) -> tuple[str, ...]:
-        return (str(row.number), row.peer, row.path, row.service, row.state,
-                row.subprotocol or "–", row.extensions or "–", _size(row.bytes_in),
-                _size(row.bytes_out))  # fmt: skip
+    def _cells(row: ConnectionRow) -> tuple[Text, ...]:
+        # Text, never str: a DataTable reads a str cell as markup, and the path, the
+        # subprotocol and the extensions are what a peer sent.
+        return (Text(str(row.number)), Text(row.peer), Text(row.state),
+                Text(_size(row.bytes_in)), Text(_size(row.bytes_out)), _cut(row.path),
+                Text(row.service), _cut(row.subprotocol or "–"),
+                _cut(row.extensions or "–"))  # fmt: skip
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_whole()
+
+    def _show_whole(self) -> None:
+        """The highlighted connection's path and extensions, whole, below the table."""
+        row = self.highlighted_row
+        whole = "" if row is None else f"{row.path}  {row.extensions}".strip()
+        self.border_subtitle = Text(printable(whole, limit=300)) if whole else ""
+
+    @property
+    def highlighted_row(self) -> ConnectionRow | None:
+        if not self.row_count or not 0 <= self.cursor_row < self.row_count:
+            return None
+        key = self.coordinate_to_cell_key(Coordinate(self.cursor_row, 0)).row_key.value
+        return self.rows_now.get(int(key)) if key is not None else None
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

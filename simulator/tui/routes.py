@@ -84,15 +84,15 @@ def route_table(
                 mark, role = CANDIDATE, "candidate"
             else:
                 mark, role = " ", ""
-            cells = [
-                f"{mark}{index + 1}",  # rows counted from 1, as lessons and checkpoints do
-                str(route.prefix),
-                route.gateway(compact=compact),
-                route.interface,
-                str(route.metric),
+            cells = [  # Text: a str cell would be read as markup
+                Text(f"{mark}{index + 1}"),  # rows counted from 1, as lessons and checkpoints do
+                Text(str(route.prefix)),
+                Text(route.gateway(compact=compact)),
+                Text(route.interface),
+                Text(str(route.metric)),
             ]
             if wide:
-                cells.append(route.covers)
+                cells.append(Text(route.covers))
             table.add_row(*cells, style=style.get(role) if role else None)
         parts.append(table)
     if reason:
