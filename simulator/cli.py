@@ -550,7 +550,7 @@ def _model(source: RecordSource) -> SourceModel:
     from simulator.dissect.stream_view import StreamDissector
     from simulator.views.inspector import SourceModel
 
-    stream = StreamDissector(source)
+    stream = StreamDissector(source, relative=True)  # as Wireshark shows them; n toggles
     return SourceModel(source, stream, conversation=message_conversation(stream))
 
 

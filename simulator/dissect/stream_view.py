@@ -45,8 +45,12 @@ class _Group:
 
 
 class StreamDissector:
-    def __init__(self, source: RecordSource) -> None:
+    def __init__(self, source: RecordSource, *, relative: bool = False) -> None:
+        """`relative`: sequence and acknowledgment numbers count from each side's ISN, as
+        Wireshark shows them by default (`relative_numbers`); a view may change it, and
+        then dissects again."""
         self.source = source
+        self.relative = relative
         self._indexed = isinstance(source, ConnectionIndex)
         self._groups: dict[int | None, _Group] = {}
         self._lock = threading.Lock()
@@ -80,6 +84,8 @@ class StreamDissector:
             shift = group.reassembler.window_shift(record)
             if shift is not None:
                 base = scaled_window(base, shift)
+            if self.relative:
+                base = relative_numbers(base, *group.reassembler.origins(record))
             return with_messages(base, group.completed.get(record.index, []), group.messages)
 
     def messages(self, index: int) -> list[Pdu]:
@@ -124,6 +130,56 @@ class StreamDissector:
 
 
 _WIN = re.compile(r"\bWin=\d+")
+_SEQ = re.compile(r"\bSeq=\d+")
+_ACK = re.compile(r"\bAck=\d+")
+_SEQ_LABEL = re.compile(r"\bSeq: \d+")
+_ACK_LABEL = re.compile(r"\bAck: \d+")
+_MASK32 = 0xFFFFFFFF
+
+
+def relative_numbers(
+    dissection: Dissection, seq_origin: int | None, ack_origin: int | None
+) -> Dissection:
+    """`dissection` with its TCP sequence and acknowledgment numbers relative to where
+    each side's numbering starts (its ISN: the SYN is 0, the first data byte 1), as
+    Wireshark shows them by default: `tcp.seq` and `tcp.ack` become relative, the
+    numbers on the wire stay beside them as `tcp.seq_raw` and `tcp.ack_raw` (the names
+    Wireshark gives them), and the summary's "Seq=" and "Ack=" follow."""
+    seen: dict[str, int] = {}
+
+    def patch(field: Field) -> Field:
+        name, value = field.name, field.value
+        origin = seq_origin if name == "tcp.seq" else ack_origin if name == "tcp.ack" else None
+        if origin is not None and isinstance(value, int) and "not used" not in field.display:
+            relative = (value - origin) & _MASK32
+            seen[name] = relative
+            raw = Field(f"{name}_raw", f"{field.label} (raw)", field.start, field.end,
+                        value=value, explanation="The number as it is on the wire; the one "
+                        "above counts from this side's initial sequence number, as Wireshark "
+                        "shows it.", buffer=field.buffer)  # fmt: skip
+            return replace(field, value=relative, display=f"{relative} (relative)",
+                           children=(*field.children, raw))  # fmt: skip
+        if field.children and field.name == "tcp":
+            children = tuple(patch(child) for child in field.children)
+            label = field.label
+            if "tcp.seq" in seen:  # "…, Seq: 2583860912, Len: 0" as Wireshark's tree says it
+                label = _SEQ_LABEL.sub(f"Seq: {seen['tcp.seq']}", label, count=1)
+            if "tcp.ack" in seen:
+                label = _ACK_LABEL.sub(f"Ack: {seen['tcp.ack']}", label, count=1)
+            return replace(field, label=label, children=children)
+        return field
+
+    if seq_origin is None and ack_origin is None:
+        return dissection
+    fields = tuple(patch(f) if f.name == "tcp" else f for f in dissection.fields)
+    if not seen:
+        return dissection
+    summary = dissection.summary
+    if "tcp.seq" in seen:
+        summary = _SEQ.sub(f"Seq={seen['tcp.seq']}", summary, count=1)
+    if "tcp.ack" in seen:
+        summary = _ACK.sub(f"Ack={seen['tcp.ack']}", summary, count=1)
+    return replace(dissection, fields=fields, summary=summary)
 
 
 def scaled_window(dissection: Dissection, shift: int) -> Dissection:

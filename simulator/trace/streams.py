@@ -302,6 +302,26 @@ class Reassembler:
             return None
         return min(mine.wscale, 14)  # RFC 7323 §2.3: more than 14 counts as 14
 
+    def origins(self, record: WireRecord) -> tuple[int | None, int | None]:
+        """The numbers `record`'s sequence and acknowledgment numbers count from, as
+        Wireshark's relative numbers do: the sender's (and the receiver's) ISN when its
+        SYN was fed, else one before the first sequence number seen from it; before the
+        receiver has sent anything, one before this acknowledgment number (Wireshark's
+        choice too). None where it is not known (no TCP segment)."""
+        segment = tcp_segment(record)
+        if segment is None:
+            return None, None
+        conn = self._connections.get(_key(None, segment.src, segment.dst))
+        mine = None if conn is None else conn.halves.get(segment.src)
+        theirs = None if conn is None else conn.halves.get(segment.dst)
+        seq = None if mine is None or mine.base is None else (mine.base - 1) & _MASK32
+        ack: int | None
+        if theirs is not None and theirs.base is not None:
+            ack = (theirs.base - 1) & _MASK32
+        else:
+            ack = (segment.ack - 1) & _MASK32 if segment.flags & ACK else None
+        return seq, ack
+
     def pdus_completed_in(self, index: int) -> list[Pdu]:
         """The PDUs record `index` completed (its bytes were the last they needed)."""
         return list(self._completed.get(index, ()))

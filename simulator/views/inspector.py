@@ -22,6 +22,7 @@ from simulator.dissect.conversation import (
     Turn,
     stream_conversation,
 )
+from simulator.dissect.stream_view import StreamDissector
 from simulator.trace import Layer, RecordSource, WireRecord
 from simulator.trace.records import forgotten
 
@@ -128,6 +129,11 @@ class _LRU(OrderedDict[K, V]):
             old, _ = self.popitem(last=False)
             self.weight -= self._weights.pop(old, 0)
 
+    def clear(self) -> None:
+        super().clear()
+        self.weight = 0
+        self._weights.clear()
+
 
 def _bytes_of(dissection: Dissection) -> int:
     return sum(len(buffer.data) for buffer in dissection.buffers)
@@ -183,6 +189,19 @@ class SourceModel:
                 dissection = raw_dissection(record, problem=f"dissector error: {error!r}")
             self._dissections.put(index, dissection)
             return dissection
+
+    def renumber(self) -> bool | None:
+        """Switch TCP sequence and acknowledgment numbers between relative (Wireshark's
+        default) and raw, and dissect again; the new setting (True: relative), or None
+        when the dissector has no such setting."""
+        with self._lock:
+            dissector = self._dissect
+            if not isinstance(dissector, StreamDissector):
+                return None
+            dissector.relative = relative = not dissector.relative
+            self._dissections.clear()
+            self._rows.clear()
+            return relative
 
     def row(self, index: int) -> Row:
         with self._lock:

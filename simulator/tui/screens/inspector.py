@@ -60,6 +60,7 @@ class InspectorScreen(Screen[None]):
         Binding("f", "follow", "Follow stream"),
         Binding("b", "next_buffer", "Next buffer", show=False),  # the Bytes title says so
         Binding("w", "save", "Save pcap"),
+        Binding("n", "renumber", "Relative/raw numbers", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("q", "app.quit", "Quit"),
         Binding("1", "focus('#packets')", "Packet list", show=False),
@@ -272,6 +273,18 @@ class InspectorScreen(Screen[None]):
             self.notify("Choose a packet first.", timeout=3, markup=False)
             return
         self.app.push_screen(FollowScreen(self.model, self.record))
+
+    def action_renumber(self) -> None:
+        """TCP sequence and acknowledgment numbers: relative (Wireshark's default) or raw."""
+        renumber = getattr(self.model, "renumber", None)
+        relative = renumber() if renumber is not None else None
+        if relative is None:
+            self.notify("This view has no TCP numbers to change.", timeout=3, markup=False)
+            return
+        self.packets.refresh()
+        self.show_record(self.record)
+        way = "relative to each side's first (ISN)" if relative else "raw, as on the wire"
+        self.notify(f"Sequence and acknowledgment numbers: {way}", timeout=3, markup=False)
 
     def action_save(self) -> None:
         shown = self.packets.shown_records
