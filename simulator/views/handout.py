@@ -28,10 +28,11 @@ from simulator.dissect.fields import Dissection, Field
 from simulator.dissect.hexdump import BYTES_PER_ROW, offset_digits, plain_hex_row, where
 from simulator.dissect.messages import MessageDissector, message_json, shown_messages
 from simulator.dissect.packet import combine, dissect_record
-from simulator.dissect.stream_view import scaled_window
+from simulator.dissect.stream_view import relative_numbers, scaled_window
 from simulator.errors import WirelabError
 from simulator.text import plural, printable
 from simulator.trace.pcap import Capture, open_capture
+from simulator.trace.records import WireRecord
 from simulator.trace.streams import Pdu, Reassembler, reassemble
 
 HEX_ROWS_SHOWN = 64  # per buffer in the terminal; JSON carries the field values
@@ -76,10 +77,7 @@ def _every(capture: Capture) -> Iterator[Dissected]:
         record = capture.record(index)
         pdus = reassembler.feed(record)
         base = dissect_record(record, segment=reassembler.held_last)
-        shift = reassembler.window_shift(record)
-        if shift is not None:
-            base = scaled_window(base, shift)
-        yield _with(index + 1, base, pdus, messages)
+        yield _with(index + 1, _numbered(base, record, reassembler), pdus, messages)
     ended = reassembler.finish()
     if ended:
         yield Dissected(0, None, [(pdu, messages.dissect(pdu)) for pdu in ended])
@@ -97,10 +95,16 @@ def _one(capture: Capture, index: int) -> Iterator[Dissected]:
             messages.learn(pdu)
     record = capture.record(index)
     base = dissect_record(record, segment=reassembler.held(index))
+    yield _with(index + 1, _numbered(base, record, reassembler),
+                reassembler.pdus_completed_in(index), messages)  # fmt: skip
+
+
+def _numbered(base: Dissection, record: WireRecord, reassembler: Reassembler) -> Dissection:
+    """The window scaled and the sequence numbers relative, as the inspector shows them."""
     shift = reassembler.window_shift(record)
     if shift is not None:
         base = scaled_window(base, shift)
-    yield _with(index + 1, base, reassembler.pdus_completed_in(index), messages)
+    return relative_numbers(base, *reassembler.origins(record))
 
 
 def _with(number: int, base: Dissection, pdus: list[Pdu], messages: MessageDissector) -> Dissected:

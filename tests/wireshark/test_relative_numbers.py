@@ -16,7 +16,7 @@ from simulator.trace.pcap import open_capture
 from simulator.tui.app import InspectorApp
 from simulator.tui.screens.inspector import InspectorScreen
 from tests.trace.helpers import Conversation
-from tests.wireshark.support import tshark
+from tests.wireshark.support import tshark, walk, wirelab_json
 
 FIELDS = ("tcp.seq", "tcp.ack", "tcp.seq_raw", "tcp.ack_raw")
 
@@ -108,3 +108,17 @@ def test_n_in_the_inspector_switches_to_raw_numbers_and_back(tmp_path: Path) -> 
                 assert "[SYN, ACK] Seq=0 Ack=1 " in model.row(1).info
 
     asyncio.run(asyncio.wait_for(main(), 60))
+
+
+@pytest.mark.parametrize("name", ["handshake", "joined-later", "lost-segment"])
+def test_wirelab_dissect_numbers_as_the_inspector_does(tmp_path: Path, name: str) -> None:
+    path = capture(tmp_path, name)
+    rows = []
+    for packet in wirelab_json(path)["packets"]:
+        found = {f["name"]: f for f in walk(packet["fields"])}
+        acked = found.get("tcp.flags.ack", {}).get("value") is True
+        row = [str(found[n]["value"]) if n in found else "" for n in FIELDS]
+        if not acked:
+            row[1] = row[3] = ""
+        rows.append(tuple(row))
+    assert rows == theirs(path) == ours(path)
