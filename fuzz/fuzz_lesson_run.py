@@ -13,29 +13,24 @@ time and memory limits. About a second an input: run it for minutes, not seconds
 from __future__ import annotations
 
 import atheris
-from fuzz_lesson import NAME, check
-from harness import MAX_INPUT, fuzz, scratch
+from fuzz_lesson import check, lesson_from, refused
+from harness import MAX_INPUT, fuzz
 
 with atheris.instrument_imports(include=["simulator"]):
     from simulator.lessons.model import LessonError
-    from simulator.lessons.parse import parse_lesson
     from simulator.lessons.run import LessonRun
 
 
 def test_one_input(data: bytes) -> None:
     if len(data) > MAX_INPUT:
         return
-    lines = len(data.decode("utf-8", errors="replace").splitlines())
-    with scratch() as folder:
-        path = folder / NAME
-        path.write_bytes(data)
+    with lesson_from(data) as (lesson, path, lines):
+        if lesson is None:
+            return
         try:
-            lesson = parse_lesson(path)
             problems = LessonRun(lesson).check()
         except LessonError as error:
-            assert error.problems, "a LessonError with no problem"
-            for problem in error.problems:
-                check(problem, path, lines)
+            refused(error, path, lines)
             return
         for problem in problems:
             check(problem, path, lines)

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import zlib
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -28,6 +27,7 @@ from simulator.trace.pcap import open_capture
 from simulator.trace.streams import reassemble
 from simulator.ws.frames import serialize_frame
 from tests.trace.helpers import Conversation
+from tests.wireshark.support import walk
 
 MSS = 1460
 UPGRADE = (
@@ -93,14 +93,6 @@ def dissect_in_a_child(path: Path, *args: str) -> tuple[int, int]:
         )  # fmt: skip
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     return out.stat().st_size, int(done.stderr.split()[-1])
-
-
-def walk(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    found = []
-    for field in fields:
-        found.append(field)
-        found += walk(field["children"])
-    return found
 
 
 # --- reassembly: linear -----------------------------------------------------------------

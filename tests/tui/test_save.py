@@ -66,10 +66,7 @@ def test_escape_cancels_the_save(tmp_path: Path) -> None:
     async def main() -> None:
         app = InspectorApp(_model(_trace()), source="rec.pcap")
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.press("w")
-            await pilot.pause()
-            screen = pilot.app.screen
-            assert isinstance(screen, SaveScreen)
+            screen = await _prompt(pilot)
             assert screen.query_one(Input).value == "rec-saved.pcap"
             await pilot.press("escape")
             await pilot.pause()
@@ -79,15 +76,21 @@ def test_escape_cancels_the_save(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+async def _prompt(pilot: Any) -> SaveScreen:
+    """Press `w`: the prompt."""
+    await pilot.press("w")
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, SaveScreen)
+    return screen
+
+
 async def _save_with(
     pilot: Any, path: Path, *, keys: tuple[str, ...] = (), confirm: bool = False
 ) -> None:
     """Press `w`, type `path`, press `keys` (e.g. to change the choice), Enter (twice with
     `confirm`), then wait for the save to finish."""
-    await pilot.press("w")
-    await pilot.pause()
-    screen = pilot.app.screen
-    assert isinstance(screen, SaveScreen)
+    screen = await _prompt(pilot)
     screen.query_one(Input).value = str(path)
     for key in keys:
         await pilot.press(key)
@@ -138,10 +141,7 @@ def test_a_file_that_exists_is_replaced_only_after_a_second_enter(tmp_path: Path
     async def main() -> None:
         app = InspectorApp(_model(_trace()), source="rec.pcap")
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.press("w")
-            await pilot.pause()
-            screen = pilot.app.screen
-            assert isinstance(screen, SaveScreen)
+            screen = await _prompt(pilot)
             screen.query_one(Input).value = str(target)
             await pilot.press("enter")
             await pilot.pause()
