@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulator.dissect.fields import Field
+from simulator.ip.checksum import internet_checksum
 from simulator.text import plural
 
 IP_PROTOCOLS: dict[int, str] = {
@@ -76,22 +77,6 @@ def dscp_name(dscp: int) -> str:
     if 1 <= klass <= 4 and drop in (2, 4, 6):
         return f"AF{klass}{drop // 2}, assured forwarding"
     return "unassigned"
-
-
-def internet_checksum(data: bytes | bytearray) -> int:
-    """The Internet checksum (RFC 1071): the ones' complement of the ones' complement sum.
-
-    Summing 16-bit words with end-around carry equals taking the whole buffer, read
-    as one big number in base 2**16, modulo 0xFFFF (with 0xFFFF standing for 0 when
-    anything is non-zero) — one C-speed operation instead of a Python loop.
-    """
-    if len(data) % 2:
-        data = bytes(data) + b"\x00"
-    number = int.from_bytes(data, "big")
-    total = number % 0xFFFF
-    if total == 0 and number:
-        total = 0xFFFF
-    return ~total & 0xFFFF
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,9 @@ import struct
 from dataclasses import dataclass
 
 from simulator.dissect.fields import Field
-from simulator.dissect.ipv4 import NetworkLayer, internet_checksum, scapy_decode
+from simulator.dissect.ipv4 import NetworkLayer, scapy_decode
+from simulator.ip.checksum import internet_checksum
+from simulator.tcp.segment import FLAG_NAMES
 from simulator.text import plural
 
 TCP_PROTO, UDP_PROTO, ICMP_PROTO, ICMPV6_PROTO = 6, 17, 1, 58
@@ -204,8 +206,6 @@ TCP_FLAGS: tuple[tuple[int, str, str], ...] = (
         "still carry data. The FIN counts as one byte of sequence space.",
     ),
 )
-# Wireshark's order in the Info column.
-INFO_ORDER = ("FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR")
 
 TCP_OPTION_NAMES = {
     0: "End of option list",
@@ -227,12 +227,9 @@ TCP_OPTION_NAMES = {
 TCP_OPTION_LENGTHS = {2: 4, 3: 3, 4: 2, 8: 10}
 
 
-_FLAG_MASKS = {name: mask for mask, name, _ in TCP_FLAGS}
-
-
 def flag_names(flags: int) -> list[str]:
-    """The flags set, in the order Wireshark lists them: ["SYN", "ACK"]."""
-    return [name for name in INFO_ORDER if flags & _FLAG_MASKS[name]]
+    """The flags set, in the order Wireshark lists them (from FIN up): ["SYN", "ACK"]."""
+    return [name for bit, name in FLAG_NAMES if flags & bit]
 
 
 def _decode_tcp(header: bytes) -> tuple[int, ...]:

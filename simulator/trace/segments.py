@@ -22,28 +22,8 @@ import socket
 import struct
 from typing import NamedTuple
 
+from simulator.tcp.segment import ACK, CWR, ECE, FIN, FLAG_NAMES, PSH, RST, SYN, URG
 from simulator.trace.records import Endpoint, Layer, LinkType, WireRecord
-
-# RFC 9293 §3.1: the control bits, in the byte after the data offset.
-FIN = 0x01
-SYN = 0x02
-RST = 0x04
-PSH = 0x08
-ACK = 0x10
-URG = 0x20
-ECE = 0x40
-CWR = 0x80
-
-_FLAG_NAMES = (
-    (FIN, "FIN"),
-    (SYN, "SYN"),
-    (RST, "RST"),
-    (PSH, "PSH"),
-    (ACK, "ACK"),
-    (URG, "URG"),
-    (ECE, "ECE"),
-    (CWR, "CWR"),
-)
 
 LINKTYPE_LINUX_SLL2 = 276
 LINKTYPE_IPV6 = 229
@@ -88,7 +68,7 @@ class Segment(NamedTuple):
     @property
     def flag_names(self) -> str:
         """The flags set, as Wireshark lists them: "SYN, ACK", "FIN, ACK", "PSH, ACK"."""
-        return ", ".join(name for bit, name in _FLAG_NAMES if self.flags & bit)
+        return ", ".join(name for bit, name in FLAG_NAMES if self.flags & bit)
 
     def __str__(self) -> str:
         return (
