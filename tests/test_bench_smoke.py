@@ -62,3 +62,10 @@ def test_classroom_runs_with_a_few_followers() -> None:
     # The mix of answers, judged and counted: 10 right, 5 × "62", 5 × "64".
     assert "Class: 20 of 20 answered · 10 right (50 %)" in done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_hostile_files_dissects_every_crafted_capture_small() -> None:
+    done = bench("hostile_files.py", "--quick")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "deflate bomb in 1-byte frames" in done.stdout and "echoes" in done.stdout
+    assert len(done.stdout.splitlines()) == 1 + 7  # the heading and one line a capture

@@ -80,10 +80,12 @@ def dissect_in_a_child(path: Path, *args: str) -> tuple[int, int]:
     """`wirelab dissect` in its own process: (bytes written, its peak RSS in KiB)."""
     out = path.with_suffix(".out")
     script = (
-        "import resource, sys\n"
+        "import re, sys\n"
         "from simulator.cli import main\n"
         "status = main(sys.argv[1:])\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "# VmHWM, not ru_maxrss: that one keeps the parent's size from before the exec.\n"
+        "with open('/proc/self/status') as status_file:\n"
+        "    print(re.search(r'VmHWM:\\s*(\\d+)', status_file.read())[1], file=sys.stderr)\n"
         "sys.exit(status)\n"
     )
     with out.open("wb") as stdout:

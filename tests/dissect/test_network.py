@@ -6,8 +6,9 @@ import pytest
 from scapy.layers.inet import ICMP, IP, TCP, UDP, IPOption_Router_Alert
 from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
 
-from simulator.dissect.ipv4 import dissect_ipv4, internet_checksum
+from simulator.dissect.ipv4 import dissect_ipv4
 from simulator.dissect.tcp import dissect_tcp
+from simulator.ip.checksum import internet_checksum
 from tests.dissect.helpers import dissect, field, names_at, problem, syn_packet
 
 # name → (start, end, bits, value) in the SYN packet of `syn_packet()` (raw IPv4, no link).

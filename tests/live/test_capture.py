@@ -20,7 +20,7 @@ from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 
-from simulator.dissect.ipv4 import internet_checksum
+from simulator.ip.checksum import internet_checksum
 from simulator.live import Server, connect, site, trace_tap
 from simulator.live.capture import (
     KERNEL_INTERFACE,
