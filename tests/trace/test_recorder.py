@@ -60,6 +60,7 @@ def test_recording_as_it_goes_writes_what_the_whole_export_writes(
         assert (a.time, a.data, a.link_type) == (b.time, b.data, b.link_type)
 
 
+@pytest.mark.timeout(300)  # every packet built by scapy: about half a minute on its own
 def test_a_long_recording_is_not_held_in_memory(tmp_path: Path) -> None:
     """Seen: 300 MB echoed with --record took the server to 764 MB."""
     trace = Trace(keep=False)
@@ -70,13 +71,13 @@ def test_a_long_recording_is_not_held_in_memory(tmp_path: Path) -> None:
     for n in range(200):  # warm up: the allocator's high-water mark
         trace.append(float(n), Layer.STREAM, chunk, src=CLIENTS[0], dst=SERVER, connection=0)
     before = process.memory_info().rss
-    for n in range(2000):  # 125 MiB more
+    for n in range(1000):  # 62.5 MiB more: held, they would be twice the bound below
         trace.append(float(n), Layer.STREAM, chunk, src=CLIENTS[0], dst=SERVER, connection=0)
     grown = process.memory_info().rss - before
     done = recorder.close()
-    assert grown < 32 * 1024 * 1024, f"grew by {grown / 1e6:.0f} MB for 125 MiB recorded"
-    assert (tmp_path / "long.pcapng").stat().st_size > 2200 * len(chunk)
-    assert done.connections == 1 and len(trace) == 2200
+    assert grown < 32 * 1024 * 1024, f"grew by {grown / 1e6:.0f} MB for 62.5 MiB recorded"
+    assert (tmp_path / "long.pcapng").stat().st_size > 1200 * len(chunk)
+    assert done.connections == 1 and len(trace) == 1200
 
 
 def test_the_writer_keeps_the_old_file_until_it_closes_and_one_link_type_per_pcap(
