@@ -236,6 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     dissect.add_argument("file", help="a pcap or pcapng file")
     dissect.add_argument("--packet", type=_positive, metavar="N", help="only packet number N")
     dissect.add_argument("--json", action="store_true", help="field trees as JSON, for scripts")
+    dissect.add_argument(
+        "--filter", metavar="EXPR",
+        help="only the packets a display filter matches, numbered as in the whole capture "
+        "(as tshark -Y)",
+    )  # fmt: skip
     dissect.set_defaults(func=_cmd_dissect)
 
     simulate = sub.add_parser(
@@ -578,10 +583,17 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 def _cmd_dissect(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from simulator.dissect.filters import FilterError, compile_filter
     from simulator.views.handout import dissect_file
 
+    try:
+        shown = compile_filter(args.filter) if args.filter else None
+    except FilterError as error:
+        raise WirelabError(f"--filter {args.filter!r}: {error}") from None  # column N: why
     _check_file(args.file)
-    return dissect_file(args.file, packet=args.packet, as_json=args.json, console=Console())
+    return dissect_file(
+        args.file, packet=args.packet, as_json=args.json, console=Console(), only=shown
+    )
 
 
 # --- simulate ---------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.text import Span, Text
 
 from simulator.dissect.fields import Dissection, Field
+from simulator.dissect.filters import Filter
 from simulator.dissect.hexdump import BYTES_PER_ROW, offset_digits, plain_hex_row, where
 from simulator.dissect.messages import MessageDissector, message_json, shown_messages
 from simulator.dissect.packet import combine, dissect_record
@@ -49,13 +50,19 @@ class Dissected(NamedTuple):
     messages: list[tuple[Pdu, Dissection]]
 
 
-def dissect_file(path: str, *, packet: int | None, as_json: bool, console: Console) -> int:
-    """Print the dissection of `path` (or of packet number `packet` only); returns an exit code."""
+def dissect_file(
+    path: str, *, packet: int | None, as_json: bool, console: Console, only: Filter | None = None
+) -> int:
+    """Print the dissection of `path` (or of packet number `packet` only, or of the packets
+    the display filter `only` matches, with their numbers in the whole capture); returns
+    an exit code."""
     with open_capture(path) as capture:
         capture.index()
         if packet is not None and not 1 <= packet <= len(capture):
             raise WirelabError(f"{path} has packets 1–{len(capture)}; there is no packet {packet}")
         results = _every(capture) if packet is None else _one(capture, packet - 1)
+        if only is not None:
+            results = _matching(results, only)
         if as_json:
             _write_json(console.file, path, capture, results)
         else:
@@ -97,6 +104,19 @@ def _one(capture: Capture, index: int) -> Iterator[Dissected]:
     base = dissect_record(record, segment=reassembler.held(index))
     yield _with(index + 1, _numbered(base, record, reassembler),
                 reassembler.pdus_completed_in(index), messages)  # fmt: skip
+
+
+def _matching(results: Iterator[Dissected], only: Filter) -> Iterator[Dissected]:
+    """The packets `only` matches (and the messages the capture's end completed that it
+    matches): every packet is still dissected, in order, so each is read in context."""
+    for result in results:
+        if result.dissection is not None:
+            if only(result.dissection):
+                yield result
+            continue
+        ended = [(pdu, message) for pdu, message in result.messages if only(message)]
+        if ended:
+            yield Dissected(0, None, ended)
 
 
 def _numbered(base: Dissection, record: WireRecord, reassembler: Reassembler) -> Dissection:

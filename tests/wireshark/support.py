@@ -171,10 +171,11 @@ def tshark_heads(path: Path, *decode: str) -> list[HttpHead]:
     return heads
 
 
-def wirelab_json(path: Path) -> dict[str, Any]:
-    """`wirelab dissect FILE --json`, parsed; fails the test on an error or a traceback."""
+def wirelab_json(path: Path, *args: str) -> dict[str, Any]:
+    """`wirelab dissect FILE --json [ARGS]`, parsed; fails the test on an error or a
+    traceback."""
     result = subprocess.run(
-        [str(BIN / "wirelab"), "dissect", str(path), "--json"],
+        [str(BIN / "wirelab"), "dissect", str(path), "--json", *args],
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT,
