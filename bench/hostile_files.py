@@ -29,8 +29,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from simulator.dissect.inflate import INFLATE_LIMIT
 from simulator.dissect.stream_view import StreamDissector
-from simulator.dissect.websocket import INFLATE_LIMIT
 from simulator.trace.pcap import open_capture
 from simulator.ws.frames import serialize_frame
 from tests.dissect.test_hostile_captures import (

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from simulator.dissect.fields import Dissection
+from simulator.dissect.inflate import Inflated
 from simulator.dissect.stream_view import StreamDissector
-from simulator.dissect.websocket import Inflated
 from simulator.http import Head, HttpError, read_head
 from simulator.text import plural
 from simulator.trace.records import Endpoint, Layer, RecordSource, WireRecord

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from simulator.dissect.fields import Buffer, Dissection, Field, FieldValue
+from simulator.dissect.registry import Kind, alias, define
 from simulator.http import HttpError, read_head
 from simulator.text import plural
 from simulator.ws.handshake import accept_key, check_request, is_valid_key
@@ -109,6 +110,68 @@ TRAILER_EXPLANATION = (
 CHUNKS_SHOWN = 100  # chunks of one body dissected one by one; the rest are counted
 TRAILERS_SHOWN = 100  # trailer fields, likewise
 WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+define("http", Kind.PROTOCOL, "Hypertext Transfer Protocol, HTTP/1.1 (RFC 9110, RFC 9112)")
+define("http.request_line", Kind.TEXT, "A request's first line: method, target, version")
+define("http.request.method", Kind.TEXT, "The request method: GET, POST, …")
+define("http.request.target", Kind.TEXT, "The resource asked for: a path and optional query")
+define("http.request.version", Kind.TEXT, "A request's protocol version: HTTP/1.1")
+define("http.status_line", Kind.TEXT, "A response's first line: version, code, phrase")
+define("http.response.version", Kind.TEXT, "A response's protocol version: HTTP/1.1")
+define("http.response.code", Kind.UINT, "The three-digit status code: 200, 101, 404, …")
+define("http.response.phrase", Kind.TEXT, "The status code's words for people: OK, Not Found")
+define("http.header", Kind.TEXT, "One header field line; its value is the field's value")
+define("http.header.name", Kind.TEXT, "A header field's name (any case)")
+define("http.header.value", Kind.TEXT, "A header field's value, without the spaces around it")
+define("http.more_lines", Kind.UINT, "Header lines past the first 100, counted, not dissected")
+define("http.blank_line", Kind.LABEL, "The empty line that ends the head")
+define("http.body", Kind.BYTES, "The message body (content), as framed by the head")
+define("http.chunk", Kind.BYTES, "One chunk of a chunked body")
+define("http.chunk.size", Kind.UINT, "A chunk's size line, in hexadecimal on the wire")
+define("http.chunk.data", Kind.BYTES, "A chunk's data")
+define("http.chunk.more", Kind.UINT, "Chunks past the first 100, counted, not dissected")
+define("http.trailer", Kind.TEXT, "A trailer field, sent after a chunked body")
+define("http.trailer.more", Kind.UINT, "Trailer fields past the first 100, counted")
+
+# Wireshark's names for the same things.
+alias("http.request", Kind.BOOL, "The message is a request", of=("http.request_line",))
+alias("http.response", Kind.BOOL, "The message is a response", of=("http.status_line",))
+alias("http.request.uri", Kind.TEXT, "The request target", of=("http.request.target",))
+alias("http.version", Kind.TEXT, "The protocol version of a request or a response",
+      of=("http.request.version", "http.response.version"))  # fmt: skip
+alias("http.chunk_size", Kind.UINT, "A chunk's size", of=("http.chunk.size",))
+alias("http.chunk_data", Kind.BYTES, "A chunk's data", of=("http.chunk.data",))
+for _header, _name in (
+    ("Host", "http.host"),
+    ("User-Agent", "http.user_agent"),
+    ("Content-Type", "http.content_type"),
+    ("Content-Length", "http.content_length"),
+    ("Content-Length", "http.content_length_header"),
+    ("Content-Encoding", "http.content_encoding"),
+    ("Transfer-Encoding", "http.transfer_encoding"),
+    ("Connection", "http.connection"),
+    ("Upgrade", "http.upgrade"),
+    ("Server", "http.server"),
+    ("Date", "http.date"),
+    ("Location", "http.location"),
+    ("Accept", "http.accept"),
+    ("Accept-Encoding", "http.accept_encoding"),
+    ("Accept-Language", "http.accept_language"),
+    ("Cache-Control", "http.cache_control"),
+    ("Cookie", "http.cookie"),
+    ("Set-Cookie", "http.set_cookie"),
+    ("Referer", "http.referer"),
+    ("Authorization", "http.authorization"),
+    ("WWW-Authenticate", "http.www_authenticate"),
+    ("Last-Modified", "http.last_modified"),
+    ("Sec-WebSocket-Key", "http.sec_websocket_key"),
+    ("Sec-WebSocket-Accept", "http.sec_websocket_accept"),
+    ("Sec-WebSocket-Version", "http.sec_websocket_version"),
+    ("Sec-WebSocket-Protocol", "http.sec_websocket_protocol"),
+    ("Sec-WebSocket-Extensions", "http.sec_websocket_extensions"),
+):
+    _kind = Kind.UINT if _name == "http.content_length" else Kind.TEXT
+    alias(_name, _kind, f"The {_header} header field's value", header=_header)
 
 
 def looks_like_http(data: bytes) -> bool:
@@ -348,11 +411,11 @@ class _Http:
                         ),
                     )
                 )
-                parts.append(self._version(text[last + 1 :], s + last + 1))
-            name, label = "http.request.line", "Request line"
+                parts.append(self._version(text[last + 1 :], s + last + 1, "http.request.version"))
+            name, label = "http.request_line", "Request line"
         else:
             version = text[:first] if first >= 0 else text
-            parts.append(self._version(version, s))
+            parts.append(self._version(version, s, "http.response.version"))
             if first < 0:
                 problem = "malformed status line: no status code"
             else:
@@ -393,7 +456,7 @@ class _Http:
                             ),
                         )
                     )
-            name, label = "http.response.line", "Status line"
+            name, label = "http.status_line", "Status line"
         return self.span(
             name,
             label,
@@ -411,10 +474,10 @@ class _Http:
             problem=problem,
         )
 
-    def _version(self, version: str, at: int) -> Field:
+    def _version(self, version: str, at: int, name: str) -> Field:
         ok = version in ("HTTP/1.1", "HTTP/1.0")
         return self.span(
-            "http.version",
+            name,
             "Version",
             at,
             at + len(version),

@@ -1,4 +1,4 @@
-"""The network layer: IPv4 in depth (RFC 791), IPv6 by its fixed header (RFC 8200).
+"""The network layer: IPv4 (RFC 791), and what IPv4 and IPv6 (`ipv6`) share.
 
      0                   1                   2                   3
      0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
@@ -16,8 +16,8 @@
     |                    Options                    |    Padding    |
     +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 
-scapy decodes the header's values; the spans come from the layout above, so
-every field points at its exact bytes (and bits). Nothing here raises on bad
+The layout above is `IPV4_HEADER`, as data: it reads each field's value and
+points each field at its exact bytes (and bits). Nothing here raises on bad
 input: a short or inconsistent header yields the fields that are present and
 a `problem` on the ones that are wrong.
 """
@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulator.dissect.fields import Field
+from simulator.dissect.layout import Layout, Shown, Slot
+from simulator.dissect.registry import Kind, alias, define
 from simulator.ip.checksum import internet_checksum
 from simulator.text import plural
 
@@ -109,47 +111,7 @@ class NetworkLayer:
         return self.src_raw + self.dst_raw + struct.pack("!I3xB", length, proto)
 
 
-# --- IPv4 ---------------------------------------------------------------------------
-
-
-_IPV4 = struct.Struct("!BBHHHBBH4s4s")
-_SCAPY_LAYERS: dict[str, tuple[Any, tuple[Any, ...]]] = {}
-
-
-def scapy_decode(layer: str, header: bytes) -> dict[str, Any]:
-    """The fixed header fields of scapy's `layer` ("IP" or "TCP"), decoded from `header`.
-
-    This runs scapy's own field decoders in wire order, as `Packet.dissect` does,
-    but stops before the options and skips building a packet object (a third of
-    the cost). scapy is imported on first use: it takes most of a second.
-    """
-    entry = _SCAPY_LAYERS.get(layer)
-    if entry is None:
-        from scapy.layers.inet import IP, TCP
-
-        cls = {"IP": IP, "TCP": TCP}[layer]
-        fixed = tuple(f for f in cls.fields_desc if f.name != "options")
-        entry = _SCAPY_LAYERS[layer] = (cls(), fixed)
-    prototype, fields = entry
-    values: dict[str, Any] = {}
-    rest: Any = header
-    for field in fields:
-        rest, values[field.name] = field.getfield(prototype, rest)
-    return values
-
-
-def _decode_ipv4(header: bytes) -> tuple[int, ...]:
-    """The fixed header's values, decoded by scapy (a 20-byte slice, zero-padded if short)."""
-    try:
-        v = scapy_decode("IP", header)
-        return (
-            v["version"], v["ihl"], v["tos"], v["len"], v["id"], int(v["flags"]), v["frag"],
-            v["ttl"], v["proto"], v["chksum"],
-        )  # fmt: skip
-    except Exception:  # scapy refused the bytes: read them directly instead
-        vihl, tos, length, ident, frag, ttl, proto, checksum, _, _ = _IPV4.unpack(header)
-        flags, frag = frag >> 13, frag & 0x1FFF
-        return vihl >> 4, vihl & 15, tos, length, ident, flags, frag, ttl, proto, checksum
+# --- addresses, IPv4's and IPv6's alike -----------------------------------------------
 
 
 @functools.lru_cache(maxsize=4096)
@@ -173,8 +135,17 @@ def _address_note(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str
     return ""
 
 
-def _address_field(name: str, label: str, raw: bytes, start: int, buffer: int) -> Field:
+def _address_value(raw: bytes, _: object) -> str:
+    return address_text(raw)[0]
+
+
+def _address_display(raw: bytes, _: object) -> str:
     text, note = address_text(raw)
+    return f"{text} ({note})" if note else text
+
+
+def address_slot(name: str, label: str, kind: Kind, offset: int, description: str) -> Slot[Any]:
+    """The slot of a source (`name` ends in "src") or destination address."""
     if name.endswith("src"):
         explanation = (
             "The address of the host that sent the packet. It stays the same at every hop "
@@ -185,146 +156,129 @@ def _address_field(name: str, label: str, raw: bytes, start: int, buffer: int) -
             "The address of the final destination. Each router looks it up in its routing "
             "table (longest matching prefix) to choose the next hop."
         )
-    return Field(
-        name,
-        label,
-        start,
-        start + len(raw),
-        value=text,
-        display=f"{text} ({note})" if note else text,
-        explanation=explanation,
-        buffer=buffer,
-    )
+    size = 4 if kind is Kind.IPV4 else 16
+    return Slot(
+        name, label, kind, description, offset, size, explanation=explanation,
+        display=_address_display, value=_address_value,
+    )  # fmt: skip
+
+
+# --- IPv4 ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Ipv4:
+    """What the IPv4 slots' wording needs besides their own values."""
+
+    hlen: int  # the header's length in bytes, as the IHL says
+    checksum: Shown
+
+
+_IP_FLAGS = ((4, "Reserved"), (2, "Don't fragment"), (1, "More fragments"))
+
+
+def _flags_display(flags: int, _: _Ipv4) -> str:
+    names = [name for bit, name in _IP_FLAGS if flags & bit]
+    return f"{flags:#x}" + (f" ({', '.join(names)})" if names else "")
+
+
+IPV4_HEADER: Layout[_Ipv4] = Layout("IPv4", 20, (
+    Slot("ip.version", "Version", Kind.UINT, "The IP version: 4", bits=(0, 4),
+         explanation="The IP version: 4. A receiver reads this first to know how to parse "
+         "the rest.",
+         problem=lambda v, _: None if v == 4 else f"version {v} in an IPv4 packet"),
+    Slot("ip.ihl", "Header length (IHL)", Kind.UINT,
+         "Internet header length, in 32-bit words (5 to 15)", bits=(4, 8),
+         display=lambda v, _: f"{v} ({plural(v * 4, 'byte')})",
+         explanation="The header length in 32-bit words: 5 (20 bytes) without options, at "
+         "most 15 (60 bytes).",
+         problem=lambda v, _: None if v >= 5 else "below the minimum of 5 (20 bytes)"),
+    Slot("ip.dscp", "Differentiated services (DSCP)", Kind.UINT,
+         "Differentiated services code point: the class of service asked for (RFC 2474)",
+         bits=(8, 14), display=lambda v, _: f"{v} ({dscp_name(v)})",
+         explanation="Asks routers for a class of service (e.g. low delay for voice); "
+         "0 is ordinary best-effort traffic."),
+    Slot("ip.ecn", "Explicit congestion notification (ECN)", Kind.UINT,
+         "Explicit congestion notification: ECN-capable, or congestion seen (RFC 3168)",
+         bits=(14, 16), display=lambda v, _: f"{v} ({ECN_NAMES[v]})",
+         explanation="Lets a congested router mark the packet instead of dropping it, if "
+         "both ends negotiated ECN (RFC 3168)."),
+    Slot("ip.len", "Total length", Kind.UINT,
+         "The whole packet's length, header and data, in bytes", 2, 2,
+         display=lambda v, _: plural(v, "byte"),
+         explanation="The whole packet, header and data, in bytes (at most 65535). "
+         "Anything after it in the frame is link-layer padding.",
+         problem=lambda v, c: None if v >= max(c.hlen, 20) else "smaller than the header"),
+    Slot("ip.id", "Identification", Kind.UINT,
+         "Identification: the fragments of one packet share it", 4, 2,
+         display=lambda v, _: f"{v:#06x} ({v})",
+         explanation="Chosen by the sender; all fragments of one packet share it so the "
+         "receiver can put them back together."),
+    Slot("ip.flags", "Flags", Kind.UINT, "The three bits that control fragmentation",
+         bits=(48, 51), display=_flags_display,
+         explanation="Three bits that control fragmentation: reserved, don't fragment, more "
+         "fragments.",
+         children=(
+             Slot("ip.flags.rb", "Reserved bit", Kind.BOOL, "The reserved flag: must be 0",
+                  bits=(48, 49), explanation="Reserved: must be zero.",
+                  problem=lambda v, _: "set, but it must be zero" if v else None),
+             Slot("ip.flags.df", "Don't fragment (DF)", Kind.BOOL,
+                  "Don't fragment: a router drops the packet rather than split it",
+                  bits=(49, 50),
+                  explanation="Routers must not split this packet: if it is too big for "
+                  "the next link they drop it and say so by ICMP, which is how path-MTU "
+                  "discovery works."),
+             Slot("ip.flags.mf", "More fragments (MF)", Kind.BOOL,
+                  "More fragments: set on every fragment but the last", bits=(50, 51),
+                  explanation="Set on every fragment but the last of a packet that was "
+                  "split."),
+         )),
+    Slot("ip.frag", "Fragment offset", Kind.UINT,
+         "Where a fragment's data belongs in the original packet, in units of 8 bytes",
+         bits=(51, 64),
+         display=lambda v, _: f"{v}" if not v else f"{v} ({plural(v * 8, 'byte')})",
+         explanation="Where this fragment's data belongs in the original packet, in units "
+         "of 8 bytes; 0 for the first fragment or an unfragmented packet."),
+    Slot("ip.ttl", "Time to live", Kind.UINT,
+         "Time to live: each router lowers it by 1 and drops the packet at 0", 8, 1,
+         explanation="Every router that forwards the packet lowers it by 1; at 0 the "
+         "packet is dropped and an ICMP Time Exceeded goes back, so loops cannot last "
+         "(traceroute relies on this). Senders often start at 64 or 128.",
+         problem=lambda v, _: None if v else "0: no host may send this (RFC 1122), and a "
+         "router drops it"),
+    Slot("ip.proto", "Protocol", Kind.UINT,
+         "The payload's protocol number (6 TCP, 17 UDP, 1 ICMP)", 9, 1,
+         display=lambda v, _: f"{v} ({protocol_name(v)})",
+         explanation="Which protocol the data is for (6 TCP, 17 UDP, 1 ICMP): the "
+         "receiving host hands the payload to that handler."),
+    Slot("ip.checksum", "Header checksum", Kind.UINT,
+         "The header checksum: covers the header, not the data", 10, 2,
+         shown=lambda _, c: c.checksum),
+    address_slot("ip.src", "Source address", Kind.IPV4, 12, "The sending host's address"),
+    address_slot("ip.dst", "Destination address", Kind.IPV4, 16,
+                 "The final destination's address"),
+))  # fmt: skip
+
+define("ip", Kind.PROTOCOL, "Internet Protocol version 4 (RFC 791)")
+define("ip.options", Kind.BYTES, "Header options, padded to a multiple of 4 bytes")
+alias("ip.dsfield.dscp", Kind.UINT, "Wireshark's name for the DSCP (ip.dscp)", of=("ip.dscp",))
+alias("ip.dsfield.ecn", Kind.UINT, "Wireshark's name for the ECN bits (ip.ecn)", of=("ip.ecn",))
+alias("ip.frag_offset", Kind.UINT, "Wireshark's name for the fragment offset (ip.frag)",
+      of=("ip.frag",))  # fmt: skip
 
 
 def dissect_ipv4(buf: bytes, start: int = 0, *, buffer: int = 0) -> NetworkLayer:
     """Dissect the IPv4 packet at `buf[start:]`; spans are positions in `buf`."""
-    s, b = start, start * 8
+    s = start
     avail = len(buf) - start
-    header = buf[start : start + 20]
-    (version, ihl, tos, total, ident, flags, frag, ttl, proto, checksum) = _decode_ipv4(
-        header.ljust(20, b"\x00")
-    )
+    header = IPV4_HEADER.read(buf, s)
+    ihl, total, flags = header.number("ip.ihl"), header.number("ip.len"), header.number("ip.flags")
+    frag, proto = header.number("ip.frag"), header.number("ip.proto")
     hlen = ihl * 4
+    checksum = _ipv4_checksum(buf, s, hlen, avail, header.number("ip.checksum"))
+    fields = IPV4_HEADER.fields(header, _Ipv4(hlen, checksum), buffer=buffer)
     problems: list[str] = []
-    fields: list[Field] = [
-        Field(
-            "ip.version",
-            "Version",
-            s,
-            s + 1,
-            value=version,
-            explanation="The IP version: 4. A receiver reads this first to know how to parse "
-            "the rest.",
-            bits=(b, b + 4),
-            buffer=buffer,
-            problem=None if version == 4 else f"version {version} in an IPv4 packet",
-        ),
-        Field(
-            "ip.ihl",
-            "Header length (IHL)",
-            s,
-            s + 1,
-            value=ihl,
-            display=f"{ihl} ({plural(hlen, 'byte')})",
-            explanation="The header length in 32-bit words: 5 (20 bytes) without options, at "
-            "most 15 (60 bytes).",
-            bits=(b + 4, b + 8),
-            buffer=buffer,
-            problem=None if ihl >= 5 else "below the minimum of 5 (20 bytes)",
-        ),
-        Field(
-            "ip.dscp",
-            "Differentiated services (DSCP)",
-            s + 1,
-            s + 2,
-            value=tos >> 2,
-            display=f"{tos >> 2} ({dscp_name(tos >> 2)})",
-            explanation="Asks routers for a class of service (e.g. low delay for voice); "
-            "0 is ordinary best-effort traffic.",
-            bits=(b + 8, b + 14),
-            buffer=buffer,
-        ),
-        Field(
-            "ip.ecn",
-            "Explicit congestion notification (ECN)",
-            s + 1,
-            s + 2,
-            value=tos & 3,
-            display=f"{tos & 3} ({ECN_NAMES[tos & 3]})",
-            explanation="Lets a congested router mark the packet instead of dropping it, if "
-            "both ends negotiated ECN (RFC 3168).",
-            bits=(b + 14, b + 16),
-            buffer=buffer,
-        ),
-        Field(
-            "ip.len",
-            "Total length",
-            s + 2,
-            s + 4,
-            value=total,
-            display=plural(total, "byte"),
-            explanation="The whole packet, header and data, in bytes (at most 65535). "
-            "Anything after it in the frame is link-layer padding.",
-            buffer=buffer,
-            problem=None if total >= max(hlen, 20) else "smaller than the header",
-        ),
-        Field(
-            "ip.id",
-            "Identification",
-            s + 4,
-            s + 6,
-            value=ident,
-            display=f"{ident:#06x} ({ident})",
-            explanation="Chosen by the sender; all fragments of one packet share it so the "
-            "receiver can put them back together.",
-            buffer=buffer,
-        ),
-        _flags_field(s, b, flags, buffer),
-        Field(
-            "ip.frag",
-            "Fragment offset",
-            s + 6,
-            s + 8,
-            value=frag,
-            display=f"{frag}" if not frag else f"{frag} ({plural(frag * 8, 'byte')})",
-            explanation="Where this fragment's data belongs in the original packet, in units "
-            "of 8 bytes; 0 for the first fragment or an unfragmented packet.",
-            bits=(b + 51, b + 64),
-            buffer=buffer,
-        ),
-        Field(
-            "ip.ttl",
-            "Time to live",
-            s + 8,
-            s + 9,
-            value=ttl,
-            explanation="Every router that forwards the packet lowers it by 1; at 0 the "
-            "packet is dropped and an ICMP Time Exceeded goes back, so loops cannot last "
-            "(traceroute relies on this). Senders often start at 64 or 128.",
-            buffer=buffer,
-            problem="0: no host may send this (RFC 1122), and a router drops it"
-            if ttl == 0
-            else None,
-        ),
-        Field(
-            "ip.proto",
-            "Protocol",
-            s + 9,
-            s + 10,
-            value=proto,
-            display=f"{proto} ({protocol_name(proto)})",
-            explanation="Which protocol the data is for (6 TCP, 17 UDP, 1 ICMP): the "
-            "receiving host hands the payload to that handler.",
-            buffer=buffer,
-        ),
-        _ipv4_checksum_field(buf, s, hlen, avail, checksum, buffer),
-    ]
     src_raw, dst_raw = buf[s + 12 : s + 16], buf[s + 16 : s + 20]
-    if avail >= 16:
-        fields.append(_address_field("ip.src", "Source address", src_raw, s + 12, buffer))
-    if avail >= 20:
-        fields.append(_address_field("ip.dst", "Destination address", dst_raw, s + 16, buffer))
     if ihl > 5 and avail >= 20:
         options = buf[s + 20 : s + hlen]
         fields.append(
@@ -341,7 +295,6 @@ def dissect_ipv4(buf: bytes, start: int = 0, *, buffer: int = 0) -> NetworkLayer
                 problem=None if len(options) == hlen - 20 else "truncated",
             )
         )
-    fields = [f for f in fields if f.end <= len(buf)]
 
     header_ok = avail >= 20 and ihl >= 5 and avail >= hlen
     if avail < 20:
@@ -399,64 +352,8 @@ def dissect_ipv4(buf: bytes, start: int = 0, *, buffer: int = 0) -> NetworkLayer
     )
 
 
-def _flags_field(s: int, b: int, flags: int, buffer: int) -> Field:
-    names = [
-        n
-        for bit, n in ((4, "Reserved"), (2, "Don't fragment"), (1, "More fragments"))
-        if flags & bit
-    ]
-    children = (
-        Field(
-            "ip.flags.rb",
-            "Reserved bit",
-            s + 6,
-            s + 7,
-            value=bool(flags & 4),
-            explanation="Reserved: must be zero.",
-            bits=(b + 48, b + 49),
-            buffer=buffer,
-            problem="set, but it must be zero" if flags & 4 else None,
-        ),
-        Field(
-            "ip.flags.df",
-            "Don't fragment (DF)",
-            s + 6,
-            s + 7,
-            value=bool(flags & 2),
-            explanation="Routers must not split this packet: if it is too big for the next "
-            "link they drop it and say so by ICMP, which is how path-MTU discovery works.",
-            bits=(b + 49, b + 50),
-            buffer=buffer,
-        ),
-        Field(
-            "ip.flags.mf",
-            "More fragments (MF)",
-            s + 6,
-            s + 7,
-            value=bool(flags & 1),
-            explanation="Set on every fragment but the last of a packet that was split.",
-            bits=(b + 50, b + 51),
-            buffer=buffer,
-        ),
-    )
-    return Field(
-        "ip.flags",
-        "Flags",
-        s + 6,
-        s + 7,
-        value=flags,
-        display=f"{flags:#x}" + (f" ({', '.join(names)})" if names else ""),
-        explanation="Three bits that control fragmentation: reserved, don't fragment, more "
-        "fragments.",
-        bits=(b + 48, b + 51),
-        children=children,
-        buffer=buffer,
-    )
-
-
-def _ipv4_checksum_field(
-    buf: bytes, s: int, hlen: int, avail: int, checksum: int, buffer: int
-) -> Field:
+def _ipv4_checksum(buf: bytes, s: int, hlen: int, avail: int, checksum: int) -> Shown:
+    """The header checksum verified: its display, explanation and problem."""
     explanation = (
         "Protects the header only (not the data): the ones' complement of the ones' "
         "complement sum of its 16-bit words. Routers recompute it at every hop, since the "
@@ -478,141 +375,4 @@ def _ipv4_checksum_field(
                 " A capture taken on the sending host may show it before the network card "
                 "fills it in (checksum offload)."
             )
-    return Field(
-        "ip.checksum",
-        "Header checksum",
-        s + 10,
-        s + 12,
-        value=checksum,
-        display=f"{checksum:#06x} ({status})",
-        explanation=explanation,
-        buffer=buffer,
-        problem=problem,
-    )
-
-
-# --- IPv6, its fixed header only -------------------------------------------------------
-
-
-def dissect_ipv6(buf: bytes, start: int = 0, *, buffer: int = 0) -> NetworkLayer:
-    """Name the fixed 40-byte IPv6 header at `buf[start:]` (extension headers are data)."""
-    s, b = start, start * 8
-    avail = len(buf) - start
-    head = buf[s : s + 40].ljust(40, b"\x00")
-    word, plen, nxt, hlim = struct.unpack_from("!IHBB", head)
-    version, tclass, flow = word >> 28, (word >> 20) & 0xFF, word & 0xFFFFF
-    src_raw, dst_raw = head[8:24], head[24:40]
-    fields = [
-        Field(
-            "ipv6.version",
-            "Version",
-            s,
-            s + 1,
-            value=version,
-            explanation="The IP version: 6.",
-            bits=(b, b + 4),
-            buffer=buffer,
-            problem=None if version == 6 else f"version {version} in an IPv6 packet",
-        ),
-        Field(
-            "ipv6.tclass",
-            "Traffic class",
-            s,
-            s + 2,
-            value=tclass,
-            display=f"{tclass:#04x} (DSCP {tclass >> 2}, ECN {tclass & 3})",
-            explanation="The same DSCP and ECN bits as IPv4's second byte.",
-            bits=(b + 4, b + 12),
-            buffer=buffer,
-        ),
-        Field(
-            "ipv6.flow",
-            "Flow label",
-            s + 1,
-            s + 4,
-            value=flow,
-            display=f"{flow:#07x}",
-            explanation="Marks packets of one flow so routers can keep them on one path.",
-            bits=(b + 12, b + 32),
-            buffer=buffer,
-        ),
-        Field(
-            "ipv6.plen",
-            "Payload length",
-            s + 4,
-            s + 6,
-            value=plen,
-            display=plural(plen, "byte"),
-            explanation="Bytes after this 40-byte header (extension headers included).",
-            buffer=buffer,
-        ),
-        Field(
-            "ipv6.nxt",
-            "Next header",
-            s + 6,
-            s + 7,
-            value=nxt,
-            display=f"{nxt} ({protocol_name(nxt)})",
-            explanation="What follows this header: an extension header or the payload's "
-            "protocol (6 TCP, 17 UDP, 58 ICMPv6).",
-            buffer=buffer,
-        ),
-        Field(
-            "ipv6.hlim",
-            "Hop limit",
-            s + 7,
-            s + 8,
-            value=hlim,
-            explanation="IPv4's TTL under an honest name: each router lowers it by 1 and "
-            "drops the packet at 0.",
-            buffer=buffer,
-        ),
-    ]
-    if avail >= 24:
-        fields.append(_address_field("ipv6.src", "Source address", src_raw, s + 8, buffer))
-    if avail >= 40:
-        fields.append(_address_field("ipv6.dst", "Destination address", dst_raw, s + 24, buffer))
-    fields = [f for f in fields if f.end <= len(buf)]
-    problems = []
-    header_ok = avail >= 40
-    if not header_ok:
-        problems.append(
-            f"truncated: the header needs 40 bytes, only {plural(max(avail, 0), 'byte')} here"
-        )
-    elif plen > avail - 40:
-        problems.append(
-            f"truncated: the packet announces {40 + plen} bytes, only {plural(avail, 'byte')} here"
-        )
-    end = min(s + 40 + plen, len(buf)) if header_ok else len(buf)
-    src = address_text(src_raw)[0] if avail >= 24 else None
-    dst = address_text(dst_raw)[0] if header_ok else None
-    label = "Internet Protocol Version 6"
-    if src and dst:
-        label += f", Src: {src}, Dst: {dst}"
-    top = Field(
-        "ipv6",
-        label,
-        s,
-        end,
-        explanation="IPv6: the same job as IPv4 with 128-bit addresses and a fixed 40-byte "
-        "header; routers never fragment, and there is no header checksum.",
-        children=tuple(fields),
-        buffer=buffer,
-        problem="; ".join(problems) or None,
-    )
-    payload_start = s + 40 if header_ok else len(buf)
-    return NetworkLayer(
-        top,
-        6,
-        src,
-        dst,
-        nxt if header_ok else None,
-        payload_start,
-        max(end, payload_start),
-        plen if header_ok else 0,
-        end,
-        True,
-        True,
-        src_raw,
-        dst_raw,
-    )
+    return Shown(f"{checksum:#06x} ({status})", explanation, problem)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from simulator.dissect.fields import Field
+from simulator.dissect.registry import Kind, alias, define
 from simulator.text import plural
 from simulator.trace.records import LinkType
 
@@ -77,6 +78,29 @@ SLL_PACKET_TYPES = {
     4: "sent by this host",
 }
 ARPHRD = {1: "Ethernet", 512: "PPP", 772: "loopback", 776: "IPv6-in-IPv4 tunnel", 65534: "none"}
+
+
+define("eth", Kind.PROTOCOL, "Ethernet II: the frame header on one link")
+define("eth.dst", Kind.ETHER, "The receiving station's MAC address")
+define("eth.src", Kind.ETHER, "The sending station's MAC address")
+define("eth.type", Kind.UINT, "The payload's EtherType (up to 1500: an IEEE 802.3 length)")
+alias("eth.addr", Kind.ETHER, "The source or the destination MAC address",
+      of=("eth.src", "eth.dst"))  # fmt: skip
+define("vlan", Kind.PROTOCOL, "An IEEE 802.1Q VLAN tag; its value is the VLAN identifier")
+define("vlan.priority", Kind.UINT, "The priority code point, 0 to 7")
+define("vlan.dei", Kind.BOOL, "Drop eligible: a congested switch may drop the frame first")
+define("vlan.id", Kind.UINT, "The VLAN identifier, 1 to 4094")
+define("vlan.etype", Kind.UINT, "The EtherType after the tag (up to 1500: an 802.3 length)")
+define("null", Kind.PROTOCOL, "BSD loopback header: an address family in the host's byte order")
+define("null.family", Kind.UINT, "The address family of the packet (2: IPv4)")
+define("loop", Kind.PROTOCOL, "OpenBSD loopback header: an address family in network byte order")
+define("loop.family", Kind.UINT, "The address family of the packet (2: IPv4)")
+define("sll", Kind.PROTOCOL, "Linux cooked capture header (SLL), in place of the link's own")
+define("sll.pkttype", Kind.UINT, "Which way the packet went: to this host, from it, broadcast…")
+define("sll.hatype", Kind.UINT, "The interface's ARPHRD type (1 Ethernet, 772 loopback)")
+define("sll.halen", Kind.UINT, "How many bytes of the address field the address uses")
+define("sll.src", Kind.BYTES, "The sender's link-layer address, padded to 8 bytes")
+define("sll.protocol", Kind.UINT, "The payload's protocol, as an EtherType")
 
 
 def ethertype_network(ethertype: int) -> Network:

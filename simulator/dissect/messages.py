@@ -24,14 +24,9 @@ from typing import NamedTuple
 
 from simulator.dissect.fields import JSON_VALUE_LIMIT, Dissection
 from simulator.dissect.http import http_dissection
+from simulator.dissect.inflate import NOT_CAPTURED, CompressedPart, Inflated, MessageInflater
 from simulator.dissect.packet import combine, dissect_record
-from simulator.dissect.websocket import (
-    NOT_CAPTURED,
-    CompressedPart,
-    Inflated,
-    MessageInflater,
-    websocket_dissection,
-)
+from simulator.dissect.websocket import websocket_dissection
 from simulator.http import HttpError, read_head
 from simulator.text import plural
 from simulator.trace.records import Endpoint, WireRecord

@@ -19,18 +19,20 @@ from collections.abc import Sequence
 
 from simulator.dissect.fields import Buffer, Dissection, Field
 from simulator.dissect.http import looks_like_http, problems_of, start_line
-from simulator.dissect.ipv4 import NetworkLayer, dissect_ipv4, dissect_ipv6, protocol_name
+from simulator.dissect.icmp import dissect_icmp
+from simulator.dissect.ipv4 import NetworkLayer, dissect_ipv4, protocol_name
+from simulator.dissect.ipv6 import dissect_ipv6
 from simulator.dissect.link import LinkLayer, Network, dissect_link
-from simulator.dissect.tcp import (
+from simulator.dissect.registry import Kind, define
+from simulator.dissect.tcp import dissect_tcp
+from simulator.dissect.transport import (
     ICMP_PROTO,
     ICMPV6_PROTO,
     TCP_PROTO,
     UDP_PROTO,
     TransportLayer,
-    dissect_icmp,
-    dissect_tcp,
-    dissect_udp,
 )
+from simulator.dissect.udp import dissect_udp
 from simulator.text import plural
 from simulator.trace.records import Endpoint, Layer, LinkType, WireRecord, forgotten
 
@@ -56,6 +58,17 @@ def _forgotten(record: WireRecord) -> Dissection:
 
 
 SEGMENT_OF_A_PDU = "[TCP segment of a reassembled PDU]"  # Wireshark's words
+
+define("frame", Kind.PROTOCOL, "One captured packet, from its link-layer header on")
+define("frame.number", Kind.FRAME, "The packet's number in the capture, from 1")
+define("frame.len", Kind.UINT, "The packet's length on the wire, in bytes")
+define("frame.cap_len", Kind.UINT, "The bytes of it the capture kept (less when cut short)")
+define("frame.time_epoch", Kind.SECONDS, "When it was captured, in seconds since 1970")
+define("stream", Kind.PROTOCOL, "Bytes one side wrote into a TCP connection, at the socket")
+define("stream.connection", Kind.UINT, "Which of the server's connections, from 1")
+define("data", Kind.PROTOCOL, "Bytes no dissector reads further")
+define("eth.padding", Kind.BYTES, "Bytes after the IP packet that fill a frame to 60")
+define("messages.more", Kind.UINT, "Messages past the first 32 a packet completed, counted")
 
 
 def dissect_record(record: WireRecord, *, segment: bool = False) -> Dissection:
@@ -177,6 +190,20 @@ def _frame_field(record: WireRecord) -> Field:
             f"the capture kept only {n} of {plural(record.original_length, 'byte')} (its snapshot "
             "length): the end of the packet is missing"
         )
+    length = record.original_length or n
+    children = (
+        Field("frame.number", "Frame number", 0, 0, value=record.number,
+              explanation="Its place in the capture, counted from 1."),
+        Field("frame.len", "Frame length", 0, 0, value=length,
+              display=plural(length, "byte"), explanation="How long the packet was on the wire."),
+        Field("frame.cap_len", "Capture length", 0, 0, value=n, display=plural(n, "byte"),
+              explanation="How much of it the capture kept: all of it unless the capture "
+              "was taken with a snapshot length shorter than the packet."),
+        Field("frame.time_epoch", "Arrival time", 0, 0, value=record.time,
+              display=f"{record.time:.6f} seconds",
+              explanation="When the capture saw it: seconds since 1970-01-01 (UTC) for a "
+              "real capture, since the start of a simulated one."),
+    )  # fmt: skip
     return Field(
         "frame",
         label,
@@ -186,6 +213,7 @@ def _frame_field(record: WireRecord) -> Field:
         display=f"link type {link_name}",
         explanation="One packet as the capture saw it, from its link-layer header on; the "
         "link type says what that header is.",
+        children=children,
         problem=problem,
     )
 

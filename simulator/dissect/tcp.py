@@ -1,4 +1,4 @@
-"""What IP carries: TCP in depth (RFC 9293), UDP (RFC 768) and ICMP (RFC 792, 4443) by name.
+"""TCP (RFC 9293): the fixed header as a layout, the options walked one by one.
 
      0                   1                   2                   3
      0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
@@ -18,165 +18,51 @@
     |                           [Options]                           |
     +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 
-scapy decodes the fixed header; options are walked here (kind, length, value)
-so that each one gets its exact span. Checksums are verified by recomputing
-them over the pseudo-header and the segment.
+`TCP_HEADER` is the fixed part above, as data; options are walked here (kind,
+length, value) so that each one gets its exact span. The checksum is verified
+by recomputing it over the pseudo-header and the segment.
 """
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 
 from simulator.dissect.fields import Field
-from simulator.dissect.ipv4 import NetworkLayer, scapy_decode
-from simulator.ip.checksum import internet_checksum
+from simulator.dissect.ipv4 import NetworkLayer
+from simulator.dissect.layout import Layout, Shown, Slot
+from simulator.dissect.registry import Kind, alias, define
+from simulator.dissect.transport import TCP_PROTO, TransportLayer, checksum, payload_field
 from simulator.tcp.segment import FLAG_NAMES
 from simulator.text import plural
 
-TCP_PROTO, UDP_PROTO, ICMP_PROTO, ICMPV6_PROTO = 6, 17, 1, 58
-
-
-@dataclass(frozen=True, slots=True)
-class TransportLayer:
-    """A TCP segment, UDP datagram or ICMP message, dissected."""
-
-    field: Field
-    protocol: str  # "TCP", "UDP", "ICMP", "ICMPv6"
-    srcport: int | None
-    dstport: int | None
-    payload_start: int  # the application data, in the buffer
-    payload_end: int
-    info: str  # Wireshark's Info column without the addresses: "[SYN] Seq=0 Win=65495 Len=0"
-
-
-def _unverifiable(
-    buf: bytes, start: int, length: int, network: NetworkLayer | None, proto: int | None
-) -> str | None:
-    """Why the checksum cannot be checked, or None if it can."""
-    if network is None and proto is not None:
-        return "cannot verify: no IP header"
-    if network is not None and not network.whole:
-        return "cannot verify: the packet is a fragment"
-    if len(buf) - start < length:
-        return "cannot verify: the capture is truncated"
-    return None
-
-
-def _sum_with(
-    buf: bytes,
-    start: int,
-    length: int,
-    network: NetworkLayer | None,
-    proto: int | None,
-    *,
-    zero_at: int | None = None,
-) -> int:
-    """The Internet checksum over the pseudo-header (if `proto`) and the segment."""
-    segment = bytearray(buf[start : start + length])
-    if zero_at is not None:
-        segment[zero_at : zero_at + 2] = b"\x00\x00"
-    pseudo = b"" if proto is None or network is None else network.pseudo_header(proto, length)
-    return internet_checksum(pseudo + segment)
-
-
-def _offloaded(value: int, length: int, network: NetworkLayer | None, proto: int | None) -> bool:
-    """Whether `value` is what a kernel leaves for checksum offload: the ones' complement
-    sum of the pseudo-header alone, not complemented (the card adds the segment's sum and
-    complements it)."""
-    if proto is None or network is None:
-        return False
-    return value == ~internet_checksum(network.pseudo_header(proto, length)) & 0xFFFF
-
-
-def _checksum_field(
-    name: str,
-    buf: bytes,
-    start: int,
-    length: int,
-    at: int,
-    network: NetworkLayer | None,
-    proto: int | None,
-    explanation: str,
-    buffer: int,
-) -> Field:
-    value = int.from_bytes(buf[start + at : start + at + 2], "big")
-    problem = None
-    status = _unverifiable(buf, start, length, network, proto)
-    if status is None and _sum_with(buf, start, length, network, proto) == 0:
-        status = "correct"
-    elif status is None and _offloaded(value, length, network, proto):
-        full = _sum_with(buf, start, length, network, proto, zero_at=at)
-        status = f"left to checksum offload; filled in: {full:#06x}"
-        explanation += (
-            " This one holds only the pseudo-header's sum: the sending kernel left the rest "
-            "to the network card (checksum offload). A capture on the sending host sees it "
-            "before the card fills it in, and on the loopback interface nothing ever does: "
-            "the bytes never leave memory, so the receiving kernel does not check them."
-        )
-    elif status is None:
-        status = "incorrect"
-        expected = _sum_with(buf, start, length, network, proto, zero_at=at)
-        if proto == UDP_PROTO and expected == 0:
-            expected = 0xFFFF  # RFC 768: a computed zero is sent as all ones
-        problem = f"incorrect checksum (should be {expected:#06x})"
-        explanation += (
-            " A capture taken on the sending host may show it before the network card "
-            "fills it in (checksum offload)."
-        )
-    return Field(
-        name,
-        "Checksum",
-        start + at,
-        start + at + 2,
-        value=value,
-        display=f"{value:#06x} ({status})",
-        explanation=explanation,
-        buffer=buffer,
-        problem=problem,
-    )
-
-
-def _payload_field(
-    name: str, label: str, buf: bytes, start: int, announced: int, explanation: str, buffer: int
-) -> Field:
-    data = buf[start : start + max(announced, 0)]
-    problem = None
-    if len(data) < announced:
-        problem = f"truncated: {plural(announced, 'byte')} announced, {len(data)} captured"
-    return Field(
-        name,
-        f"{label} ({plural(announced, 'byte')})",
-        start,
-        start + len(data),
-        value=data,
-        explanation=explanation,
-        buffer=buffer,
-        problem=problem,
-    )
-
-
-# --- TCP ------------------------------------------------------------------------------
-
-# (mask, name, explanation), in header order: CWR (bit 8) … FIN (bit 15).
-TCP_FLAGS: tuple[tuple[int, str, str], ...] = (
+# (mask, name, one line for the registry, explanation), in header order: CWR (bit 8) … FIN
+# (bit 15).
+TCP_FLAGS: tuple[tuple[int, str, str, str], ...] = (
     (
         0x80,
         "CWR",
+        "Congestion window reduced: the sender slowed down after an ECN echo (RFC 3168)",
         "Congestion window reduced: the sender has slowed down after an ECN "
         "echo from its peer (RFC 3168).",
     ),
     (
         0x40,
         "ECE",
+        "ECN echo: negotiates ECN in a SYN, later reports a congestion mark (RFC 3168)",
         "ECN echo: in the handshake, negotiates ECN (a SYN sets it together with "
         "CWR); afterwards, tells the peer that a router marked one of its packets "
         "'congestion experienced'.",
     ),
-    (0x20, "URG", "Urgent: the urgent pointer field is meaningful (rarely used)."),
+    (
+        0x20,
+        "URG",
+        "Urgent: the urgent pointer is meaningful",
+        "Urgent: the urgent pointer field is meaningful (rarely used).",
+    ),
     (
         0x10,
         "ACK",
+        "Acknowledgment: the acknowledgment number is meaningful",
         "Acknowledgment: the acknowledgment number is meaningful. Once a "
         "connection is open, every segment carries it; only the opening SYN (and "
         "a reset answering a stray segment) lack it.",
@@ -184,24 +70,28 @@ TCP_FLAGS: tuple[tuple[int, str, str], ...] = (
     (
         0x08,
         "PSH",
+        "Push: deliver the data to the receiving application without waiting",
         "Push: hand the data to the receiving application now rather than "
         "waiting to fill a buffer.",
     ),
     (
         0x04,
         "RST",
+        "Reset: abort the connection",
         "Reset: abort the connection at once (e.g. a segment for a port "
         "nobody listens on). No reply is sent to a reset.",
     ),
     (
         0x02,
         "SYN",
+        "Synchronize: opens a connection, carrying the initial sequence number",
         "Synchronize: opens a connection and carries the initial sequence "
         "number. The SYN counts as one byte of sequence space.",
     ),
     (
         0x01,
         "FIN",
+        "Finish: the sender has no more data to send",
         "Finish: the sender has no more data to send; the other direction may "
         "still carry data. The FIN counts as one byte of sequence space.",
     ),
@@ -232,21 +122,135 @@ def flag_names(flags: int) -> list[str]:
     return [name for bit, name in FLAG_NAMES if flags & bit]
 
 
-def _decode_tcp(header: bytes) -> tuple[int, ...]:
-    """The fixed header's values, decoded by scapy (a 20-byte slice, zero-padded if short)."""
-    try:
-        v = scapy_decode("TCP", header)
-        flags = int(v["flags"])  # scapy counts the old NS bit (RFC 3540) as a ninth flag
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    """What the TCP slots' wording needs besides their own values."""
+
+    syn: bool
+    has_ack: bool
+    checksum: Shown
+
+
+def _seq_explanation(_: int, segment: _Segment) -> str:
+    if segment.syn:
         return (
-            v["sport"], v["dport"], v["seq"], v["ack"], v["dataofs"],
-            (v["reserved"] << 1) | (flags >> 8), flags & 0xFF, v["window"], v["chksum"],
-            v["urgptr"],
-        )  # fmt: skip
-    except Exception:  # scapy refused the bytes: read them directly instead
-        sport, dport, seq, ack, off, flags, window, checksum, urgent = struct.unpack(
-            "!HHIIBBHHH", header
+            "The initial sequence number (ISN), picked unpredictably for this connection. "
+            "The SYN itself uses one number, so the first data byte will be ISN + 1."
         )
-        return sport, dport, seq, ack, off >> 4, off & 15, flags, window, checksum, urgent
+    return (
+        "TCP numbers every byte it sends: this is the number of this segment's first "
+        "data byte, which lets the receiver put segments in order and spot gaps."
+    )
+
+
+def _ack_explanation(_: int, segment: _Segment) -> str:
+    if segment.has_ack:
+        return (
+            "The next sequence number this side expects from its peer: every byte before it "
+            "has arrived (a cumulative acknowledgment)."
+        )
+    return (
+        "Not meaningful: the ACK flag is clear, as on an opening SYN or a reset "
+        "answering a stray segment."
+    )
+
+
+TCP_HEADER: Layout[_Segment] = Layout("TCP", 20, (
+    Slot("tcp.srcport", "Source port", Kind.UINT, "The sending application's port", 0, 2,
+         explanation="The sending application's port. Addresses and ports of both ends "
+         "together name the connection; clients usually get a temporary port from their "
+         "operating system."),
+    Slot("tcp.dstport", "Destination port", Kind.UINT, "The receiving application's port",
+         2, 2,
+         explanation="The receiving application's port: a server listens on a known one "
+         "(80 for HTTP, 443 for HTTPS, 8765 for wirelab's server)."),
+    Slot("tcp.seq", "Sequence number", Kind.UINT,
+         "The sequence number of the segment's first byte (in a SYN: the ISN)", 4, 4,
+         explanation=_seq_explanation),
+    Slot("tcp.ack", "Acknowledgment number", Kind.UINT,
+         "The next sequence number the sender expects, if ACK is set", 8, 4,
+         display=lambda v, c: str(v) if c.has_ack else f"{v} (not used: no ACK flag)",
+         explanation=_ack_explanation),
+    Slot("tcp.hdr_len", "Header length (data offset)", Kind.UINT,
+         "The header's length in bytes: the data offset times 4", bits=(96, 100),
+         value=lambda v, _: v * 4,
+         display=lambda v, _: f"{plural(v * 4, 'byte')} ({v} × 4)",
+         explanation="The header's length in 32-bit words (5 to 15: 20 to 60 bytes), so "
+         "the receiver knows where options end and data begins.",
+         problem=lambda v, _: None if v >= 5 else "below the minimum of 5 words (20 bytes)"),
+    Slot("tcp.reserved", "Reserved", Kind.UINT, "Four bits reserved for future use",
+         bits=(100, 104), display=lambda v, _: f"{v:#x}",
+         explanation="Reserved for future use: senders set these bits to zero."),
+    Slot("tcp.flags", "Flags", Kind.UINT, "The eight control bits, CWR to FIN",
+         bits=(104, 112),
+         display=lambda v, _: f"{v:#04x} ({', '.join(flag_names(v)) or 'none'})",
+         explanation="Eight control bits: they open (SYN), acknowledge (ACK), push (PSH), "
+         "close (FIN) or abort (RST) the connection, and signal congestion (ECE, CWR).",
+         children=tuple(
+             Slot(f"tcp.flags.{name.lower()}", name, Kind.BOOL, description,
+                  bits=(104 + i, 105 + i), explanation=explanation)
+             for i, (_, name, description, explanation) in enumerate(TCP_FLAGS)
+         )),
+    Slot("tcp.window", "Window", Kind.UINT,
+         "The receive window, in units of 2^shift bytes once scaling is agreed", 14, 2,
+         display=lambda v, c: f"{v} (never scaled in a SYN)" if c.syn else str(v),
+         explanation="The receive window: how many bytes, starting at the acknowledgment "
+         "number, this side is ready to receive now (flow control). Outside SYNs it is "
+         "multiplied by 2^shift, the window scale agreed in the handshake."),
+    Slot("tcp.checksum", "Checksum", Kind.UINT,
+         "The checksum over the segment and a pseudo-header of IP addresses", 16, 2,
+         shown=lambda _, c: c.checksum),
+    Slot("tcp.urgent", "Urgent pointer", Kind.UINT,
+         "Where urgent data ends, if URG is set", 18, 2,
+         explanation="Meaningful only with URG: where urgent data ends. Rarely used; RFC "
+         "9293 advises new applications against it."),
+))  # fmt: skip
+
+define("tcp", Kind.PROTOCOL, "Transmission Control Protocol (RFC 9293)")
+define("tcp.len", Kind.UINT, "The segment's data length: the IP payload minus the TCP header")
+define("tcp.payload", Kind.BYTES, "The application data the segment carries")
+define("tcp.options", Kind.BYTES, "The options area of the header, after the fixed 20 bytes")
+define("tcp.option.kind", Kind.UINT, "An option's kind: which option it is")
+define("tcp.option.len", Kind.UINT, "An option's length in bytes, kind and length included")
+define("tcp.option.eol", Kind.LABEL, "End of option list (kind 0)")
+define("tcp.option.padding", Kind.BYTES, "Zeros after the end of option list")
+define("tcp.option.nop", Kind.LABEL, "No-operation (kind 1): aligns the next option")
+define("tcp.option.malformed", Kind.BYTES, "An option whose length is wrong")
+define("tcp.option.mss", Kind.UINT, "Maximum segment size option (kind 2)")
+define("tcp.option.mss.value", Kind.UINT, "The largest segment payload the sender accepts")
+define("tcp.option.wscale", Kind.UINT, "Window scale option (kind 3, RFC 7323)")
+define("tcp.option.wscale.shift", Kind.UINT, "The window scale: later windows count 2^shift")
+define("tcp.option.sack_perm", Kind.BOOL, "SACK permitted option (kind 4, RFC 2018)")
+define("tcp.option.sack", Kind.BYTES, "Selective acknowledgment option (kind 5, RFC 2018)")
+define("tcp.option.sack.block", Kind.TEXT, "One block of data received out of order")
+define("tcp.option.sack.le", Kind.UINT, "A SACK block's left edge: its first sequence number")
+define("tcp.option.sack.re", Kind.UINT, "A SACK block's right edge: the number after it")
+define("tcp.option.timestamp", Kind.UINT, "Timestamps option (kind 8, RFC 7323)")
+define("tcp.option.timestamp.tsval", Kind.UINT, "The sender's timestamp clock")
+define("tcp.option.timestamp.tsecr", Kind.UINT, "The latest timestamp received, echoed back")
+define("tcp.option.unknown", Kind.BYTES, "An option wirelab does not decode")
+define("tcp.option.data", Kind.BYTES, "The value bytes of an option wirelab does not decode")
+
+# Wireshark's names for the same fields.
+for _wireshark, _ours, _kind in (
+    ("tcp.flags.push", "tcp.flags.psh", Kind.BOOL),
+    ("tcp.flags.reset", "tcp.flags.rst", Kind.BOOL),
+    ("tcp.urgent_pointer", "tcp.urgent", Kind.UINT),
+    ("tcp.window_size_value", "tcp.window", Kind.UINT),
+    ("tcp.option_len", "tcp.option.len", Kind.UINT),
+    ("tcp.options.nop", "tcp.option.nop", Kind.LABEL),
+    ("tcp.options.eol", "tcp.option.eol", Kind.LABEL),
+    ("tcp.options.mss", "tcp.option.mss", Kind.UINT),
+    ("tcp.options.mss_val", "tcp.option.mss.value", Kind.UINT),
+    ("tcp.options.wscale", "tcp.option.wscale", Kind.UINT),
+    ("tcp.options.wscale.shift", "tcp.option.wscale.shift", Kind.UINT),
+    ("tcp.options.sack_perm", "tcp.option.sack_perm", Kind.BOOL),
+    ("tcp.options.sack", "tcp.option.sack", Kind.BYTES),
+    ("tcp.options.timestamp", "tcp.option.timestamp", Kind.UINT),
+    ("tcp.options.timestamp.tsval", "tcp.option.timestamp.tsval", Kind.UINT),
+    ("tcp.options.timestamp.tsecr", "tcp.option.timestamp.tsecr", Kind.UINT),
+):
+    alias(_wireshark, _kind, f"Wireshark's name for {_ours}", of=(_ours,))
 
 
 def dissect_tcp(
@@ -262,164 +266,30 @@ def dissect_tcp(
     `length` is the segment's size as the IP header announces it (default: every
     byte from `start`); `network` supplies the pseudo-header for the checksum.
     """
-    s, b = start, start * 8
+    s = start
     avail = len(buf) - start
     if length is None:
         length = avail
-    (sport, dport, seq, ack, offset, reserved, flags, window, _, urgent) = _decode_tcp(
-        buf[s : s + 20].ljust(20, b"\x00")
-    )
+    header = TCP_HEADER.read(buf, s)
+    sport, dport = header.number("tcp.srcport"), header.number("tcp.dstport")
+    seq, ack = header.number("tcp.seq"), header.number("tcp.ack")
+    offset = header.number("tcp.hdr_len")  # the data offset: the header's length in words
+    flags, window = header.number("tcp.flags"), header.number("tcp.window")
+    urgent = header.number("tcp.urgent")
     hlen = offset * 4
     syn, has_ack = bool(flags & 0x02), bool(flags & 0x10)
     names = flag_names(flags)
-    if syn:
-        seq_explanation = (
-            "The initial sequence number (ISN), picked unpredictably for this connection. "
-            "The SYN itself uses one number, so the first data byte will be ISN + 1."
-        )
-    else:
-        seq_explanation = (
-            "TCP numbers every byte it sends: this is the number of this segment's first "
-            "data byte, which lets the receiver put segments in order and spot gaps."
-        )
-    if has_ack:
-        ack_explanation = (
-            "The next sequence number this side expects from its peer: every byte before it "
-            "has arrived (a cumulative acknowledgment)."
-        )
-    else:
-        ack_explanation = (
-            "Not meaningful: the ACK flag is clear, as on an opening SYN or a reset "
-            "answering a stray segment."
-        )
-    window_explanation = (
-        "The receive window: how many bytes, starting at the acknowledgment number, this "
-        "side is ready to receive now (flow control). Outside SYNs it is multiplied by "
-        "2^shift, the window scale agreed in the handshake."
+    verdict = checksum(
+        buf,
+        s,
+        length,
+        16,
+        network,
+        TCP_PROTO,
+        "Covers the whole segment plus a pseudo-header (both IP addresses, the protocol "
+        "and the TCP length), so a segment delivered to the wrong host is caught too.",
     )
-    fields: list[Field] = [
-        Field(
-            "tcp.srcport",
-            "Source port",
-            s,
-            s + 2,
-            value=sport,
-            explanation="The sending application's port. Addresses and ports of both ends "
-            "together name the connection; clients usually get a temporary port from their "
-            "operating system.",
-            buffer=buffer,
-        ),
-        Field(
-            "tcp.dstport",
-            "Destination port",
-            s + 2,
-            s + 4,
-            value=dport,
-            explanation="The receiving application's port: a server listens on a known one "
-            "(80 for HTTP, 443 for HTTPS, 8765 for wirelab's server).",
-            buffer=buffer,
-        ),
-        Field(
-            "tcp.seq",
-            "Sequence number",
-            s + 4,
-            s + 8,
-            value=seq,
-            explanation=seq_explanation,
-            buffer=buffer,
-        ),
-        Field(
-            "tcp.ack",
-            "Acknowledgment number",
-            s + 8,
-            s + 12,
-            value=ack,
-            display=str(ack) if has_ack else f"{ack} (not used: no ACK flag)",
-            explanation=ack_explanation,
-            buffer=buffer,
-        ),
-        Field(
-            "tcp.hdr_len",
-            "Header length (data offset)",
-            s + 12,
-            s + 13,
-            value=hlen,
-            display=f"{plural(hlen, 'byte')} ({offset} × 4)",
-            explanation="The header's length in 32-bit words (5 to 15: 20 to 60 bytes), so "
-            "the receiver knows where options end and data begins.",
-            bits=(b + 96, b + 100),
-            buffer=buffer,
-            problem=None if offset >= 5 else "below the minimum of 5 words (20 bytes)",
-        ),
-        Field(
-            "tcp.reserved",
-            "Reserved",
-            s + 12,
-            s + 13,
-            value=reserved,
-            display=f"{reserved:#x}",
-            explanation="Reserved for future use: senders set these bits to zero.",
-            bits=(b + 100, b + 104),
-            buffer=buffer,
-        ),
-        Field(
-            "tcp.flags",
-            "Flags",
-            s + 13,
-            s + 14,
-            value=flags,
-            display=f"{flags:#04x} ({', '.join(names) or 'none'})",
-            explanation="Eight control bits: they open (SYN), acknowledge (ACK), push (PSH), "
-            "close (FIN) or abort (RST) the connection, and signal congestion (ECE, CWR).",
-            bits=(b + 104, b + 112),
-            children=tuple(
-                Field(
-                    f"tcp.flags.{name.lower()}",
-                    name,
-                    s + 13,
-                    s + 14,
-                    value=bool(flags & mask),
-                    explanation=explanation,
-                    bits=(b + 104 + i, b + 105 + i),
-                    buffer=buffer,
-                )
-                for i, (mask, name, explanation) in enumerate(TCP_FLAGS)
-            ),
-            buffer=buffer,
-        ),
-        Field(
-            "tcp.window",
-            "Window",
-            s + 14,
-            s + 16,
-            value=window,
-            display=f"{window} (never scaled in a SYN)" if syn else str(window),
-            explanation=window_explanation,
-            buffer=buffer,
-        ),
-        _checksum_field(
-            "tcp.checksum",
-            buf,
-            s,
-            length,
-            16,
-            network,
-            TCP_PROTO,
-            "Covers the whole segment plus a pseudo-header (both IP addresses, the protocol "
-            "and the TCP length), so a segment delivered to the wrong host is caught too.",
-            buffer,
-        ),
-        Field(
-            "tcp.urgent",
-            "Urgent pointer",
-            s + 18,
-            s + 20,
-            value=urgent,
-            explanation="Meaningful only with URG: where urgent data ends. Rarely used; RFC "
-            "9293 advises new applications against it.",
-            buffer=buffer,
-        ),
-    ]
+    fields = TCP_HEADER.fields(header, _Segment(syn, has_ack, verdict), buffer=buffer)
     header_ok = avail >= 20 and offset >= 5 and avail >= hlen
     extras: list[str] = []
     if avail >= 20 and hlen > 20:
@@ -438,9 +308,27 @@ def dissect_tcp(
         problems.append(f"the header is longer than the {length}-byte segment")
     data_length = max(length - hlen, 0) if header_ok else 0
     data_start = s + hlen if header_ok else len(buf)
+    if header_ok:
+        # Not a header field: what the IP header leaves after TCP's, at the data's start.
+        # After the ports, where Wireshark shows it ("TCP Segment Len").
+        fields.insert(
+            2,
+            Field(
+                "tcp.len",
+                "TCP segment length",
+                data_start,
+                data_start,
+                value=data_length,
+                display=plural(data_length, "byte"),
+                explanation="How many bytes of application data this segment carries: the "
+                "IP packet's length minus the IP and TCP headers. 0 for a bare SYN, ACK or "
+                "FIN; the sequence number advances by this much (plus 1 for a SYN or FIN).",
+                buffer=buffer,
+            ),
+        )
     if header_ok and data_length:
         fields.append(
-            _payload_field(
+            payload_field(
                 "tcp.payload",
                 "TCP payload",
                 buf,
@@ -451,7 +339,6 @@ def dissect_tcp(
                 buffer,
             )
         )
-    fields = [f for f in fields if f.end <= len(buf)]
     data_end = min(data_start + data_length, len(buf))
     info = [f"[{', '.join(names) or '<None>'}]", f"Seq={seq}"]
     if has_ack:
@@ -785,269 +672,3 @@ def _tcp_option(
         ),
         buffer=buffer,
     )
-
-
-# --- UDP ------------------------------------------------------------------------------
-
-
-def dissect_udp(
-    buf: bytes,
-    start: int = 0,
-    *,
-    length: int | None = None,
-    network: NetworkLayer | None = None,
-    buffer: int = 0,
-) -> TransportLayer:
-    """Dissect the UDP datagram at `buf[start:]`."""
-    s = start
-    avail = len(buf) - start
-    if length is None:
-        length = avail
-    head = buf[s : s + 8].ljust(8, b"\x00")
-    sport, dport, ulen, checksum = struct.unpack("!HHHH", head)
-    fields = [
-        Field(
-            "udp.srcport",
-            "Source port",
-            s,
-            s + 2,
-            value=sport,
-            explanation="The sending application's port (0 if no reply is expected).",
-            buffer=buffer,
-        ),
-        Field(
-            "udp.dstport",
-            "Destination port",
-            s + 2,
-            s + 4,
-            value=dport,
-            explanation="The receiving application's port (53 for DNS, 443 for QUIC).",
-            buffer=buffer,
-        ),
-        Field(
-            "udp.length",
-            "Length",
-            s + 4,
-            s + 6,
-            value=ulen,
-            display=plural(ulen, "byte"),
-            explanation="Header (8 bytes) plus data.",
-            buffer=buffer,
-            problem=None if 8 <= ulen <= length else "does not match the IP payload length",
-        ),
-    ]
-    if checksum == 0 and (network is None or network.version == 4):
-        fields.append(
-            Field(
-                "udp.checksum",
-                "Checksum",
-                s + 6,
-                s + 8,
-                value=0,
-                display="0x0000 (none)",
-                explanation="Zero: the sender did not compute a checksum (allowed over "
-                "IPv4, not over IPv6).",
-                buffer=buffer,
-            )
-        )
-    else:
-        fields.append(
-            _checksum_field(
-                "udp.checksum",
-                buf,
-                s,
-                length,
-                6,
-                network,
-                UDP_PROTO,
-                "Covers the datagram plus a pseudo-header of IP addresses, protocol and length.",
-                buffer,
-            )
-        )
-    data_length = max(length - 8, 0)
-    if avail >= 8 and data_length:
-        fields.append(
-            _payload_field(
-                "udp.payload",
-                "UDP payload",
-                buf,
-                s + 8,
-                data_length,
-                "The application's datagram, delivered whole or not at all.",
-                buffer,
-            )
-        )
-    fields = [f for f in fields if f.end <= len(buf)]
-    end = min(s + max(length, 8), len(buf))
-    top = Field(
-        "udp",
-        f"User Datagram Protocol, Src Port: {sport}, Dst Port: {dport}",
-        s,
-        end,
-        explanation="UDP adds ports and a checksum to IP and nothing else: no connection, no "
-        "ordering, no retransmission.",
-        children=tuple(fields),
-        buffer=buffer,
-        problem=None if avail >= 8 else "truncated: the header needs 8 bytes",
-    )
-    return TransportLayer(
-        top,
-        "UDP",
-        sport if avail >= 2 else None,
-        dport if avail >= 4 else None,
-        min(s + 8, len(buf)),
-        end,
-        f"Len={data_length}",
-    )
-
-
-# --- ICMP -----------------------------------------------------------------------------
-
-ICMP_TYPES = {
-    0: "Echo (ping) reply",
-    3: "Destination unreachable",
-    4: "Source quench",
-    5: "Redirect",
-    8: "Echo (ping) request",
-    11: "Time exceeded",
-    12: "Parameter problem",
-    13: "Timestamp request",
-    14: "Timestamp reply",
-}
-ICMP_UNREACHABLE = {
-    0: "network unreachable",
-    1: "host unreachable",
-    2: "protocol unreachable",
-    3: "port unreachable",
-    4: "fragmentation needed and DF set",
-    13: "administratively prohibited",
-}
-ICMPV6_TYPES = {
-    1: "Destination unreachable",
-    2: "Packet too big",
-    3: "Time exceeded",
-    4: "Parameter problem",
-    128: "Echo (ping) request",
-    129: "Echo (ping) reply",
-    133: "Router solicitation",
-    134: "Router advertisement",
-    135: "Neighbor solicitation",
-    136: "Neighbor advertisement",
-    137: "Redirect",
-}
-
-
-def dissect_icmp(
-    buf: bytes,
-    start: int = 0,
-    *,
-    length: int | None = None,
-    network: NetworkLayer | None = None,
-    buffer: int = 0,
-) -> TransportLayer:
-    """Dissect the ICMP (or, over IPv6, ICMPv6) message at `buf[start:]`."""
-    s = start
-    avail = len(buf) - start
-    if length is None:
-        length = avail
-    v6 = network is not None and network.version == 6
-    prefix, protocol = ("icmpv6", "ICMPv6") if v6 else ("icmp", "ICMP")
-    kind, code = (buf[s], buf[s + 1]) if avail >= 2 else (buf[s] if avail else 0, 0)
-    names = ICMPV6_TYPES if v6 else ICMP_TYPES
-    kind_name = names.get(kind, f"type {kind}")
-    code_name = ICMP_UNREACHABLE.get(code, "") if not v6 and kind == 3 else ""
-    if not v6 and kind == 11:
-        code_name = {0: "TTL exceeded in transit", 1: "fragment reassembly time exceeded"}.get(
-            code, ""
-        )
-    fields = [
-        Field(
-            f"{prefix}.type",
-            "Type",
-            s,
-            s + 1,
-            value=kind,
-            display=f"{kind} ({kind_name})",
-            explanation="What kind of message: an error report about a packet, or a query "
-            "such as ping.",
-            buffer=buffer,
-        ),
-        Field(
-            f"{prefix}.code",
-            "Code",
-            s + 1,
-            s + 2,
-            value=code,
-            display=f"{code} ({code_name})" if code_name else str(code),
-            explanation="Refines the type (for 'unreachable': network, host, port…).",
-            buffer=buffer,
-        ),
-        _checksum_field(
-            f"{prefix}.checksum",
-            buf,
-            s,
-            length,
-            2,
-            network,
-            ICMPV6_PROTO if v6 else None,
-            "Covers the whole ICMP message" + (" and an IPv6 pseudo-header." if v6 else "."),
-            buffer,
-        ),
-    ]
-    info = kind_name
-    echo = kind in ((128, 129) if v6 else (0, 8))
-    if echo and avail >= 8:
-        ident = int.from_bytes(buf[s + 4 : s + 6], "big")
-        seq = int.from_bytes(buf[s + 6 : s + 8], "big")
-        info += f" id={ident:#06x}, seq={seq}"
-        fields += [
-            Field(
-                f"{prefix}.ident",
-                "Identifier",
-                s + 4,
-                s + 6,
-                value=ident,
-                display=f"{ident:#06x}",
-                explanation="Matches replies to the pinging program.",
-                buffer=buffer,
-            ),
-            Field(
-                f"{prefix}.seq",
-                "Sequence number",
-                s + 6,
-                s + 8,
-                value=seq,
-                explanation="Counts the pings, so lost replies show.",
-                buffer=buffer,
-            ),
-        ]
-        rest = 8
-    else:
-        rest = 4
-    if length > rest and avail > rest:
-        fields.append(
-            _payload_field(
-                f"{prefix}.data",
-                "Data",
-                buf,
-                s + rest,
-                length - rest,
-                "For an error, the start of the packet that caused it; for a "
-                "ping, whatever the sender put there.",
-                buffer,
-            )
-        )
-    fields = [f for f in fields if f.end <= len(buf)]
-    end = min(s + max(length, rest), len(buf))
-    top = Field(
-        prefix,
-        "Internet Control Message Protocol" + (" v6" if v6 else "") + f": {kind_name}",
-        s,
-        end,
-        explanation="ICMP is IP's own messenger: error reports (unreachable, time exceeded) "
-        "and diagnostics (ping).",
-        children=tuple(fields),
-        buffer=buffer,
-        problem=None if avail >= 4 else "truncated: the header needs 4 bytes",
-    )
-    return TransportLayer(top, protocol, None, None, min(s + rest, end), end, info)

@@ -12,26 +12,20 @@ hold it in a buffer of its own (an "unmasked payload" buffer) pass its index
 as `unmasked_buffer`; the unmasking steps, the decoded text and the close
 code then point there.
 
-permessage-deflate (RFC 7692) compresses whole messages, not frames, and with
-context takeover a message may copy bytes from the ones sent before it. So a
-compressed message is inflated by a `MessageInflater`, one per connection and
-direction, fed every compressed message of that direction in order (the
-message dissector in `simulator.dissect.messages` does this); a frame is then
-dissected with its `CompressedPart`, and its message's last frame shows the
-inflated bytes in a buffer of their own ("Inflated payload"). A frame
-dissected on its own is inflated on its own, which works unless it refers back.
-Inflating stops at `INFLATE_LIMIT` bytes, so a decompression bomb costs at most
-that much memory and time.
+permessage-deflate (RFC 7692) compresses whole messages: `simulator.dissect.inflate`
+inflates them, in order, and a frame is dissected with its `CompressedPart`; its
+message's last frame shows the inflated bytes in a buffer of their own ("Inflated
+payload").
 """
 
 from __future__ import annotations
 
-import zlib
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from simulator.dissect.fields import Buffer, Dissection, Field, FieldValue
 from simulator.dissect.http import problems_of
+from simulator.dissect.inflate import CompressedPart, Inflated, inflate_alone
+from simulator.dissect.registry import Kind, alias, define
 from simulator.text import plural
 from simulator.ws.close_codes import explain, is_valid_on_wire
 from simulator.ws.errors import ProtocolError
@@ -55,16 +49,6 @@ from simulator.ws.frames import (
 from simulator.ws.mask import apply_mask
 
 UNMASK_SHOWN = 64  # payload bytes unmasked one by one; the rest in one step
-# Inflating a message stops after this many bytes: 16 times the engine's default
-# message size limit (1 MiB), room for peers with larger limits, while a
-# decompression bomb (DEFLATE reaches about 1000:1) costs at most this much.
-INFLATE_LIMIT = 16 << 20
-TAIL = b"\x00\x00\xff\xff"  # the empty stored block a Z_SYNC_FLUSH ends with (RFC 7692 §7.2.1)
-_INFLATE_STEP = 1 << 20  # output asked of zlib at a time
-# Why a message may be missing context its sender assumed the receiver had.
-NOT_CAPTURED = "earlier messages not in this capture"
-FAILED_BEFORE = "an earlier message that could not be inflated"
-CUT_BEFORE = "an earlier message whose inflating was cut short"
 
 OPCODE_NAMES = {
     0x0: "continuation",
@@ -87,6 +71,29 @@ OPCODE_EXPLANATIONS = {
     0xA: "Pong: the answer to a ping, echoing its payload. An unsolicited pong is a one-way "
     "heartbeat and needs no answer.",
 }
+
+
+define("ws", Kind.PROTOCOL, "WebSocket (RFC 6455): one frame")
+define("ws.fin", Kind.BOOL, "FIN: the last frame of its message")
+define("ws.rsv1", Kind.BOOL, "RSV1: for extensions; permessage-deflate's compressed-message bit")
+define("ws.rsv2", Kind.BOOL, "RSV2: reserved for extensions, 0 unless one defines it")
+define("ws.rsv3", Kind.BOOL, "RSV3: reserved for extensions, 0 unless one defines it")
+define("ws.opcode", Kind.UINT, "The frame's opcode: continuation, text, binary, close, ping, pong")
+define("ws.mask", Kind.BOOL, "MASK: a masking key follows (set on every client frame)")
+define("ws.payload_length", Kind.UINT, "The 7-bit length; 126 and 127 announce a longer one")
+define("ws.extended_payload_length", Kind.UINT, "The 16- or 64-bit payload length")
+define("ws.masking_key", Kind.BYTES, "The 4 bytes a client XORs its payload with")
+define("ws.payload", Kind.BYTES, "The payload, unmasked (its span: the bytes on the wire)")
+define("ws.unmasking", Kind.BYTES, "The payload unmasked, step by step")
+define("ws.unmasking.byte", Kind.UINT, "One payload byte unmasked: masked byte XOR key byte")
+define("ws.unmasking.rest", Kind.BYTES, "The payload bytes past those unmasked one by one")
+define("ws.text", Kind.TEXT, "A text frame's payload as UTF-8 (the first part, if fragmented)")
+define("ws.compressed", Kind.BYTES, "A frame's part of a compressed message (RFC 7692)")
+define("ws.inflated", Kind.BYTES, "A compressed message inflated (text, for a text message)")
+define("ws.close.code", Kind.UINT, "A close frame's status code (RFC 6455 §7.4)")
+define("ws.close.reason", Kind.TEXT, "A close frame's reason, in UTF-8 (may be empty)")
+alias("ws.payload.close.status_code", Kind.UINT, "Wireshark's name for ws.close.code",
+      of=("ws.close.code",))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,194 +204,6 @@ def _parse_partial(data: bytes, refused: str | None) -> _Parsed:
     return _Parsed(spans, b0, b1, key, payload, length, header, refused)
 
 
-# --- permessage-deflate: messages inflated in order ------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Inflated:
-    """A compressed message inflated (RFC 7692 §7.2.2), or as far as it would go."""
-
-    data: bytes  # the inflated bytes kept: all of them, unless `size` says more came out
-    size: int  # how many bytes inflating produced (at most INFLATE_LIMIT)
-    compressed: int  # the message's compressed bytes: its frames' payloads, tail not counted
-    frames: int  # how many frames carried it
-    text: bool  # a text message, whose inflated bytes must be UTF-8
-    cut: bool = False  # there was more: inflating stopped at INFLATE_LIMIT
-    problem: str | None = None  # why inflating failed or stopped
-    takeover: bool | None = None  # may it refer to earlier messages? (None: not known)
-
-    @property
-    def whole(self) -> bool:
-        """Every inflated byte is here: nothing failed, nothing was cut or left out."""
-        return self.problem is None and not self.cut and len(self.data) == self.size
-
-    def ratio(self) -> str:
-        """'9 bytes → 5 bytes (×0.6)', '1 byte' when it is one."""
-        factor = f" (×{self.size / self.compressed:.1f})" if self.compressed else ""
-        return f"{plural(self.compressed, 'byte')} → {plural(self.size, 'byte')}{factor}"
-
-
-@dataclass(frozen=True, slots=True)
-class CompressedPart:
-    """One frame of a compressed message: which one, and (on the last) the message inflated."""
-
-    index: int  # 0 for the first frame, the one with RSV1 set
-    inflated: Inflated | None = None  # on the message's last frame
-
-
-@dataclass(slots=True)
-class _Message:
-    """A compressed message being inflated."""
-
-    text: bool
-    keep: int  # how many inflated bytes to keep
-    lost: str | None  # context it may need that the decompressor does not have
-    out: bytearray = field(default_factory=bytearray)
-    size: int = 0
-    compressed: int = 0
-    frames: int = 0
-    cut: bool = False
-    error: str | None = None
-
-
-class MessageInflater:
-    """One direction's decompressor, fed that direction's compressed messages in order.
-
-    RFC 7692 §7.1.1: unless `*_no_context_takeover` was agreed for this
-    direction (`takeover=False`), the sender keeps its compressor from one
-    message to the next, so a message may copy strings out of the ones before
-    it; one decompressor then serves the whole direction and must see every
-    compressed message. When one went by unseen (`missed`), or could not be
-    inflated, the next message starts from an empty window: zlib refuses a
-    reference into bytes it never had ("invalid distance too far back") rather
-    than making them up, so what comes out is always right, and a message that
-    cannot come out says why. Keeping context is always safe: a message that
-    does not refer back inflates the same either way.
-
-        inflater.begin(text=True)    # the first frame, RSV1 = 1
-        inflater.feed(payload)       # each frame's clear payload, in order
-        inflated = inflater.end()    # after the frame with FIN = 1
-    """
-
-    def __init__(self, *, takeover: bool | None = True, lost: str | None = None) -> None:
-        self.takeover = takeover
-        self.lost = lost  # why earlier context is missing; None while every message was seen
-        self._decompressor: Any = None  # zlib's Decompress type is not public
-        self._message: _Message | None = None
-
-    def missed(self, what: str = NOT_CAPTURED) -> None:
-        """Frames of this direction went by unseen: any message in progress is dropped."""
-        self._message = None
-        self._lose(what)
-
-    def begin(self, *, text: bool, keep: int = INFLATE_LIMIT) -> None:
-        """A compressed message starts (its first frame has RSV1 set)."""
-        if self._decompressor is None or self.takeover is False:
-            # §7.2.2: no context takeover, each message from an empty window. Inflating
-            # with the largest window (15 bits) reads any smaller one too (§7.1.2).
-            self._decompressor = zlib.decompressobj(wbits=-15)
-        lost = None if self.takeover is False else self.lost
-        self._message = _Message(text, min(keep, INFLATE_LIMIT), lost)
-
-    @property
-    def in_message(self) -> bool:
-        return self._message is not None
-
-    def feed(self, payload: bytes) -> None:
-        """The clear payload of the message's next frame."""
-        message = self._message
-        if message is None:
-            return
-        message.compressed += len(payload)
-        message.frames += 1
-        self._inflate(message, payload)
-
-    def end(self) -> Inflated | None:
-        """The message's last frame has been fed: put back the tail and finish (§7.2.2)."""
-        message, self._message = self._message, None
-        if message is None:
-            return None
-        self._inflate(message, TAIL)
-        if self._decompressor is not None and (self.takeover is False or self._decompressor.eof):
-            # No takeover: the next message starts afresh anyway. At eof the sender ended
-            # the DEFLATE stream with a final block (BFINAL = 1, which RFC 7692 allows): a
-            # stream that has ended takes no more input, so the next message starts anew.
-            self._decompressor = None
-        problem = None
-        if message.error is not None:
-            if message.lost is not None and "too far back" in message.error:
-                problem = f"refers to {message.lost}, so it cannot be inflated here"
-            else:
-                problem = "cannot be inflated"
-            problem += f" (zlib: {message.error})"
-        elif message.cut:
-            problem = (
-                f"inflated output cut at {INFLATE_LIMIT} bytes: the inspector inflates no "
-                "further (a receiver closes with 1009 once a message passes its size limit)"
-            )
-        return Inflated(
-            bytes(message.out), message.size, message.compressed, message.frames,
-            message.text, message.cut, problem, self.takeover,
-        )  # fmt: skip
-
-    def _lose(self, why: str) -> None:
-        """The window no longer matches the sender's: the next message starts empty."""
-        self._decompressor = None
-        if self.takeover is not False:
-            self.lost = why
-
-    def _inflate(self, message: _Message, data: bytes) -> None:
-        decompressor = self._decompressor
-        if decompressor is None or message.error is not None or message.cut:
-            return
-        pending = data
-        while True:
-            # Ask for one byte past the limit, and only ever a bounded amount at a time:
-            # a bomb is stopped there, never inflated whole.
-            ask = min(_INFLATE_STEP, INFLATE_LIMIT + 1 - message.size)
-            try:
-                piece = decompressor.decompress(pending, ask)
-            except zlib.error as error:
-                message.error = str(error).removeprefix("Error -3 while decompressing data: ")
-                self._lose(FAILED_BEFORE)
-                return
-            room = message.keep - len(message.out)
-            if room > 0:
-                message.out += piece[:room]
-            message.size += len(piece)
-            if message.size > INFLATE_LIMIT:
-                message.size = INFLATE_LIMIT
-                message.cut = True
-                self._lose(CUT_BEFORE)
-                return
-            if decompressor.eof:
-                # A final block (BFINAL) ended the DEFLATE stream; what follows is a new
-                # stream over the same window (RFC 7692 §7.2.3.3). zlib takes no more input
-                # after its end (it would pile up in unused_data, output nothing, and this
-                # loop would never end): start another, with the window this message built
-                # when its bytes are all kept. Each stream consumes input, so this ends.
-                pending = decompressor.unused_data
-                if not pending:
-                    return
-                whole = len(message.out) == message.size
-                window = bytes(message.out[-32768:]) if whole else b""
-                decompressor = self._decompressor = zlib.decompressobj(wbits=-15, zdict=window)
-                continue
-            pending = decompressor.unconsumed_tail
-            if not pending and len(piece) < ask:
-                return
-
-
-def inflate_alone(payload: bytes, *, text: bool) -> Inflated:
-    """One whole compressed message inflated with a fresh window, as if nothing came before."""
-    inflater = MessageInflater(takeover=None, lost="earlier messages not shown here")
-    inflater.begin(text=text)
-    inflater.feed(payload)
-    inflated = inflater.end()
-    assert inflated is not None
-    return inflated
-
-
 def dissect_ws_frame(
     frame_bytes: bytes,
     *,
@@ -424,9 +243,9 @@ def websocket_dissection(
     unmasked payload; then, for the last frame of a compressed message, the message
     inflated.
 
-    `part` places the frame in its compressed message (see `MessageInflater`). Without
-    it, a whole frame with RSV1 set is taken for a message of its own and inflated
-    alone (unless `deflate` is False: then RSV1 is a protocol error).
+    `part` places the frame in its compressed message (see `inflate.MessageInflater`).
+    Without it, a whole frame with RSV1 set is taken for a message of its own and
+    inflated alone (unless `deflate` is False: then RSV1 is a protocol error).
     """
     parsed = _parse(frame_bytes)
     buffers = [Buffer(title, frame_bytes)]

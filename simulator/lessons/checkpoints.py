@@ -56,6 +56,7 @@ from simulator.ws.frames import Opcode, encode_header
 from simulator.ws.handshake import accept_key
 
 if TYPE_CHECKING:
+    from simulator.dissect.fields import Dissection
     from simulator.lessons.model import Checkpoint
     from simulator.lessons.run import LessonRun
 
@@ -367,7 +368,9 @@ def _try_fix(run: LessonRun, step: int, text: str) -> tuple[bool, str]:
     working = again.matching(lab.healthy, upto=upto) if lab.healthy is not None else []
     if lab.healthy is not None and not working:
         client = again.scenario.client_host.address
-        answers = again.matching(f"ip.src != {client}", upto=upto)
+        # Sent by another host: the packet's own source, not one an ICMP error quotes.
+        answers = [i for i in again.matching("ip", upto=upto)
+                   if _sender(again.dissect(i)) != client]  # fmt: skip
         came = (
             f" The last answer, packet {answers[-1] + 1}, is {again.dissect(answers[-1]).summary}."
             if answers
@@ -395,3 +398,10 @@ def _words(value: object, shown: str) -> tuple[str, ...]:
 
 
 __all__ = ["FIX_ACTIONS", "KINDS", "NOTHING", "Question", "Withheld", "ask", "check_definition"]
+
+
+def _sender(dissection: Dissection) -> str | None:
+    """The source address of the packet itself (the first `ip.src`: an ICMP error's quoted
+    packet has one too, further in)."""
+    found = dissection.find("ip.src")
+    return None if found is None else str(found.value)

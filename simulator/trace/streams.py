@@ -286,21 +286,22 @@ class Reassembler:
         """The connections seen so far, in order of their first record."""
         return list(self._connections)
 
-    def window_shift(self, record: WireRecord) -> int | None:
-        """The shift count that scales the Window field of `record`'s segment: its
-        sender's, when both SYNs of the connection (fed so far) carried Window Scale
-        (RFC 7323 §2.2); None when windows are not scaled or it is not known. A SYN's
-        own window is never scaled."""
+    def window_factor(self, record: WireRecord) -> int | None:
+        """What `record`'s Window field is multiplied by, as Wireshark says it
+        (`tcp.window_size_scalefactor`): 2**shift when both SYNs carried Window Scale;
+        -2 when both SYNs were seen and windows are not scaled; -1 when that is not known
+        (a SYN is missing); None for a SYN (its window is never scaled) or no segment."""
         segment = tcp_segment(record)
         if segment is None or segment.flags & SYN:
             return None
         conn = self._connections.get(_key(None, segment.src, segment.dst))
-        if conn is None:
-            return None
-        mine, theirs = conn.halves.get(segment.src), conn.halves.get(segment.dst)
-        if mine is None or theirs is None or mine.wscale is None or theirs.wscale is None:
-            return None
-        return min(mine.wscale, 14)  # RFC 7323 §2.3: more than 14 counts as 14
+        mine = None if conn is None else conn.halves.get(segment.src)
+        theirs = None if conn is None else conn.halves.get(segment.dst)
+        if mine is None or theirs is None or not (mine.syn and theirs.syn):
+            return -1
+        if mine.wscale is None or theirs.wscale is None:
+            return -2
+        return 1 << min(mine.wscale, 14)  # RFC 7323 §2.3: more than 14 counts as 14
 
     def origins(self, record: WireRecord) -> tuple[int | None, int | None]:
         """The numbers `record`'s sequence and acknowledgment numbers count from, as

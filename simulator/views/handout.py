@@ -29,9 +29,10 @@ from simulator.dissect.filters import Filter
 from simulator.dissect.hexdump import BYTES_PER_ROW, offset_digits, plain_hex_row, where
 from simulator.dissect.messages import MessageDissector, message_json, shown_messages
 from simulator.dissect.packet import combine, dissect_record
-from simulator.dissect.stream_view import relative_numbers, scaled_window
+from simulator.dissect.stream_view import as_wireshark_shows, in_context
 from simulator.errors import WirelabError
 from simulator.text import plural, printable
+from simulator.trace.analysis import Analysis, Analyzer, analyse
 from simulator.trace.pcap import Capture, open_capture
 from simulator.trace.records import WireRecord
 from simulator.trace.streams import Pdu, Reassembler, reassemble
@@ -80,11 +81,14 @@ def _every(capture: Capture) -> Iterator[Dissected]:
     """Every packet in order, each with the messages it completed; nothing is kept."""
     reassembler = Reassembler(keep=False)
     messages = MessageDissector(keep=False)
+    analyzer = Analyzer()
     for index in range(len(capture)):
         record = capture.record(index)
+        analysis = analyzer.feed(record)
         pdus = reassembler.feed(record)
         base = dissect_record(record, segment=reassembler.held_last)
-        yield _with(index + 1, _numbered(base, record, reassembler), pdus, messages)
+        base = _numbered(base, record, reassembler, analysis, capture)
+        yield _with(index + 1, base, pdus, messages)
     ended = reassembler.finish()
     if ended:
         yield Dissected(0, None, [(pdu, messages.dissect(pdu)) for pdu in ended])
@@ -102,7 +106,8 @@ def _one(capture: Capture, index: int) -> Iterator[Dissected]:
             messages.learn(pdu)
     record = capture.record(index)
     base = dissect_record(record, segment=reassembler.held(index))
-    yield _with(index + 1, _numbered(base, record, reassembler),
+    analysis = analyse(capture.record(i) for i in mine).get(index)
+    yield _with(index + 1, _numbered(base, record, reassembler, analysis, capture),
                 reassembler.pdus_completed_in(index), messages)  # fmt: skip
 
 
@@ -119,12 +124,19 @@ def _matching(results: Iterator[Dissected], only: Filter) -> Iterator[Dissected]
             yield Dissected(0, None, ended)
 
 
-def _numbered(base: Dissection, record: WireRecord, reassembler: Reassembler) -> Dissection:
-    """The window scaled and the sequence numbers relative, as the inspector shows them."""
-    shift = reassembler.window_shift(record)
-    if shift is not None:
-        base = scaled_window(base, shift)
-    return relative_numbers(base, *reassembler.origins(record))
+def _numbered(
+    base: Dissection,
+    record: WireRecord,
+    reassembler: Reassembler,
+    analysis: Analysis | None,
+    capture: Capture,
+) -> Dissection:
+    """The window scaled, the TCP analysis, the sequence numbers relative and the place in
+    the capture, as the inspector shows them."""
+    base = as_wireshark_shows(base, record, reassembler, analysis, relative=True)
+    return in_context(
+        base, record.time - capture.record(0).time, capture.connection_of(record.index)
+    )
 
 
 def _with(number: int, base: Dissection, pdus: list[Pdu], messages: MessageDissector) -> Dissected:
@@ -244,7 +256,8 @@ def _render(number: int, dissection: Dissection, width: int, *, heading: str = "
 
 def _branch(out: _Writer, field: Field, indent: str, *, last: bool) -> None:
     shown = str(field).removeprefix(field.label)
-    place = f"  [{where(field.start, field.end, field.bits)}]"
+    spans = field.end > field.start or field.bits is not None  # else: not on the wire
+    place = f"  [{where(field.start, field.end, field.bits)}]" if spans else ""
     first, rest = indent + ("└── " if last else "├── "), indent + ("    " if last else "│   ")
     out.line(field.label + shown + place, first=first, rest=rest)
     more = rest + ("│   " if field.children else "    ")

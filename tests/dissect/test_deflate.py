@@ -20,9 +20,10 @@ from websockets.asyncio.server import ServerConnection, serve
 
 from simulator.dissect.conversation import message_conversation
 from simulator.dissect.fields import Dissection, Field
+from simulator.dissect.inflate import INFLATE_LIMIT, inflate_alone
 from simulator.dissect.messages import KEEP_HEAD, MessageDissector, message_json
 from simulator.dissect.stream_view import StreamDissector
-from simulator.dissect.websocket import INFLATE_LIMIT, inflate_alone, websocket_dissection
+from simulator.dissect.websocket import websocket_dissection
 from simulator.live import connect, trace_tap
 from simulator.trace import Pdu, Trace, reassemble
 from simulator.ws import BinaryMessage, TextMessage

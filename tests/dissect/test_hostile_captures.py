@@ -19,9 +19,9 @@ import pytest
 
 from simulator.dissect.fields import JSON_VALUE_LIMIT
 from simulator.dissect.http import CHUNKS_SHOWN, LINES_SHOWN, TRAILERS_SHOWN, http_dissection
+from simulator.dissect.inflate import INFLATE_LIMIT
 from simulator.dissect.messages import MESSAGES_SHOWN
 from simulator.dissect.stream_view import StreamDissector
-from simulator.dissect.websocket import INFLATE_LIMIT
 from simulator.trace import write_pcap
 from simulator.trace.pcap import open_capture
 from simulator.trace.streams import reassemble

@@ -49,14 +49,15 @@ def test_request_line() -> None:
     d = http(REQUEST)
     assert d.summary == "GET /chat HTTP/1.1" and d.protocol == "HTTP"
     assert d.problems == ()
-    line = field(d, "http.request.line")
+    line = field(d, "http.request_line")
     assert (line.start, line.end, line.value) == (0, 20, "GET /chat HTTP/1.1")
     spans = {n: (field(d, n).start, field(d, n).end, field(d, n).value)
-             for n in ("http.request.method", "http.request.target", "http.version")}  # fmt: skip
+             for n in ("http.request.method", "http.request.target",
+                       "http.request.version")}  # fmt: skip
     assert spans == {
         "http.request.method": (0, 3, "GET"),
         "http.request.target": (4, 9, "/chat"),
-        "http.version": (10, 18, "HTTP/1.1"),
+        "http.request.version": (10, 18, "HTTP/1.1"),
     }
     assert "RFC 6455" in field(d, "http.request.method").explanation
 

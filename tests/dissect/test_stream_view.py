@@ -7,6 +7,7 @@ shows is built from the same messages (tests/dissect/test_conversation.py).
 
 from __future__ import annotations
 
+import functools
 import random
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,9 +18,11 @@ import pytest
 from simulator.dissect.fields import Dissection
 from simulator.dissect.messages import MessageDissector
 from simulator.dissect.packet import combine, dissect_record
-from simulator.dissect.stream_view import StreamDissector
+from simulator.dissect.stream_view import StreamDissector, as_wireshark_shows, in_context
 from simulator.trace import Trace, WireRecord, reassemble
+from simulator.trace.analysis import Analysis, analyse
 from simulator.trace.pcap import Capture
+from simulator.trace.streams import Reassembler
 from simulator.ws.frames import Opcode, parse_frames
 from tests.dissect.connections import (
     ALICE,
@@ -44,8 +47,23 @@ def reference(source: Any) -> dict[int, list[Dissection]]:
     return done
 
 
-def expected(record: WireRecord, done: dict[int, list[Dissection]]) -> dict[str, Any]:
-    return combine(dissect_record(record), done.get(record.index, [])).to_json()
+@functools.cache
+def eager(capture: Capture) -> tuple[Reassembler, dict[int, Analysis]]:
+    """The whole capture reassembled and analysed at once, as a reference."""
+    return reassemble(capture), analyse(capture)
+
+
+def expected(
+    record: WireRecord, done: dict[int, list[Dissection]], capture: Capture | None = None
+) -> dict[str, Any]:
+    alone = dissect_record(record)
+    if capture is not None:  # what only the whole capture knows
+        reassembler, analysis = eager(capture)
+        alone = as_wireshark_shows(alone, record, reassembler, analysis.get(record.index),
+                                   relative=False)  # fmt: skip
+        since = record.time - capture.record(0).time
+        alone = in_context(alone, since, capture.connection_of(record.index))
+    return combine(alone, done.get(record.index, [])).to_json()
 
 
 # --- a live trace -------------------------------------------------------------------------
@@ -146,7 +164,8 @@ def test_a_packet_feeds_only_its_connection_up_to_itself(capture: Spy) -> None:
     stream = StreamDissector(capture)
     middle = alice[len(alice) // 2]
     stream(capture.fresh(middle))
-    assert capture.read == [i for i in alice if i <= middle]
+    *fed, first = capture.read  # and the capture's first packet, once, for the time since it
+    assert first == 0 and fed == [i for i in alice if i <= middle]
     stream(capture.fresh(alice[2]))  # earlier: already fed
     assert capture.read == []
     stream(capture.fresh(alice[-1]))
@@ -185,7 +204,7 @@ def test_lazy_per_connection_equals_the_whole_capture_at_once(capture: Spy) -> N
     random.Random(5).shuffle(order)
     for index in order:
         record = capture.record(index)
-        assert stream(record).to_json() == expected(record, done)
+        assert stream(record).to_json() == expected(record, done, capture)
 
 
 def test_many_threads_see_what_one_sees(capture: Spy) -> None:
@@ -196,7 +215,7 @@ def test_many_threads_see_what_one_sees(capture: Spy) -> None:
 
     def look(index: int) -> bool:
         record = capture.record(index)
-        return stream(record).to_json() == expected(record, done)
+        return stream(record).to_json() == expected(record, done, capture)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert all(pool.map(look, order))
@@ -205,7 +224,8 @@ def test_many_threads_see_what_one_sees(capture: Spy) -> None:
 def test_a_packet_of_no_tcp_connection_has_no_messages(capture: Spy) -> None:
     stream = StreamDissector(capture)
     assert capture.connection_of(UDP_AT) is None
+    first_time = capture.record(0).time
     record = capture.fresh(UDP_AT)
-    assert stream(record) == dissect_record(record)
+    assert stream(record) == in_context(dissect_record(record), record.time - first_time, None)
     assert stream.messages(UDP_AT) == []
-    assert capture.read == []
+    assert capture.read == [0]  # the first packet's time, and nothing else

@@ -122,7 +122,7 @@ def _http(record: WireRecord, ports: tuple[Field, ...]) -> Dissection:
         if not line:
             break
         if position == 0:
-            name = "http.request.line" if data.startswith(b"GET ") else "http.response.line"
+            name = "http.request_line" if data.startswith(b"GET ") else "http.status_line"
             children.append(
                 Field(
                     name,
