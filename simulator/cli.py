@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import json
 import math
 import os
 import signal
@@ -233,7 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
     dissect = sub.add_parser(
         "dissect", help="print a capture's annotated dissection and hex dump (or --json)"
     )
-    dissect.add_argument("file", help="a pcap or pcapng file")
+    dissect.add_argument("file", nargs="?", help="a pcap or pcapng file")
+    dissect.add_argument(
+        "--fields", action="store_true",
+        help="list every field name a filter can use: name, type, description (no file)",
+    )  # fmt: skip
     dissect.add_argument("--packet", type=_positive, metavar="N", help="only packet number N")
     dissect.add_argument("--json", action="store_true", help="field trees as JSON, for scripts")
     dissect.add_argument(
@@ -319,6 +324,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `wirelab dissect FILE | head`: the reader has had enough
+        # Python flushes stdout again at exit; point it at nothing so that cannot fail.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + signal.SIGPIPE  # what a program the pipe's signal ended reports
 
 
 # --- serve ------------------------------------------------------------------------------
@@ -586,6 +596,12 @@ def _cmd_dissect(args: argparse.Namespace) -> int:
     from simulator.dissect.filters import FilterError, compile_filter
     from simulator.views.handout import dissect_file
 
+    if args.fields:
+        if args.file or args.packet or args.filter:
+            raise WirelabError("--fields lists the field names; it takes no file or options")
+        return _print_fields(as_json=args.json)
+    if args.file is None:
+        raise WirelabError("name a capture file (or --fields, for the field names)")
     try:
         shown = compile_filter(args.filter) if args.filter else None
     except FilterError as error:
@@ -594,6 +610,30 @@ def _cmd_dissect(args: argparse.Namespace) -> int:
     return dissect_file(
         args.file, packet=args.packet, as_json=args.json, console=Console(), only=shown
     )
+
+
+def _print_fields(*, as_json: bool) -> int:
+    """The field registry: one line a field, or JSON."""
+    from simulator.dissect.registry import fields
+
+    known = sorted(fields().values(), key=lambda info: info.name)
+    if as_json:
+        rows = [
+            {"name": i.name, "type": i.kind.value, "description": i.description,
+             "stands_for": list(i.of) or None, "header": i.header}
+            for i in known
+        ]  # fmt: skip
+        print(json.dumps(rows, indent=1, ensure_ascii=False))
+        return 0
+    width = max(len(info.name) for info in known)
+    kinds = max(len(info.kind.value) for info in known)
+    for info in known:
+        said = info.description
+        if info.of:
+            said += f" (stands for {' or '.join(info.of)})"
+        print(f"{info.name:<{width}}  {info.kind.value:<{kinds}}  {said}")
+    print("\nA name starting websocket. is the ws. name (Wireshark's spelling); ipv4. is ip.")
+    return 0
 
 
 # --- simulate ---------------------------------------------------------------------------

@@ -444,3 +444,15 @@ def test_one_packet_of_a_compressed_session_is_inflated_in_context(
     assert (status, err) == (0, "")
     [message] = json.loads(out)["messages"]
     assert message["rsv1"] is True and message["inflated"] == text
+
+
+def test_a_reader_that_stops_early_ends_it_quietly(capture: Path) -> None:
+    """`wirelab dissect FILE | head`: the pipe closes under it, and that is no error."""
+    with subprocess.Popen([str(BIN / "wirelab"), "dissect", str(capture)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as child:  # fmt: skip
+        assert child.stdout is not None and child.stderr is not None
+        child.stdout.readline()
+        child.stdout.close()  # as head does once it has its lines
+        errors = child.stderr.read().decode()
+        assert child.wait(timeout=60) == 141
+    assert errors == ""

@@ -10,6 +10,14 @@ answers whether it matches. Nothing here knows a protocol's bytes: tests read
 the field tree (`Field.name`, `.value`, `.display`) and, for `contains` on a
 field without a value, the bytes of the field's span.
 
+What a test reads of a packet is a `PacketFields`: its fields by name, the first
+words of their names, the bytes of a field's span. A dissection is one; the
+inspector's per-packet columns (`simulator.dissect.columns`) are another, which
+answers the same tests, by the same code, without dissecting the packet. A
+`PacketFields` that cannot answer a test raises `Undecided`, and the caller asks
+the dissection instead. `Filter.needs` names every field a filter reads, aliases
+resolved, so a caller knows beforehand whether its columns can answer.
+
 The grammar, loosest binding first:
 
     expr    := and ( ("or" | "||") and )*
@@ -30,33 +38,37 @@ or the destination field.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
-from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
 
+from simulator.dissect import registry
 from simulator.dissect.fields import Dissection, Field, FieldValue
 from simulator.errors import WirelabError
 
-PROTOCOLS: frozenset[str] = frozenset(
-    {
-        *("frame", "eth", "sll", "null", "loop", "arp"),  # link
-        *("ip", "ipv6", "icmp", "icmpv6"),  # network
-        *("tcp", "udp", "stream", "data"),  # transport, and bytes nothing recognised
-        *("http", "ws"),  # application
-    }
-)
-"""The first word of a name must be one of these (or an alias below): catches `tpc.port`."""
-
 PROTOCOL_ALIASES: dict[str, str] = {"websocket": "ws", "ipv4": "ip"}
+"""First words Wireshark uses where wirelab has another: `websocket.opcode` is `ws.opcode`."""
 
-FIELD_ALIASES: dict[str, tuple[str, ...]] = {
-    "ip.addr": ("ip.src", "ip.dst"),
-    "ipv6.addr": ("ipv6.src", "ipv6.dst"),
-    "tcp.port": ("tcp.srcport", "tcp.dstport"),
-    "udp.port": ("udp.srcport", "udp.dstport"),
-}
-"""Names that stand for either of two fields, as in Wireshark."""
+
+# fmt: off
+registry.alias("ip.addr", registry.Kind.IPV4, "The source or the destination address",
+               of=("ip.src", "ip.dst"))
+registry.alias("ipv6.addr", registry.Kind.IPV6, "The source or the destination address",
+               of=("ipv6.src", "ipv6.dst"))
+registry.alias("tcp.port", registry.Kind.UINT, "The source or the destination port",
+               of=("tcp.srcport", "tcp.dstport"))
+registry.alias("udp.port", registry.Kind.UINT, "The source or the destination port",
+               of=("udp.srcport", "udp.dstport"))
+# fmt: on
+
+
+def known_protocols() -> frozenset[str]:
+    """The first words a name may have: every registered field's (catches `tpc.port`)."""
+    return registry.protocols()
 
 
 class FilterError(WirelabError):
@@ -153,6 +165,10 @@ class _Symbol:
     word: str
 
 
+Operand = Value | _Symbol
+"""What a test compares a field with: a value, or a bare word matched against displays."""
+
+
 _BYTES = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2})+\Z")
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"', "0": "\0"}
 
@@ -215,33 +231,139 @@ def _unquote(body: str, offset: int) -> str:
 # --- the tree of tests ------------------------------------------------------------------
 
 
-class _Fields:
+class FieldLike(Protocol):
+    """What a test reads of one field: a dissection's `Field`, or a packet column's."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def value(self) -> FieldValue: ...
+
+    @property
+    def display(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
+
+
+class Undecided(Exception):
+    """A `PacketFields` cannot answer a test (it does not hold what the test reads, such
+    as the bytes of a span): the packet is to be tested on its full dissection."""
+
+
+class PacketFields(ABC):
+    """What a filter reads of one packet: its fields by (lower-case) name, the first words
+    of their names and its protocol's (`prefixes`), and the bytes of a field's span."""
+
+    prefixes: Collection[str]
+
+    @abstractmethod
+    def fields_named(self, name: str) -> Sequence[FieldLike]:
+        """The fields called exactly `name` (no aliases), in tree order."""
+
+    @abstractmethod
+    def span(self, field: FieldLike) -> bytes:
+        """The bytes `field` covers (raise `Undecided` if they are not held)."""
+
+    def test(self, field: FieldLike, op: str, literal: Operand) -> bool:
+        """Does `field` pass `op literal`? (A subclass may remember answers: the answer
+        depends on the field's value and display, and on the span's bytes.)"""
+        return _test(field, op, literal, self)
+
+
+class _Fields(PacketFields):
     """A dissection's fields by (lower-case) name, built once per evaluation."""
 
     def __init__(self, dissection: Dissection) -> None:
         self.dissection = dissection
         self.by_name: dict[str, list[Field]] = {}
         self.prefixes: set[str] = {_canonical(dissection.protocol.lower())}
-        for _, field in dissection.walk():
-            name = _canonical_name(field.name.lower())
-            self.by_name.setdefault(name, []).append(field)
+        for _, each in dissection.walk():
+            name = _canonical_name(each.name.lower())
+            self.by_name.setdefault(name, []).append(each)
             self.prefixes.add(name.split(".", 1)[0])
 
-    def named(self, name: str) -> list[Field]:
-        found = list(self.by_name.get(name, ()))
-        for alias in FIELD_ALIASES.get(name, ()):
-            found.extend(self.by_name.get(alias, ()))
-        return found
+    def fields_named(self, name: str) -> Sequence[FieldLike]:
+        return self.by_name.get(name, ())
 
-    def span(self, field: Field) -> bytes:
+    def span(self, field: FieldLike) -> bytes:
+        if isinstance(field, _Truth):
+            field = field.field
+        if not isinstance(field, Field):
+            return b""
         buffers = self.dissection.buffers
         if not 0 <= field.buffer < len(buffers):
             return b""
         return buffers[field.buffer].data[field.start : field.end]
 
 
+def dissection_fields(dissection: Dissection) -> PacketFields:
+    """A dissection's fields as filters read them, to test with many filters
+    (`Filter.matches`) at the cost of reading the tree once."""
+    return _Fields(dissection)
+
+
+def _kind(name: str) -> registry.Kind | None:
+    info = registry.lookup(name)
+    return None if info is None else info.kind
+
+
+@dataclass(frozen=True, slots=True)
+class _Name:
+    """A name as a filter uses it, its aliases resolved when it was compiled: the fields
+    it reads are those called `sources` and, for a header alias, the `http.header`
+    fields whose label is `header`."""
+
+    text: str
+    sources: tuple[str, ...]
+    header: str | None = None
+    truth: bool = False  # a yes/no alias ("is a request"): true wherever its fields are
+
+    @classmethod
+    def resolve(cls, name: str) -> _Name:
+        info = registry.lookup(name)
+        if info is None or not info.alias:
+            return cls(name, (name,))
+        # An alias names no field of its own (the registry refuses a field of that name).
+        # True wherever its fields are, unless they are yes/no fields themselves (flags).
+        flags = all(_kind(other) is registry.Kind.BOOL for other in info.of) and bool(info.of)
+        return cls(name, info.of, info.header, info.kind is registry.Kind.BOOL and not flags)
+
+    def fields(self, fields: PacketFields) -> list[FieldLike]:
+        found: list[FieldLike] = []
+        for source in self.sources:
+            found.extend(fields.fields_named(source))
+        if self.header is not None:
+            header = self.header
+            found.extend(f for f in fields.fields_named("http.header") if f.label.lower() == header)
+        if self.truth:
+            return [_Truth(self.text, f.label, f) for f in found]
+        return found
+
+    def reads(self) -> Iterator[str]:
+        """The field names a test of this name reads."""
+        yield from self.sources
+        if self.header is not None:
+            yield "http.header"
+
+
+@dataclass(frozen=True, slots=True)
+class _Truth:
+    """What a yes/no alias reads where its field is: true (its bytes are the field's)."""
+
+    name: str
+    label: str
+    field: FieldLike
+    value: FieldValue = True
+    display: str = "true"
+
+
 class _Node:
-    def __call__(self, fields: _Fields) -> bool:
+    def __call__(self, fields: PacketFields) -> bool:
+        raise NotImplementedError
+
+    def names(self) -> Iterator[_Name]:
         raise NotImplementedError
 
 
@@ -249,50 +371,76 @@ class _Node:
 class _Or(_Node):
     parts: tuple[_Node, ...]
 
-    def __call__(self, fields: _Fields) -> bool:
+    def __call__(self, fields: PacketFields) -> bool:
         return any(part(fields) for part in self.parts)
+
+    def names(self) -> Iterator[_Name]:
+        for part in self.parts:
+            yield from part.names()
 
 
 @dataclass(frozen=True, slots=True)
 class _And(_Node):
     parts: tuple[_Node, ...]
 
-    def __call__(self, fields: _Fields) -> bool:
+    def __call__(self, fields: PacketFields) -> bool:
         return all(part(fields) for part in self.parts)
+
+    def names(self) -> Iterator[_Name]:
+        for part in self.parts:
+            yield from part.names()
 
 
 @dataclass(frozen=True, slots=True)
 class _Not(_Node):
     part: _Node
 
-    def __call__(self, fields: _Fields) -> bool:
+    def __call__(self, fields: PacketFields) -> bool:
         return not self.part(fields)
+
+    def names(self) -> Iterator[_Name]:
+        return self.part.names()
 
 
 @dataclass(frozen=True, slots=True)
 class _Present(_Node):
-    name: str
+    name: _Name
 
-    def __call__(self, fields: _Fields) -> bool:
-        if "." not in self.name and self.name in fields.prefixes:
+    def __call__(self, fields: PacketFields) -> bool:
+        text = self.name.text
+        if "." not in text and text in fields.prefixes:
             return True
-        return bool(fields.named(self.name))
+        return bool(self.name.fields(fields))
+
+    def names(self) -> Iterator[_Name]:
+        yield self.name
 
 
 @dataclass(frozen=True, slots=True)
 class _Compare(_Node):
-    name: str
+    name: _Name
     op: str
     value: Value | _Symbol
 
-    def __call__(self, fields: _Fields) -> bool:
-        found = fields.named(self.name)
+    def __call__(self, fields: PacketFields) -> bool:
+        found = self.name.fields(fields)
         if self.op == "!=":
-            return bool(found) and not any(_equal(f, self.value, fields) for f in found)
-        return any(_test(f, self.op, self.value, fields) for f in found)
+            return bool(found) and not any(fields.test(f, "==", self.value) for f in found)
+        return any(fields.test(f, self.op, self.value) for f in found)
+
+    def names(self) -> Iterator[_Name]:
+        yield self.name
 
 
-def _test(field: Field, op: str, literal: Value | _Symbol, fields: _Fields) -> bool:
+_ORDER: dict[str, Callable[[float, float], bool]] = {
+    "<": lambda a, b: a < b,
+    ">": lambda a, b: a > b,
+    "<=": lambda a, b: a <= b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def _test(field: FieldLike, op: str, literal: Value | _Symbol, fields: PacketFields) -> bool:
     if op == "==":
         return _equal(field, literal, fields)
     if op == "contains":
@@ -300,49 +448,64 @@ def _test(field: Field, op: str, literal: Value | _Symbol, fields: _Fields) -> b
     number = _number(field)
     if number is None or not isinstance(literal, int | float):
         return False
-    compare: dict[str, Callable[[float, float], bool]] = {
-        "<": lambda a, b: a < b,
-        ">": lambda a, b: a > b,
-        "<=": lambda a, b: a <= b,
-        ">=": lambda a, b: a >= b,
-    }
-    return compare[op](number, literal)
+    return _ORDER[op](number, literal)
 
 
-def _number(field: Field) -> int | float | None:
+def _number(field: FieldLike) -> int | float | None:
+    """The field's value as a number: the value itself, or the first word of a text value
+    or else of the display ("64 bytes")."""
     value = field.value
     if isinstance(value, bool | int | float):
         return value
-    for text in (value if isinstance(value, str) else None, field.display):
-        if text:
-            first = text.split()[0]
-            try:
-                return int(first, 0)
-            except ValueError:
-                try:
-                    return float(first)
-                except ValueError:
-                    continue
-    return None
+    if isinstance(value, str) and value:
+        number = _leading_number(value)
+        if number is not None:
+            return number
+    display = field.display  # read only when needed: a packet column may not hold it
+    return _leading_number(display) if display else None
 
 
-def _address(value: FieldValue, display: str) -> IPAddress | None:
+def _leading_number(text: str) -> int | float | None:
+    words = text.split()
+    if not words:
+        return None
+    try:
+        return int(words[0], 0)
+    except ValueError:
+        try:
+            return float(words[0])
+        except ValueError:
+            return None
+
+
+def _address(field: FieldLike) -> IPAddress | None:
+    """The field as an IP address: its value (4 or 16 bytes, or text), else its display."""
+    value = field.value
     if isinstance(value, bytes) and len(value) in (4, 16):
         return ipaddress.ip_address(value)
-    for text in (value if isinstance(value, str) else None, display):
-        if text:
-            try:
-                return ipaddress.ip_address(text.split()[0])
-            except ValueError:
-                continue
-    return None
+    if isinstance(value, str) and value:
+        address = _leading_address(value)
+        if address is not None:
+            return address
+    display = field.display
+    return _leading_address(display) if display else None
+
+
+def _leading_address(text: str) -> IPAddress | None:
+    words = text.split()
+    if not words:
+        return None
+    try:
+        return ipaddress.ip_address(words[0])
+    except ValueError:
+        return None
 
 
 def _words(text: str) -> set[str]:
     return {word for word in re.split(r"[^A-Za-z0-9_\-]+", text.lower()) if word}
 
 
-def _equal(field: Field, literal: Value | _Symbol, fields: _Fields) -> bool:
+def _equal(field: FieldLike, literal: Value | _Symbol, fields: PacketFields) -> bool:
     value = field.value
     if isinstance(literal, _Symbol):
         word = literal.word.lower()
@@ -353,10 +516,10 @@ def _equal(field: Field, literal: Value | _Symbol, fields: _Fields) -> bool:
             or word in _words(shown)
         )
     if isinstance(literal, IPNetwork):
-        address = _address(value, field.display)
+        address = _address(field)
         return address is not None and address.version == literal.version and address in literal
     if isinstance(literal, IPAddress):
-        return _address(value, field.display) == literal
+        return _address(field) == literal
     if isinstance(literal, bytes):
         data = value if isinstance(value, bytes) else fields.span(field)
         return data == literal
@@ -372,7 +535,7 @@ def _equal(field: Field, literal: Value | _Symbol, fields: _Fields) -> bool:
     return number is not None and number == literal
 
 
-def _contains(field: Field, literal: Value | _Symbol, fields: _Fields) -> bool:
+def _contains(field: FieldLike, literal: Value | _Symbol, fields: PacketFields) -> bool:
     if isinstance(literal, bytes):
         data = field.value if isinstance(field.value, bytes) else fields.span(field)
         return literal in data
@@ -409,6 +572,7 @@ class _Parser:
         self.position = 0
         self.depth = 0
         self.protocols = {_canonical(p.lower()) for p in protocols}
+        self.registered = known_protocols()
 
     @property
     def token(self) -> _Token:
@@ -481,7 +645,7 @@ class _Parser:
             )
         name = self.name(token)
         if self.token.kind != "op":
-            return _Present(name)
+            return _Present(_Name.resolve(name))
         op = self.take()
         value_token = self.take()
         if value_token.kind not in ("word", "string"):
@@ -497,7 +661,11 @@ class _Parser:
         protocol = name.split(".", 1)[0]
         if protocol not in self.protocols:
             known = ", ".join(sorted(self.protocols))
-            raise FilterError(f"unknown protocol {protocol!r} (known: {known})", token.offset)
+            close = difflib.get_close_matches(protocol, sorted(self.protocols), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise FilterError(f"unknown protocol {protocol!r}{hint} (known: {known})", token.offset)
+        if "." in name and protocol in self.registered and registry.lookup(name) is None:
+            raise FilterError(_unknown_field(text, name), token.offset)
         return name
 
     def compare(self, name: str, op: _Token, token: _Token, value: Value | _Symbol) -> _Node:
@@ -513,7 +681,18 @@ class _Parser:
                 'contains needs text ("hi") or bytes (81:85), not a number or address',
                 token.offset,
             )
-        return _Compare(name, operator, value)
+        return _Compare(_Name.resolve(name), operator, value)
+
+
+def _unknown_field(text: str, name: str) -> str:
+    """'no field is called …', with the names most like it."""
+    said = f"no field is called {text!r}"
+    close = registry.closest(name)
+    if text.lower().startswith("websocket."):  # say them as they were typed
+        close = ["websocket." + c.split(".", 1)[1] if c.startswith("ws.") else c for c in close]
+    if not close:
+        return f"{said} (wirelab dissect --fields lists them all)"
+    return f"{said}; did you mean {' or '.join(close)}?"
 
 
 # --- the public face --------------------------------------------------------------------
@@ -521,10 +700,19 @@ class _Parser:
 
 @dataclass(frozen=True, slots=True)
 class Filter:
-    """A compiled display filter: call it with a dissection."""
+    """A compiled display filter: call it with a dissection (or `matches` any
+    `PacketFields`)."""
 
     text: str
     _test: _Node | None = None
+    needs: frozenset[str] = field(init=False, compare=False, repr=False)
+    """Every field name a test reads, aliases resolved (`tcp.port` reads `tcp.srcport`
+    and `tcp.dstport`, `http.host` the `http.header` fields); a bare protocol name
+    (`tcp`) stands for itself and the first words of the packet's field names."""
+
+    def __post_init__(self) -> None:
+        names = self._test.names() if self._test is not None else iter(())
+        object.__setattr__(self, "needs", frozenset(n for name in names for n in name.reads()))
 
     @property
     def everything(self) -> bool:
@@ -536,18 +724,24 @@ class Filter:
             return True
         return self._test(_Fields(dissection))
 
+    def matches(self, fields: PacketFields) -> bool:
+        """Test one packet's fields; raises `Undecided` if `fields` cannot answer."""
+        return self._test is None or self._test(fields)
+
     def __str__(self) -> str:
         return self.text
 
 
-def compile_filter(text: str, *, protocols: Collection[str] = PROTOCOLS) -> Filter:
+def compile_filter(text: str, *, protocols: Collection[str] = ()) -> Filter:
     """Compile `text`; blank text gives the filter that matches everything.
 
+    Every name must be registered (`simulator.dissect.registry`); `protocols` adds
+    first words the registry does not know, whose fields are then not checked.
     Raises `FilterError` (with `.offset` and `.column`) for the first problem.
     """
     if not text.strip():
         return Filter(text)
-    known = set(protocols) | set(PROTOCOL_ALIASES)
+    known = set(protocols) | known_protocols() | set(PROTOCOL_ALIASES)
     return Filter(text, _Parser(text, known).parse())
 
 
@@ -557,4 +751,15 @@ def explain_error(text: str, error: FilterError) -> Iterator[str]:
     yield " " * error.offset + "^ " + error.message
 
 
-__all__ = ["FIELD_ALIASES", "PROTOCOLS", "Filter", "FilterError", "compile_filter", "explain_error"]
+__all__ = [
+    "PROTOCOL_ALIASES",
+    "FieldLike",
+    "Filter",
+    "FilterError",
+    "Operand",
+    "PacketFields",
+    "Undecided",
+    "compile_filter",
+    "dissection_fields",
+    "explain_error",
+]

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from textual import on
 from textual.binding import Binding, BindingType
+from textual.suggester import Suggester
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Input
 
-from simulator.dissect.filters import FilterError, compile_filter
+from simulator.dissect.filters import PROTOCOL_ALIASES, FilterError, compile_filter
+from simulator.dissect.registry import completions
 from simulator.tui.messages import FilterSubmitted
 
 PLACEHOLDER = "filter, e.g.  ws.opcode == text and tcp.port == 8765   (Enter applies)"
@@ -26,11 +29,44 @@ class FilterSyntax(Validator):
         return self.success()
 
 
+_LAST_NAME = re.compile(r"(?:^|(?<=[\s(!&|]))([A-Za-z][A-Za-z0-9_.\-]*)\Z")
+_AFTER = re.compile(r"(?:^|[(!]|&&|\|\||\b(?:and|or|not))\s*\Z", re.IGNORECASE)
+
+
+class FieldNames(Suggester):
+    """Completes the field name being typed from the field registry: the first name, in
+    order, that starts with what is typed (Tab or → takes it)."""
+
+    def __init__(self) -> None:
+        super().__init__(use_cache=True, case_sensitive=True)
+
+    async def get_suggestion(self, value: str) -> str | None:
+        return complete(value)
+
+
+def complete(value: str) -> str | None:
+    """`value` with the name it ends in completed, or None when it ends in no name, or
+    in a name nothing registered continues."""
+    match = _LAST_NAME.search(value)
+    if match is None or not _AFTER.search(value[: match.start()]):
+        return None
+    typed = match.group(1)
+    head, dot, rest = typed.partition(".")
+    spelled = PROTOCOL_ALIASES.get(head.lower())  # websocket.… is completed as ws.…
+    prefix = f"{spelled}{dot}{rest}" if spelled and dot else typed
+    for name in completions(prefix, limit=1):
+        if len(name) > len(prefix):
+            tail = name[len(prefix) :]
+            return value + tail
+    return None
+
+
 class FilterBar(Input):
     """An `Input` for display filters: red border and the problem in its subtitle when invalid."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "submit", "Apply the filter"),
+        Binding("tab", "complete", "Complete the name", show=False),
         Binding("escape", "leave", "Back to the packets"),
     ]
 
@@ -40,6 +76,7 @@ class FilterBar(Input):
         super().__init__(
             placeholder=PLACEHOLDER,
             validators=[FilterSyntax()],
+            suggester=FieldNames(),
             validate_on=["changed", "submitted"],
             name=name,
             id=id,
@@ -67,6 +104,13 @@ class FilterBar(Input):
         self.applied = event.value
         self.border_subtitle = ""
         self.post_message(FilterSubmitted(compile_filter(event.value)))
+
+    def action_complete(self) -> None:
+        """Take the name suggested; with none, Tab moves on as anywhere else."""
+        if self.cursor_at_end and self._suggestion and self._suggestion != self.value:
+            self.action_cursor_right()
+        else:
+            self.screen.focus_next()
 
     def action_leave(self) -> None:
         self.screen.focus_next()
