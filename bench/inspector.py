@@ -46,6 +46,14 @@ FIRST_SCREEN_ROWS = 40
 TUI_SIZE = (120, 40)
 HEX_ROWS = 30  # the hex pane's height in the hex-view measurement
 TSHARK_DECODE = ("-n", "-d", f"tcp.port=={SERVER[1]},http")  # so tshark sees WebSocket
+FILTERS = (
+    f"tcp.port == {SERVER[1]}",  # every packet
+    "ip.addr == 192.168.1.7",  # none: the clients are .10 to .249
+    "ip.addr == 192.168.1.17",  # the connections of one client
+    'http.request.method == "GET"',  # the upgrade requests, in the packet completing each
+    "websocket.opcode == 9",  # pings
+    "tcp.analysis.retransmission",  # none here: nothing is lost
+)
 CHILD_TIMEOUT = 300.0
 TSHARK_TIMEOUT = 300.0
 
@@ -585,9 +593,9 @@ def run_child(mode: str, path: str, *extra: str) -> tuple[dict[str, Any], Finish
         raise BenchError(f"child {mode} printed no result: {done.stdout[-200:]!r}") from error
 
 
-def tshark(path: str, *args: str) -> Finished:
+def tshark(path: str, *args: str, output: bool = False) -> Finished:
     done = run_process(
-        ["tshark", *TSHARK_DECODE, "-r", path, *args], timeout=TSHARK_TIMEOUT, capture=False
+        ["tshark", *TSHARK_DECODE, "-r", path, *args], timeout=TSHARK_TIMEOUT, capture=output
     )
     if done.returncode != 0:
         raise BenchError(
@@ -705,7 +713,7 @@ def child_memory(path: str, launch: int, picks: int, seed: int, huge: int) -> di
     start = time.monotonic_ns()
     capture = open_capture(path)
     model = _model(capture)
-    for _ in model.indexing():
+    for _ in model.indexing():  # the TUI's worker: the index, then the filter columns
         pass
     indexed = time.monotonic_ns()
     stages["indexed"] = _maxrss_mib()
@@ -757,11 +765,69 @@ def measure_index(path: str) -> dict[str, float]:
     start = time.perf_counter()
     capture = open_capture(path)
     model = _model(capture)
-    for _ in model.indexing():  # what the inspector's background worker runs
-        pass
+    for _ in model.indexing():  # what the inspector's background worker runs first
+        if capture.done:
+            break  # then it reads the filter columns: the filter section measures that
     steps = time.perf_counter() - start
     capture.close()
     return {"index": direct, "index_steps": steps}
+
+
+def measure_filters(capture: Any) -> dict[str, Any]:
+    """Display filters as the inspector runs them: its model's columns read once (the
+    background steps `model.indexing()` runs after indexing), then each filter over every
+    packet through `model.matcher`. Per filter: seconds and the packet numbers kept; or
+    why it was not timed."""
+    from simulator.cli import _model
+    from simulator.dissect.filters import FilterError, compile_filter
+
+    model = _model(capture)  # the capture is indexed: its steps are the columns'
+    start = time.perf_counter()
+    for _ in model.indexing():
+        pass
+    build = time.perf_counter() - start
+    columns = model.columns
+    if columns is None or len(columns) != len(capture):
+        raise BenchError("the model read no columns for the capture")
+    found: dict[str, Any] = {}
+    for text in FILTERS:
+        try:
+            test = compile_filter(text)
+        except FilterError as error:
+            found[text] = {"skipped": f"not a wirelab filter here: {error}"}
+            continue
+        if not columns.covers(test):
+            found[text] = {"skipped": "reads fields the columns do not hold: it dissects "
+                           "every packet (not timed)"}  # fmt: skip
+            continue
+        match = model.matcher(test)
+        start = time.perf_counter()
+        numbers = [index + 1 for index in range(len(capture)) if match(index)]
+        found[text] = {"seconds": time.perf_counter() - start, "numbers": numbers}
+    return {"build": build, "filters": found}
+
+
+def measure_columns_memory(path: str) -> dict[str, float]:
+    """What the columns keep for the capture, and their peak while being read (tracemalloc,
+    so once and untimed: it slows Python down)."""
+    import tracemalloc
+
+    from simulator.dissect.columns import Columns
+    from simulator.trace.pcap import open_capture
+
+    capture = open_capture(path)
+    capture.index()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        columns = Columns(capture)
+        columns.build()
+        kept, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        capture.close()
+    return {"kept_mib": (kept - before) / MIB, "peak_mib": (peak - before) / MIB,
+            "rows": sum(columns.packet(i) is not None for i in range(len(columns)))}  # fmt: skip
 
 
 def measure_dissect(capture: Any, picks: Sequence[int]) -> list[float]:
@@ -915,14 +981,24 @@ class Samples:
 
 
 class Bench:
-    """The rounds: every measurement, ours and tshark's side by side, in alternating order."""
+    """The rounds: every measurement, ours and tshark's side by side, in alternating order.
+
+    `sections`: "main" (first screen, indexing, dissecting, memory, the hex pane) and
+    "filter" (display filters over the whole capture)."""
 
     def __init__(
-        self, info: CaptureInfo, sizes: Sizes, use_tshark: bool, log: Callable[[str], None]
+        self,
+        info: CaptureInfo,
+        sizes: Sizes,
+        use_tshark: bool,
+        log: Callable[[str], None],
+        *,
+        sections: Sequence[str] = ("main", "filter"),
     ) -> None:
         from simulator.trace.pcap import open_capture
 
         self.info, self.sizes, self.use_tshark, self.log = info, sizes, use_tshark, log
+        self.sections = sections
         self.path = info.path
         self.samples = Samples()
         self.capture = open_capture(self.path)
@@ -930,13 +1006,17 @@ class Bench:
         n = len(self.capture)
         if n != info.packets:
             raise BenchError(f"the inspector indexed {n} of {info.packets} packets")
-        self.huge = huge_buffer(self.capture, info.huge_packet)
-        self.samples.notes["huge_fed"] = fed_before(self.capture, info.huge_packet)
+        if "main" in sections:
+            self.huge = huge_buffer(self.capture, info.huge_packet)
+            self.samples.notes["huge_fed"] = fed_before(self.capture, info.huge_packet)
         self.rng = random.Random(SEED)
         self.windows = {"middle": (n // 2 - 1000, n // 2 + 1000), "end": (n - 2000, n)}
+        self.selected: dict[tuple[str, str], list[int]] = {}  # (who, filter) → packet numbers
 
     def run(self, rounds: int) -> Samples:
         try:
+            if "filter" in self.sections:
+                self.columns_memory()
             for r in range(rounds):
                 ours_first = r % 2 == 0  # within each pair, who goes first alternates
                 self.log(f"round {r + 1}/{rounds} ({'wirelab' if ours_first else 'tshark'} first)")
@@ -944,16 +1024,22 @@ class Bench:
                     where: [self.rng.randrange(*window) for _ in range(self.sizes.picks)]
                     for where, window in self.windows.items()
                 }
-                pairs = (
-                    (self.first_screen, self.first_screen_tshark, ()),
-                    (self.index, self.index_tshark, (SEED + r,)),
-                    (self.dissect, self.dissect_tshark, (chosen,)),
-                )
+                pairs: list[tuple[Callable[..., None], Callable[..., None], tuple[Any, ...]]] = []
+                if "main" in self.sections:
+                    pairs += [
+                        (self.first_screen, self.first_screen_tshark, ()),
+                        (self.index, self.index_tshark, (SEED + r,)),
+                        (self.dissect, self.dissect_tshark, (chosen,)),
+                    ]
+                if "filter" in self.sections:
+                    pairs.append((self.filter, self.filter_tshark, ()))
                 for ours, theirs, args in pairs:
                     steps = [ours] + ([theirs] if self.use_tshark else [])
                     for step in steps if ours_first else steps[::-1]:
                         step(*args)
-                self.hex_view()
+                if "main" in self.sections:
+                    self.hex_view()
+                self.check_filters()
         finally:
             self.capture.close()
         return self.samples
@@ -1035,6 +1121,57 @@ class Bench:
             self.samples.add(f"tshark_dissect_{where}", done.wall)
             self.log(f"  tshark -Y frame.number=={number} -V: {done.wall:.2f} s")
 
+    # 6. display filters
+    def columns_memory(self) -> None:
+        memory = measure_columns_memory(self.path)
+        self.samples.add("columns_kept", memory["kept_mib"])
+        self.samples.add("columns_peak", memory["peak_mib"])
+        self.samples.notes["columns_rows"] = memory["rows"]
+        self.log(
+            f"  filter columns: {memory['kept_mib']:.1f} MiB kept, {memory['peak_mib']:.1f} MiB "
+            f"at the peak of reading; {memory['rows']:,} packets have a row"
+        )
+
+    def filter(self) -> None:
+        measured = measure_filters(self.capture)
+        self.samples.add("columns_build", measured["build"])
+        self.log(f"  filter columns read in {measured['build']:.2f} s")
+        for text, result in measured["filters"].items():
+            if "skipped" in result:
+                self.samples.notes.setdefault("filters_skipped", {})[text] = result["skipped"]
+                self.log(f"  filter {text}: {result['skipped']}")
+                continue
+            self.samples.add(f"filter:{text}", result["seconds"])
+            self.selected["wirelab", text] = result["numbers"]
+            self.log(
+                f"  filter {text}: {len(result['numbers']):,} packets in "
+                f"{result['seconds'] * 1e3:.0f} ms"
+            )
+
+    def filter_tshark(self) -> None:
+        for text in FILTERS:
+            done = tshark(self.path, "-Y", text, "-T", "fields", "-e", "frame.number", output=True)
+            numbers = [int(n) for n in done.stdout.split()]
+            self.samples.add(f"tshark_filter:{text}", done.wall)
+            self.selected["tshark", text] = numbers
+            self.log(f"  tshark -Y {text!r}: {len(numbers):,} packets in {done.wall:.2f} s")
+
+    def check_filters(self) -> None:
+        """Both must keep the same packets, or the times compare nothing."""
+        for text in FILTERS:
+            ours, theirs = self.selected.get(("wirelab", text)), self.selected.get(("tshark", text))
+            if ours is None or theirs is None or ours == theirs:
+                continue
+            differ = sorted(set(ours) ^ set(theirs))
+            raise BenchError(
+                f"{text!r}: wirelab keeps {len(ours):,} packets, tshark {len(theirs):,}; they "
+                f"differ on {len(differ):,}, the first being packet {differ[0]}"
+            )
+        self.samples.notes["filters_agree"] = sorted(
+            text for text in FILTERS if ("wirelab", text) in self.selected
+            and self.selected["wirelab", text] == self.selected.get(("tshark", text))
+        )  # fmt: skip
+
     # 5. the hex view of the 16 MiB message
     def hex_view(self) -> None:
         lines = measure_hex_lines(self.huge, self.rng, self.sizes.hex_sample)
@@ -1089,7 +1226,7 @@ MAIN_ROWS = (
         "tshark_dissect_huge", "the same"),
     Row("peak RSS: open, index, dissect random packets", "MiB", 1, "rss", "tshark_rss",
         "tshark -r"),
-    Row("  of which after indexing only", "MiB", 1, "rss_indexed"),
+    Row("  of which after indexing and reading the filter columns", "MiB", 1, "rss_indexed"),
     Row("  of which Python + imports", "MiB", 1, "rss_imports"),
 )  # fmt: skip
 
@@ -1106,6 +1243,19 @@ HEX_ROWS_REPORT = (
     Row("hex_line, per row (random rows)", "µs", 1, "hex_line_row_us"),
     Row("hex_line × all 1,048,576 rows (extrapolated)", "s", 1, "hex_line_all_rows_s"),
 )  # fmt: skip
+
+
+def filter_rows() -> tuple[Row, ...]:
+    """The filter section: the columns, read once, then each filter over them."""
+    rows = [
+        Row("filter columns: read the capture once (background)", "s", 1, "columns_build"),
+        Row("  what they keep", "MiB", 1, "columns_kept"),
+        Row("  peak while reading them", "MiB", 1, "columns_peak"),
+    ]
+    for text in FILTERS:
+        rows.append(Row(f"filter {text}", "ms", 1e3, f"filter:{text}",
+                        f"tshark_filter:{text}", "tshark -Y FILTER -T fields"))  # fmt: skip
+    return tuple(rows)
 
 
 def _num(value: float, unit: str = "") -> str:
@@ -1205,6 +1355,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--picks", type=int, metavar="N", help="dissect picks per place per round")
     parser.add_argument("--save", metavar="FILE", help="also keep the generated capture here")
     parser.add_argument("--no-tshark", action="store_true", help="measure wirelab only")
+    parser.add_argument(
+        "--section",
+        choices=("all", "main", "filter"),
+        default="all",
+        help="main: first screen, index, dissect, memory, hex pane; filter: display filters "
+        "(default: all)",
+    )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     return parser
 
@@ -1254,12 +1411,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 check_tshark(info, log)
             global CHILD_ENV
             CHILD_ENV = child_environment(folder)
-            log("warm-up launches (untimed): the TUI, the model" + ", tshark" * use_tshark)
-            run_child("tui", path)
-            run_child("model", path)
+            sections = ("main", "filter") if args.section == "all" else (args.section,)
+            if "main" in sections:
+                log("warm-up launches (untimed): the TUI, the model" + ", tshark" * use_tshark)
+                run_child("tui", path)
+                run_child("model", path)
             if use_tshark:
                 tshark(path, "-c", "1")
-            samples = Bench(info, sizes, use_tshark, log).run(rounds)
+            bench = Bench(info, sizes, use_tshark, log, sections=sections)
+            samples = bench.run(rounds)
     except KeyboardInterrupt:
         log("interrupted")
         return 130
@@ -1278,6 +1438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "loadavg": {"before": load_before, "after": load_after},
             **found,
             "tshark_options": list(TSHARK_DECODE),
+            "filters": list(FILTERS),
             "results": stats,
             "notes": samples.notes,
         }
@@ -1293,15 +1454,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
     ]
     print("\n".join(header))
-    print(table(MAIN_ROWS, stats, compare=use_tshark))
-    print()
-    rows = 1_048_576
-    screen = stats["hexview_middle_us"]["median"]
-    print(f"hex pane, one 16 MiB message ({rows:,} rows), {HEX_ROWS} rows on screen")
-    print()
-    print(table(HEX_ROWS_REPORT, stats, compare=False))
-    all_rows = stats["hex_line_all_rows_s"]["median"] * 1e6
-    print(f"\nall rows / one HexView screen: {all_rows / screen:,.0f}×")
+    if "main" in sections:
+        print(table(MAIN_ROWS, stats, compare=use_tshark))
+        print()
+        rows = 1_048_576
+        screen = stats["hexview_middle_us"]["median"]
+        print(f"hex pane, one 16 MiB message ({rows:,} rows), {HEX_ROWS} rows on screen")
+        print()
+        print(table(HEX_ROWS_REPORT, stats, compare=False))
+        all_rows = stats["hex_line_all_rows_s"]["median"] * 1e6
+        print(f"\nall rows / one HexView screen: {all_rows / screen:,.0f}×")
+    if "filter" in sections:
+        if "main" in sections:
+            print()
+        print(f"display filters over all {info.packets:,} packets\n")
+        print(table(filter_rows(), stats, compare=use_tshark))
+        agree = samples.notes.get("filters_agree", [])
+        for text, why in samples.notes.get("filters_skipped", {}).items():
+            print(f"{text}: {why}")
+        if use_tshark:
+            print(f"the same packets as tshark: {len(agree)} of {len(FILTERS)} filters")
     if use_tshark:
         print(
             "\nratio = tshark / wirelab: ≥ 1.00× means wirelab is faster (or smaller). tshark "

@@ -39,6 +39,7 @@ class PacketList(ScrollView, can_focus=True):
         "packet-list--heading",
         "packet-list--cursor",
         "packet-list--problem",
+        "packet-list--bad-tcp",
         "packet-list--protocol",
         "packet-list--empty",
     }
@@ -49,6 +50,8 @@ class PacketList(ScrollView, can_focus=True):
     PacketList > .packet-list--cursor { background: $accent 30%; }
     PacketList:focus > .packet-list--cursor { background: $accent; color: $text; }
     PacketList > .packet-list--problem { color: $text-error; }
+    /* Wireshark's default colouring rule "Bad TCP": red on black. */
+    PacketList > .packet-list--bad-tcp { color: #ff5f5f; background: #121212; }
     PacketList > .packet-list--protocol { text-style: bold; }
     PacketList > .packet-list--empty { color: $text-muted; text-style: italic; }
     """
@@ -248,6 +251,8 @@ class PacketList(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         row = self.model.row(self.record_at(position))
         style = base
+        if row.bad_tcp:
+            style += self.get_component_rich_style("packet-list--bad-tcp")
         if row.problem:
             style += self.get_component_rich_style("packet-list--problem")
         if position == self.cursor:

@@ -9,6 +9,7 @@ parameters (see `simulator.cli`, which wires in the stream dissector and
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -16,14 +17,17 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar, runtime_checkable
 
 from simulator.dissect import Buffer, Dissection, Field
+from simulator.dissect.columns import Columns
 from simulator.dissect.conversation import (
     ConversationFunction,
     DissectFunction,
     Turn,
     stream_conversation,
 )
-from simulator.dissect.stream_view import StreamDissector
+from simulator.dissect.filters import Filter
+from simulator.dissect.stream_view import StreamDissector, bad_tcp
 from simulator.trace import Layer, RecordSource, WireRecord
+from simulator.trace.pcap import Capture
 from simulator.trace.records import forgotten
 
 
@@ -39,6 +43,7 @@ class Row:
     length: int  # on the wire (the capture may hold fewer bytes)
     info: str
     problem: bool = False  # the dissection found something malformed
+    bad_tcp: bool = False  # TCP analysis flags something wrong (Wireshark's "Bad TCP")
 
 
 class InspectorModel(Protocol):
@@ -52,6 +57,11 @@ class InspectorModel(Protocol):
 
     def dissect(self, index: int) -> Dissection:
         """The full dissection of record `index`, including messages it completed."""
+        ...
+
+    def matcher(self, test: Filter) -> Callable[[int], bool]:
+        """A function telling whether record `index` matches the display filter `test`
+        (as `test(dissect(index))` says, maybe without dissecting it)."""
         ...
 
     def conversation(self, index: int) -> list[Turn]:
@@ -146,6 +156,10 @@ class SourceModel:
     `raw_dissection` until they exist); a dissector that raises gives a
     dissection naming the error instead of a crash. `conversation` groups a
     connection's records into turns (default: `stream_conversation`).
+
+    A capture dissected by the stream dissector is also read into columns
+    (`simulator.dissect.columns`) after it is indexed, so that display filters
+    (`matcher`) need not dissect every packet.
     """
 
     def __init__(
@@ -169,6 +183,10 @@ class SourceModel:
         self._index_batch = index_batch
         self._start: float | None = None
         self._problems: list[str] = []
+        # A capture read by the stream dissector gets columns for display filters.
+        self._columns: Columns | None = None
+        if isinstance(source, Capture) and isinstance(dissect, StreamDissector):
+            self._columns = Columns(source, relative=dissect.relative)
 
     def __len__(self) -> int:
         return len(self.source)
@@ -199,6 +217,8 @@ class SourceModel:
             if not isinstance(dissector, StreamDissector):
                 return None
             dissector.relative = relative = not dissector.relative
+            if self._columns is not None:
+                self._columns.relative = relative
             self._dissections.clear()
             self._rows.clear()
             return relative
@@ -223,9 +243,31 @@ class SourceModel:
                 length=record.original_length or len(record.data),
                 info=_info(dissection.summary, src, dst),
                 problem=problem,
+                bad_tcp=bad_tcp(dissection),
             )
             self._rows.put(index, row)
             return row
+
+    @property
+    def columns(self) -> Columns | None:
+        """The capture's columns for display filters (None: filters dissect)."""
+        return self._columns
+
+    def matcher(self, test: Filter) -> Callable[[int], bool]:
+        """Whether record `index` matches `test`: read from the capture's columns when
+        they hold every field the filter reads (and the packet has a row), else from its
+        dissection. Columns not read that far yet are read first, a batch at a time, so
+        a filter run soon after opening a capture reads them as it goes."""
+        columns = self._columns
+        if columns is None or not columns.covers(test):
+            return lambda index: test(self.dissect(index))
+
+        def match(index: int) -> bool:
+            if index >= len(columns):
+                columns.build(index + self._index_batch)
+            return columns.matches(test, index, self.dissect)
+
+        return match
 
     def conversation(self, index: int) -> list[Turn]:
         return self._conversation(self.source, index, self.dissect_record)
@@ -273,6 +315,10 @@ class SourceModel:
         # Capture is), and the screens keep reading while a batch is indexed.
         for _ in source.index_steps(self._index_batch):
             yield
+        # Then the columns display filters read, so that the first filter is quick too.
+        if self._columns is not None:
+            for _ in self._columns.steps(self._index_batch):
+                yield
 
 
 def _endpoints(record: WireRecord, dissection: Dissection) -> tuple[str, str]:
@@ -285,11 +331,17 @@ def _endpoints(record: WireRecord, dissection: Dissection) -> tuple[str, str]:
     return "", ""
 
 
+_MARKS = re.compile(r"(?:\[[^\]]*\] )+")
+
+
 def _info(summary: str, src: str, dst: str) -> str:
     """The summary without the addresses the Source and Destination columns already show.
 
     "127.0.0.1:50000 → 127.0.0.1:8765 [SYN]" becomes "50000 → 8765 [SYN]", as in Wireshark.
     """
+    marks = _MARKS.match(summary)  # "[TCP Retransmission] ": TCP analysis, first as in Wireshark
+    if marks:
+        return marks.group() + _info(summary[marks.end() :], src, dst)
     pairs = ((src, dst), (src.rsplit(":", 1)[0], dst.rsplit(":", 1)[0]), (f"[{src}]", f"[{dst}]"))
     for host_src, host_dst in pairs:
         prefix = f"{host_src}:"
@@ -326,7 +378,7 @@ def raw_dissection(record: WireRecord, *, problem: str | None = None) -> Dissect
         protocol = "Frame"
     children = (
         Field(
-            "data.data",
+            "data",
             "Bytes",
             0,
             size,

@@ -21,6 +21,7 @@ from simulator.cli import _model
 from simulator.dissect import Dissection, Field
 from simulator.dissect.conversation import Turn
 from simulator.dissect.hexdump import hex_line
+from simulator.network.scenarios import run_built_in
 from simulator.trace import Layer, Trace, WireRecord
 from simulator.trace.pcap import open_capture
 from simulator.tui.app import InspectorApp
@@ -321,16 +322,16 @@ def test_the_tree_opens_the_messages_a_packet_completed_or_else_its_top_layer(
         tree = screen.query_one(FieldTree)
         # packet 1, a SYN, completes no message: its top-most layer is open
         assert screen.record == 0
-        assert top_level(tree) == [("ip", False), ("tcp", True)]
+        assert top_level(tree) == [("frame", False), ("ip", False), ("tcp", True)]
         # packet 4 completes the upgrade request: that is open, the packet's layers closed
         await pilot.press("down", "down", "down")
         await pilot.pause()
-        assert top_level(tree) == [("ip", False), ("tcp", False), ("http", True)]
+        assert top_level(tree) == [("frame", False), ("ip", False), ("tcp", False), ("http", True)]
         # packet 8 completes the text frame: open all the way down (the unmasking too)
         await pilot.press(*["down"] * (TEXT_PACKET - 3))
         await pilot.pause()
         assert screen.record == TEXT_PACKET
-        assert top_level(tree) == [("ip", False), ("tcp", False), ("ws", True)]
+        assert top_level(tree) == [("frame", False), ("ip", False), ("tcp", False), ("ws", True)]
         frame = tree.root.children[-1]
         assert [n.data.name for n in below(frame) if n.data and n.allow_expand] == [
             "ws.payload",
@@ -426,6 +427,29 @@ def test_a_filter_with_no_match_empties_the_panes() -> None:
         assert screen.query_one(PacketList).count == 0
         assert screen.record is None and screen.dissection is None
         assert screen.query_one(HexView).data == b""
+
+    run(InspectorApp(fake_model()), scenario)
+
+
+def test_the_filter_bar_completes_field_names_and_refuses_unknown_ones() -> None:
+    async def scenario(pilot: Pilot[None]) -> None:
+        bar = screen_of(pilot).query_one(FilterBar)
+        await pilot.press("slash", *"http.ho")
+        await pilot.pause()
+        await pilot.pause()  # the suggestion comes from a worker
+        await pilot.press("tab")
+        await pilot.pause()
+        assert bar.value == "http.host" and pilot.app.focused is bar
+        await pilot.press("ctrl+u", *"tcp.port == 80 and http.hots")
+        await pilot.pause()
+        assert bar.has_class("-invalid")
+        assert bar.border_subtitle == (
+            "✗ column 20: no field is called 'http.hots'; did you mean http.host or http.date "
+            "or http.body?"
+        )
+        await pilot.press("ctrl+u", *"frame.len > 1", "tab")  # nothing to complete: moves on
+        await pilot.pause()
+        assert pilot.app.focused is not bar
 
     run(InspectorApp(fake_model()), scenario)
 
@@ -727,3 +751,35 @@ def test_a_record_whose_dissector_fails_still_shows_its_bytes() -> None:
         assert screen.query_one(HexView).data.startswith(b"HTTP/1.1 101")
 
     run(InspectorApp(SourceModel(fake_trace(), broken)), scenario)
+
+
+def test_tcp_analysis_marks_the_info_column_and_colours_bad_tcp(tmp_path: Path) -> None:
+    """The slow reader's zero windows, probes and full window are marked first in the Info
+    column and coloured as Wireshark's "Bad TCP" rule does; window updates are marked
+    but not coloured (the rule leaves them out)."""
+    path = tmp_path / "slow.pcap"
+    run_built_in("flow-control-slow-reader", 0).write_pcap(path)
+    capture = open_capture(path)
+    capture.index()
+
+    async def scenario(pilot: Pilot[None]) -> None:
+        packets = screen_of(pilot).query_one(PacketList)
+        model = packets.model
+        rows = [model.row(i) for i in range(len(model))]
+        zero = [r for r in rows if r.info.startswith("[TCP ZeroWindow] ")]
+        updates = [r for r in rows if r.info.startswith("[TCP Window Update] ")]
+        assert zero and updates
+        assert all(r.bad_tcp for r in zero) and not any(r.bad_tcp for r in updates)
+        assert re.match(r"\[TCP ZeroWindow\] 80 → 49152 \[ACK\] ", zero[0].info)
+        marked = [r for r in rows if r.info.startswith("[")]
+        assert not any(r.bad_tcp for r in rows if r not in marked)
+        # drawn red on black, the cursor elsewhere
+        bad = packets.get_component_rich_style("packet-list--bad-tcp")
+        line = packets.render_line(1 + zero[0].number - 1)  # below the heading
+        assert any(s.style is not None and s.style.bgcolor == bad.bgcolor for s in line)
+        assert bad.color is not None and bad.bgcolor is not None
+
+    try:
+        run(InspectorApp(_model(capture), source="slow.pcap"), scenario)
+    finally:
+        capture.close()

@@ -88,6 +88,7 @@ class InspectorScreen(Screen[None]):
         self._generation = 0  # bumped by every new filter: stale progress is dropped
         self._checked = 0  # records the current filter has looked at
         self._filtering = False
+        self._filter_worker: Worker[None] | None = None
         self._filter_progress: tuple[int, int] | None = None
         self._problems_told = 0
         self._keep: int | None = None  # the record to return to once a filter has run
@@ -357,17 +358,19 @@ class InspectorScreen(Screen[None]):
             return
         self._filtering = True
         self._filter_progress = (self._checked, total)
-        self.run_filter(self.filter, self._generation, self._checked, total)
+        self._filter_worker = self.run_filter(self.filter, self._generation, self._checked, total)
 
     @work(thread=True, group="filter", exit_on_error=False, name="Filtering")
     def run_filter(self, test: Filter, generation: int, start: int, total: int) -> None:
         worker = get_current_worker()
+        # From the capture's columns when they hold what the filter reads: no dissecting.
+        match = self.model.matcher(test)
         matches: list[int] = []
         last = time.monotonic()
         for index in range(start, total):
             if worker.is_cancelled:
                 return
-            if test(self.model.dissect(index)):
+            if match(index):
                 matches.append(index)
             now = time.monotonic()
             if now - last >= PROGRESS_SECONDS:
@@ -395,7 +398,9 @@ class InspectorScreen(Screen[None]):
     @on(Worker.StateChanged)
     def worker_changed(self, event: Worker.StateChanged) -> None:
         report_worker_error(event)
-        if event.worker.group == "filter" and event.state in (
+        # Only the running filter's end counts: one cancelled for a newer filter ends after
+        # the newer one has started.
+        if event.worker is self._filter_worker and event.state in (
             WorkerState.ERROR,
             WorkerState.CANCELLED,
         ):
