@@ -48,3 +48,35 @@ def test_every_notification_is_plain_text() -> None:
             continue
         unsafe.append(f"{path.relative_to(SOURCE.parent)}:{call.lineno}")
     assert unsafe == [], f"notify() reading its text as markup: {unsafe}"
+
+
+def safe_border(node: ast.expr) -> bool:
+    """A border title a widget cannot read as markup: a plain literal, a `Text(...)`, or a
+    choice between such."""
+    if isinstance(node, ast.IfExp):
+        return safe_border(node.body) and safe_border(node.orelse)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        return node.func.id == "Text"
+    return plain_literal(node)
+
+
+def test_every_border_title_is_plain_text() -> None:
+    """A border title or subtitle given as a string is read as markup: a filter with
+    "[/]" in a quoted value, or a capture file named so, crashed the inspector."""
+    found, unsafe = 0, []
+    for path in sorted(SOURCE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Assign):
+                continue
+            for target in node.targets:
+                names = target.elts if isinstance(target, ast.Tuple) else [target]
+                for name in names:
+                    if isinstance(name, ast.Attribute) and name.attr in (
+                        "border_title",
+                        "border_subtitle",
+                    ):
+                        found += 1
+                        if isinstance(target, ast.Tuple) or not safe_border(node.value):
+                            unsafe.append(f"{path.relative_to(SOURCE.parent)}:{node.lineno}")
+    assert found >= 15  # the search finds them
+    assert unsafe == [], f"border titles read as markup: {unsafe}"

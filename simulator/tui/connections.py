@@ -134,7 +134,7 @@ class ConnectionTable(DataTable[Text]):
         if added and following:
             self.call_after_refresh(self.scroll_end, animate=False)
         open_ = sum(1 for row in rows.values() if row.state in ("open", "closing", "pending"))
-        self.border_title = f"Connections  c  ({open_} open, {len(rows)} seen)"
+        self.border_title = Text(f"Connections  c  ({open_} open, {len(rows)} seen)")
         self._show_whole()
 
     @staticmethod

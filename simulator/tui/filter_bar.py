@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.binding import Binding, BindingType
 from textual.suggester import Suggester
@@ -92,7 +93,8 @@ class FilterBar(Input):
             pending = event.value.strip() != self.applied.strip()
             self.border_subtitle = "Enter applies" if pending else ""
         else:
-            self.border_subtitle = "✗ " + "; ".join(result.failure_descriptions)
+            # The filter's own text is in it (a quoted "[/]"): never markup.
+            self.border_subtitle = Text("✗ " + "; ".join(result.failure_descriptions))
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:

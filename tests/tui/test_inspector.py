@@ -783,3 +783,19 @@ def test_tcp_analysis_marks_the_info_column_and_colours_bad_tcp(tmp_path: Path) 
         run(InspectorApp(_model(capture), source="slow.pcap"), scenario)
     finally:
         capture.close()
+
+
+def test_a_filter_with_markup_in_it_is_shown_as_typed() -> None:
+    async def scenario(pilot: Pilot[None]) -> None:
+        screen = screen_of(pilot)
+        bar = screen.query_one(FilterBar)
+        await pilot.press("slash", *'ws "[/]"')  # invalid: the error quotes it
+        await pilot.pause()
+        # (read back as markup: "\[" is a "[" shown)
+        assert "[/]" in str(bar.border_subtitle).replace("\\[", "[")
+        await pilot.press("ctrl+u", *'ws.text == "[/b]"', "enter")  # valid: the title shows it
+        await settle(pilot)
+        shown = str(screen.query_one(PacketList).border_subtitle).replace("\\[", "[")
+        assert '(ws.text == "[/b]")' in shown
+
+    run(InspectorApp(fake_model()), scenario)

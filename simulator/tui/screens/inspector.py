@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -90,6 +91,7 @@ class InspectorScreen(Screen[None]):
         self._filtering = False
         self._filter_worker: Worker[None] | None = None
         self._filter_progress: tuple[int, int] | None = None
+        self._packets_titles: tuple[str, str] | None = None
         self._problems_told = 0
         self._keep: int | None = None  # the record to return to once a filter has run
 
@@ -178,8 +180,10 @@ class InspectorScreen(Screen[None]):
         title = f"Packets · {self.source}" if self.source else "Packets"
         if self.has_class("-short"):  # no bottom border: all on top
             title, subtitle = f"{title} · {subtitle}", ""
-        if (packets.border_title, packets.border_subtitle) != (title, subtitle):
-            packets.border_title, packets.border_subtitle = title, subtitle
+        if self._packets_titles != (title, subtitle):  # the file's name, the filter: not markup
+            self._packets_titles = (title, subtitle)
+            packets.border_title = Text(title)
+            packets.border_subtitle = Text(subtitle)
 
     # --- selection --------------------------------------------------------------------
 
@@ -218,7 +222,7 @@ class InspectorScreen(Screen[None]):
         else:
             hex_view.show(b"", buffer=0)
             title = "Bytes"
-        self.query_one("#bytes").border_title = title
+        self.query_one("#bytes").border_title = Text(title)
 
     @on(Tree.NodeHighlighted)
     def node_highlighted(self, event: Tree.NodeHighlighted[Field]) -> None:

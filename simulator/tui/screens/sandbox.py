@@ -226,8 +226,10 @@ class SandboxScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#sandbox-fields").border_title = "Header (space flips/edits)"
-        self.query_one("#sandbox-presets").border_title = presets_title(len(self.presets))
-        self.query_one("#sandbox-verdict-box").border_title = f"Verdict of the {self.receiver}"
+        self.query_one("#sandbox-presets").border_title = Text(presets_title(len(self.presets)))
+        self.query_one("#sandbox-verdict-box").border_title = Text(
+            f"Verdict of the {self.receiver}"
+        )
         self.show_frame()
         self.query_one("#sandbox-fields", OptionList).focus()
 
@@ -258,7 +260,7 @@ class SandboxScreen(Screen[None]):
         # A Text: the description quotes the payload, which must not be read as markup.
         box.border_title = Text(f"Bytes · {describe(self.data)}")
         count = len(marked)
-        box.border_subtitle = f"{plural(count, 'byte')} edited" if count else ""
+        box.border_subtitle = Text(f"{plural(count, 'byte')} edited") if count else ""
         self.show_verdict()
 
     def show_verdict(self) -> None:
