@@ -19,9 +19,10 @@ from simulator.dissect.fields import Dissection
 from simulator.dissect.messages import MessageDissector
 from simulator.dissect.packet import combine, dissect_record
 from simulator.dissect.stream_view import StreamDissector, as_wireshark_shows, in_context
+from simulator.network.scenarios import run_built_in
 from simulator.trace import Trace, WireRecord, reassemble
-from simulator.trace.analysis import Analysis, analyse
-from simulator.trace.pcap import Capture
+from simulator.trace.analysis import Analysis, analyse, info_marks
+from simulator.trace.pcap import Capture, open_capture
 from simulator.trace.streams import Reassembler
 from simulator.ws.frames import Opcode, parse_frames
 from tests.dissect.connections import (
@@ -229,3 +230,27 @@ def test_a_packet_of_no_tcp_connection_has_no_messages(capture: Spy) -> None:
     assert stream(record) == in_context(dissect_record(record), record.time - first_time, None)
     assert stream.messages(UDP_AT) == []
     assert capture.read == [0]  # the first packet's time, and nothing else
+
+
+@pytest.mark.parametrize("scenario", ["lost-segment", "flow-control-slow-reader"])
+def test_kernel_packets_of_a_live_trace_are_analysed_as_they_come(
+    scenario: str, tmp_path: Path
+) -> None:
+    """`serve` appends the kernel's packets to a live trace one by one: each is marked as
+    Wireshark's TCP analysis marks it, when it is shown as it arrives."""
+    path = tmp_path / f"{scenario}.pcap"
+    run_built_in(scenario, 0).write_pcap(path)
+    capture = open_capture(path)
+    capture.index()
+    expected_marks = {
+        index + 1: " ".join(info_marks(found)) for index, found in analyse(capture).items()
+    }
+    trace = Trace()
+    stream = StreamDissector(trace, relative=True)
+    seen = {}
+    for record in capture:
+        new = trace.append(record.time, record.layer, record.data, link_type=record.link_type)
+        summary = stream(new).summary
+        if summary.startswith("["):
+            seen[new.number] = summary[: summary.rindex("] ", 0, summary.index(" → ")) + 1]
+    assert expected_marks and seen == expected_marks
