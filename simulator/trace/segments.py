@@ -227,11 +227,24 @@ def window_scale(data: bytes, start: int, end: int) -> int | None:
     return None
 
 
+_last: tuple[WireRecord | None, Segment | None] = (None, None)
+
+
 def tcp_segment(record: WireRecord) -> Segment | None:
-    """The TCP segment a `Layer.LINK` record carries; None for anything else."""
+    """The TCP segment a `Layer.LINK` record carries; None for anything else.
+
+    The analysis, the reassembly and the numbering each ask for the segment of the
+    record just read: the last answer is kept (one record, replaced as a whole, so a
+    thread only ever sees an answer for the very record it asks about)."""
+    global _last
+    last = _last
+    if last[0] is record:
+        return last[1]
     if record.layer is not Layer.LINK:
         return None
-    return parse_segment(record.data, record.link_type)
+    found = parse_segment(record.data, record.link_type)
+    _last = (record, found)
+    return found
 
 
 __all__ = [
