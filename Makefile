@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 FUZZ_SECONDS ?= 60
 
-.PHONY: run test test-fast lint typecheck unit bench fuzz clean test-tools
+.PHONY: run test test-fast lint typecheck unit bench bench-tools fuzz clean test-tools
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -41,7 +41,10 @@ test: lint typecheck unit
 test-fast: $(STAMP)
 	$(BIN)/pytest -n 2 -m "not slow"
 
-bench: $(STAMP)
+bench-tools:
+	@scripts/bench-tools
+
+bench: $(STAMP) bench-tools
 	$(BIN)/python bench/echo.py $(ARGS)
 
 # Every fuzz harness (fuzz/README.md) for FUZZ_SECONDS each; findings go to fuzz/crashes/.

@@ -1,4 +1,4 @@
-"""Echo benchmark: one cheap raw client against our server, websockets and wsproto.
+"""Echo benchmark: one cheap raw client against our server, websockets, wsproto and Node's ws.
 
 `--compression` runs it with permessage-deflate (RFC 7692) on both sides: the
 client offers `permessage-deflate; client_no_context_takeover` and sends
@@ -65,7 +65,9 @@ from simulator.ws.handshake import accept_key
 HOST = "127.0.0.1"
 MIB = 1 << 20
 MAX_SIZE = 32 * MIB  # every server accepts messages this large
-SERVERS = ("ours", "websockets", "wsproto")
+PYTHON_SERVERS = ("ours", "websockets", "wsproto")
+NODE = Path(__file__).resolve().parent / "node"  # Node's ws: `scripts/bench-tools` installs it
+SERVERS = (*PYTHON_SERVERS, "node-ws")
 MASKING_KEY = b"\x9a\x3c\x51\xe7"  # fixed: the client's frames are built once, up front
 READY_TIMEOUT = 20.0  # for a server subprocess to print its port
 CONNECT_TIMEOUT = 10.0
@@ -234,17 +236,34 @@ class ServerProcess:
     negotiated: str = ""  # its Sec-WebSocket-Extensions answer, seen by the echo check
 
 
+def node_ws_missing() -> str | None:
+    """Why Node's ws cannot run here, or None when it can."""
+    if shutil.which("node") is None:
+        return "node is not installed"
+    if not (NODE / "node_modules" / "ws").is_dir():
+        return "ws is not installed (scripts/bench-tools installs it)"
+    return None
+
+
 def start_server(name: str, pinning: Pinning) -> ServerProcess:
-    """Start `echo.py --serve NAME`, pinned as chosen; wait for it to print its port."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", name, "--port", "0"]
-    if COMPRESSION:
-        cmd.append(f"--compression={COMPRESSION}")
+    """Start `echo.py --serve NAME` (or Node's ws), pinned as chosen; wait for its port."""
     cpu = pinning.server_cpu
+    if name == "node-ws":
+        missing = node_ws_missing()
+        if missing is not None:
+            raise BenchError(f"node-ws: {missing}")
+        cmd = ["node", str(NODE / "echo.js"), "0", COMPRESSION]
+    else:
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", name, "--port", "0"]
+        if COMPRESSION:
+            cmd.append(f"--compression={COMPRESSION}")
     if cpu is not None and pinning.taskset:
         cmd = ["taskset", "-c", str(cpu), *cmd]  # taskset execs: the PID stays the server's
-    elif cpu is not None:
+    elif cpu is not None and name != "node-ws":
         cmd += ["--cpu", str(cpu)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    if cpu is not None and not pinning.taskset and name == "node-ws":
+        os.sched_setaffinity(proc.pid, {cpu})  # Node's threads start after this: they inherit
     assert proc.stdout is not None
     deadline = time.monotonic() + READY_TIMEOUT
     try:
@@ -515,6 +534,7 @@ CPU_METRICS = tuple(
     )
 )
 TARGET_VS_WSPROTO = 1.0
+TARGET_VS_NODE_WS = 1.0  # at least on par with Node's ws on every workload
 
 
 def json_like(size: int, rng: random.Random) -> bytes:
@@ -769,7 +789,10 @@ def deflate_settings(name: str) -> str:
         settings = theirs.compress_settings or {}
         level = settings.get("level", 6)
         mem_level = settings.get("memLevel", 8)
-    # wsproto always compresses with zlib's defaults.
+    # wsproto always compresses with zlib's defaults; so does ws, which by default leaves
+    # messages under 1 KiB uncompressed (its threshold; 0 with --compression=zlib).
+    if name == "node-ws" and COMPRESSION == "defaults":
+        return f"level {level}, memLevel {mem_level}, messages of 1 KiB and more only"
     return f"level {level}, memLevel {mem_level}"
 
 
@@ -840,6 +863,7 @@ def summarize(samples: dict[str, dict[str, list[float]]], sizes: Sizes) -> list[
             for other, target in (
                 ("websockets", metric.target_vs_websockets),  # None for CPU metrics
                 ("wsproto", TARGET_VS_WSPROTO),
+                ("node-ws", TARGET_VS_NODE_WS),
             ):
                 if other in medians:
                     row["ratio"][other] = ratio(metric, medians["ours"], medians[other])
@@ -854,7 +878,7 @@ def _num(value: float) -> str:
 
 
 def format_table(rows: list[dict[str, Any]], names: Sequence[str], header: str) -> str:
-    others = [n for n in ("websockets", "wsproto") if n in names and "ours" in names]
+    others = [n for n in ("websockets", "wsproto", "node-ws") if n in names and "ours" in names]
     cols = ["workload", "unit", *names, *(f"ours vs {o}" for o in others)]
     body: list[list[str]] = []
     for i, row in enumerate(rows):
@@ -881,8 +905,9 @@ def format_table(rows: list[dict[str, Any]], names: Sequence[str], header: str) 
             "",
             "ratios: ≥ 1.00× means ours is at least as good (theirs/ours for µs and ms);",
             "* = below target (websockets: 1.0× for small messages and latency, 0.8× for",
-            "1 MiB and 16 MiB; wsproto: 1.0× everywhere). Server CPU: the server process's",
-            "on-CPU time per echoed message (/proc/PID/schedstat, warm-up included), not judged.",
+            "1 MiB and 16 MiB; wsproto and Node's ws: 1.0× everywhere). Server CPU: the server",
+            "process's on-CPU time per echoed message (/proc/PID/schedstat, warm-up",
+            "included), not judged.",
         ]
     return "\n".join(out)
 
@@ -925,7 +950,22 @@ def versions() -> dict[str, str]:
         "websockets": f"{version('websockets')} ({'C speedups' if speedups else 'pure Python'})",
         "wsproto": version("wsproto"),
         "wirelab": revision(),
+        "node_ws": node_ws_version(),
     }
+
+
+def node_ws_version() -> str:
+    """Node's and ws's versions, as the header prints them ("" when not installed)."""
+    if node_ws_missing() is not None:
+        return ""
+    try:
+        node = subprocess.run(["node", "--version"], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()  # fmt: skip
+        ws = json.loads((NODE / "node_modules" / "ws" / "package.json").read_text())["version"]
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError):
+        return ""
+    native = (NODE / "node_modules" / "bufferutil").is_dir()
+    return f"Node {node}, ws {ws}" + (" with bufferutil" if native else "")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -944,8 +984,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     parser.add_argument(
         "--servers",
-        default=",".join(SERVERS),
-        help=f"comma-separated subset of {','.join(SERVERS)} (default: all)",
+        help=f"comma-separated subset of {','.join(SERVERS)} (default: all; node-ws where "
+        "scripts/bench-tools installed it)",
     )
     parser.add_argument("--no-pin", action="store_true", help="do not pin to CPUs")
     parser.add_argument(
@@ -958,7 +998,7 @@ def build_parser() -> argparse.ArgumentParser:
         " =zlib: every server with zlib's (32 KiB windows, memLevel 8, level 6)",
     )
     # Server mode, used by the benchmark for its subprocesses.
-    parser.add_argument("--serve", choices=SERVERS, help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=PYTHON_SERVERS, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--cpu", type=int, help=argparse.SUPPRESS)
     return parser
@@ -972,7 +1012,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.cpu is not None:
             os.sched_setaffinity(0, {args.cpu})
         return serve(args.serve, args.port)
-    names = [n.strip() for n in args.servers.split(",") if n.strip()]
+    every = SERVERS if node_ws_missing() is None else PYTHON_SERVERS
+    names = [n.strip() for n in (args.servers or ",".join(every)).split(",") if n.strip()]
     if not names or any(n not in SERVERS for n in names) or len(set(names)) < len(names):
         raise SystemExit(f"--servers: a comma-separated subset of {','.join(SERVERS)}")
     sizes = QUICK if args.quick else Sizes()
@@ -1026,7 +1067,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{started}, median of {rounds} round{'s' * (rounds > 1)}"
             f" after {warmup} warm-up round{'s' * (warmup != 1)}\n"
             f"wirelab {info['wirelab']}; Python {info['python']}, websockets"
-            f" {info['websockets']}, wsproto {info['wsproto']}\n{pinning.note}"
+            f" {info['websockets']}, wsproto {info['wsproto']}"
+            + (f", {info['node_ws']}" if info["node_ws"] else "")
+            + f"\n{pinning.note}"
         )
         if COMPRESSION:
             header += "\n" + describe_compression(servers, frames, sizes)
