@@ -32,7 +32,7 @@ from simulator.dissect.packet import combine, dissect_record
 from simulator.dissect.stream_view import as_wireshark_shows, in_context
 from simulator.errors import WirelabError
 from simulator.text import plural, printable
-from simulator.trace.analysis import Analysis, Analyzer, analyse
+from simulator.trace.analysis import Analysis, Analyzer
 from simulator.trace.pcap import Capture, open_capture
 from simulator.trace.records import WireRecord
 from simulator.trace.streams import Pdu, Reassembler, reassemble
@@ -82,12 +82,13 @@ def _every(capture: Capture) -> Iterator[Dissected]:
     reassembler = Reassembler(keep=False)
     messages = MessageDissector(keep=False)
     analyzer = Analyzer()
+    first = _first_time(capture)
     for index in range(len(capture)):
         record = capture.record(index)
         analysis = analyzer.feed(record)
         pdus = reassembler.feed(record)
         base = dissect_record(record, segment=reassembler.held_last)
-        base = _numbered(base, record, reassembler, analysis, capture)
+        base = _numbered(base, record, reassembler, analysis, capture, first)
         yield _with(index + 1, base, pdus, messages)
     ended = reassembler.finish()
     if ended:
@@ -97,7 +98,16 @@ def _every(capture: Capture) -> Iterator[Dissected]:
 def _one(capture: Capture, index: int) -> Iterator[Dissected]:
     """Packet `index`, read in the context of its connection up to it."""
     mine = [i for i in capture.same_connection(index) if i <= index]
-    reassembler = reassemble(capture, mine)
+    analyzer = Analyzer()
+    analysis: list[Analysis | None] = [None]  # the last packet's: this one's
+
+    def read() -> Iterator[WireRecord]:  # each packet once, for the analysis and reassembly
+        for i in mine:
+            record = capture.record(i)
+            analysis[0] = analyzer.feed(record)
+            yield record
+
+    reassembler = reassemble(read())
     messages = MessageDissector()
     # What the connection said before (the handshake, compression settings, the
     # earlier compressed messages a later one refers to) explains this packet.
@@ -106,9 +116,8 @@ def _one(capture: Capture, index: int) -> Iterator[Dissected]:
             messages.learn(pdu)
     record = capture.record(index)
     base = dissect_record(record, segment=reassembler.held(index))
-    analysis = analyse(capture.record(i) for i in mine).get(index)
-    yield _with(index + 1, _numbered(base, record, reassembler, analysis, capture),
-                reassembler.pdus_completed_in(index), messages)  # fmt: skip
+    base = _numbered(base, record, reassembler, analysis[0], capture, _first_time(capture))
+    yield _with(index + 1, base, reassembler.pdus_completed_in(index), messages)
 
 
 def _matching(results: Iterator[Dissected], only: Filter) -> Iterator[Dissected]:
@@ -130,13 +139,16 @@ def _numbered(
     reassembler: Reassembler,
     analysis: Analysis | None,
     capture: Capture,
+    first: float,
 ) -> Dissection:
     """The window scaled, the TCP analysis, the sequence numbers relative and the place in
-    the capture, as the inspector shows them."""
+    the capture (`first`: its first packet's time), as the inspector shows them."""
     base = as_wireshark_shows(base, record, reassembler, analysis, relative=True)
-    return in_context(
-        base, record.time - capture.record(0).time, capture.connection_of(record.index)
-    )
+    return in_context(base, record.time - first, capture.connection_of(record.index))
+
+
+def _first_time(capture: Capture) -> float:
+    return capture.record(0).time if len(capture) else 0.0
 
 
 def _with(number: int, base: Dissection, pdus: list[Pdu], messages: MessageDissector) -> Dissected:
