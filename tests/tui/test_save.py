@@ -6,10 +6,11 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from simulator.cli import _model
 from simulator.dissect.filters import compile_filter
+from simulator.network.scenarios import run_built_in
 from simulator.trace import Endpoint, Layer, Trace
 from simulator.trace.pcap import open_capture
 from simulator.trace.segments import tcp_segment
@@ -35,6 +36,27 @@ def _trace() -> Trace:
     return trace
 
 
+def save_note(screen: Any) -> object:
+    return screen.query_one("#save-note", Static).content
+
+
+def test_a_capture_is_saved_as_captured(tmp_path: Path) -> None:
+    """Only socket-level records are turned into packets: a capture's note says so."""
+    path = tmp_path / "in.pcap"
+    run_built_in("lost-segment", 0).write_pcap(path)
+
+    async def main() -> None:
+        with open_capture(str(path)) as capture:
+            capture.index()
+            async with InspectorApp(_model(capture)).run_test(size=(80, 24)) as pilot:
+                await pilot.press("w")
+                await pilot.pause()
+                note = str(save_note(pilot.app.screen))
+                assert "as they were captured" in note and "Socket" not in note
+
+    asyncio.run(asyncio.wait_for(main(), 60))
+
+
 def test_w_saves_the_records_as_packets_where_the_user_says(tmp_path: Path) -> None:
     target = tmp_path / "session.pcap"
 
@@ -45,6 +67,7 @@ def test_w_saves_the_records_as_packets_where_the_user_says(tmp_path: Path) -> N
             await pilot.pause()
             assert isinstance(pilot.app.screen, SaveScreen)
             assert pilot.app.screen.query_one(Input).value == "wirelab-live.pcap"
+            assert "Socket-level traffic becomes" in str(save_note(pilot.app.screen))
             pilot.app.screen.query_one(Input).value = str(target)
             await pilot.press("enter")
             for _ in range(100):  # bounded: the save runs in a worker thread

@@ -29,6 +29,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from simulator.dissect import Dissection, Field
 from simulator.dissect.filters import Filter
 from simulator.errors import WirelabError
+from simulator.trace.records import Layer
 from simulator.tui.bit_ruler import BitRuler
 from simulator.tui.breakpoints import apply_breakpoints
 from simulator.tui.explanation import ExplanationBar
@@ -299,7 +300,10 @@ class InspectorScreen(Screen[None]):
                 self.save_pcap(save.path, shown if save.only_shown else None)
 
         count = None if shown is None else len(shown)
-        self.app.push_screen(SaveScreen(self.suggested_name(), len(self.model), count), chosen)
+        record = getattr(self.model, "record", None)  # a trace recorded at the sockets?
+        sockets = bool(len(self.model)) and record is not None and record(0).layer is Layer.STREAM
+        save = SaveScreen(self.suggested_name(), len(self.model), count, sockets=sockets)
+        self.app.push_screen(save, chosen)
 
     def suggested_name(self) -> str:
         """`capture-saved.pcap` for `capture.pcapng`; `wirelab-live.pcap` for a live session."""

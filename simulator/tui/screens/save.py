@@ -28,9 +28,13 @@ class SaveScreen(ModalScreen[Save | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, suggestion: str, count: int, shown: int | None = None) -> None:
-        """`count` packets in all; `shown` of them pass the filter (None: no filter)."""
+    def __init__(
+        self, suggestion: str, count: int, shown: int | None = None, *, sockets: bool = False
+    ) -> None:
+        """`count` packets in all; `shown` of them pass the filter (None: no filter);
+        `sockets`: the traffic was recorded at the sockets, not captured as packets."""
         super().__init__()
+        self.sockets = sockets
         self.suggestion = suggestion
         self.count = count
         self.shown = shown
@@ -45,7 +49,9 @@ class SaveScreen(ModalScreen[Save | None]):
                     yield RadioButton(f"all {self.count:,} packets")
             yield Static(
                 "Socket-level traffic becomes IPv4/TCP packets (handshake, data, teardown) "
-                "that Wireshark follows; .pcapng for pcapng.",
+                "that Wireshark follows; .pcapng for pcapng."
+                if self.sockets
+                else "The packets as they were captured; .pcapng for pcapng.",
                 id="save-note",
             )
             yield Input(self.suggestion, placeholder="file.pcap", id="save-path")
