@@ -10,6 +10,7 @@ import re
 import socket
 import string
 import time
+from typing import cast
 
 from simulator.errors import WirelabError
 from simulator.live.server import (
@@ -176,7 +177,7 @@ class WebSocketClient(asyncio.Protocol):
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
         self.transport = transport
         self.info = ConnectionInfo(
             0, transport.get_extra_info("sockname")[:2], transport.get_extra_info("peername")[:2]

@@ -17,6 +17,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import cast
 
 from simulator.http import HttpError, build_error_response, read_head
 from simulator.ws import (
@@ -36,6 +37,7 @@ from simulator.ws import (
 )
 from simulator.ws.deflate import PerMessageDeflate
 from simulator.ws.extensions import Extension
+from simulator.ws.frames import read_buffer
 
 HANDSHAKE_TIMEOUT = 10.0
 #: A WebSocket that has sent no message this long after opening is closed (1008): idle
@@ -47,6 +49,11 @@ CLOSE_TIMEOUT = 2.0
 #: would never be reached by a client that sends and then stops reading.
 STALL_TIMEOUT = 10.0
 SEND_BUFFER_LIMIT = 1 << 20
+#: Connections the kernel queues before they are accepted (asyncio's default is 100): a
+#: class of 200 connecting at once would see dropped SYNs and a second's retry.
+BACKLOG = 1024
+HEAD_READ = 16 * 1024
+LARGE_WRITE = 64 * 1024  # bytes read at a time before the WebSocket starts
 PING_COMMAND = "/ping"
 PING_PAYLOAD = b"wirelab"
 
@@ -143,11 +150,14 @@ class Echo(Service):
     name = "echo"
 
     def received(self, session: Session, event: Event) -> None:
-        if not ping_command(session, event):
+        kind = type(event)
+        if (kind is TextMessage and event.data != PING_COMMAND) or kind is BinaryMessage:
+            send_message(session.conn, event)  # the common case, first
+        elif not ping_command(session, event):
             send_message(session.conn, event)
 
 
-class Session(asyncio.Protocol):
+class Session(asyncio.BufferedProtocol):
     """One client connection: the transport, the engine and the glue between them."""
 
     def __init__(self, server: Server) -> None:
@@ -167,6 +177,7 @@ class Session(asyncio.Protocol):
         self._stall: asyncio.TimerHandle | None = None  # writes unread since pause_writing
         self._tap = server.tap
         self._head = bytearray()  # the request head, until we know what it asks for
+        self._view: memoryview = memoryview(b"")  # what get_buffer() returned last
         self._pending = False  # holding one of the server's handshake slots
         self._established = False  # counted among its open WebSockets
         self._idle: asyncio.TimerHandle | None = None  # no message yet since it opened
@@ -175,7 +186,7 @@ class Session(asyncio.Protocol):
     # --- asyncio.Protocol -------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
         self.transport = transport
         local = transport.get_extra_info("sockname")[:2]
         peer = transport.get_extra_info("peername")[:2]
@@ -217,21 +228,35 @@ class Session(asyncio.Protocol):
             self._pending = False
             self.server.pending -= 1
 
-    def data_received(self, data: bytes) -> None:
-        self.bytes_in += len(data)
+    def get_buffer(self, sizehint: int) -> memoryview:
+        # Frames are read where the engine keeps them (a large payload into its own
+        # buffer); the request head, before we know what it asks for, into ours.
+        if self.kind == "websocket":
+            self._view = self.conn.get_buffer()
+        else:
+            self._view = read_buffer()[:HEAD_READ]
+        return self._view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.bytes_in += nbytes
+        view = self._view
         if self._tap is not None and self.info is not None:
-            self._tap(self.info, "in", data, time.time())
-        if self.kind != "websocket":
-            if self.kind == "http":
-                return  # the answer is on its way; nothing more is read
-            self._head += data
+            self._tap(self.info, "in", bytes(view[:nbytes]), time.time())  # still masked
+        conn = self.conn
+        if self.kind == "websocket":
+            conn.buffer_updated(nbytes)  # into the buffer it gave
+        elif self.kind == "http":
+            return  # the answer is on its way; nothing more is read
+        else:
+            self._head += view[:nbytes]
             if not self._route():
                 return
             data = bytes(self._head)
             self._head.clear()
-        conn = self.conn
-        conn.receive_data(data)
-        # Loop: accept() parses the bytes that came right behind the request into new events.
+            conn = self.conn  # _route may have made a new one
+            conn.receive_data(data)
+        # Loop: accept() parses the bytes that came right behind the request into new
+        # events; and a violation found behind messages comes once they are answered.
         while events := conn.events():
             for event in events:
                 if type(event) is Request:
@@ -394,7 +419,8 @@ class Session(asyncio.Protocol):
         transport = self.transport
         if transport is None:
             return
-        chunks = self.conn.output()
+        conn = self.conn
+        chunks = conn.output()
         if chunks:
             if self.dropped is not None:
                 return  # cut off for reading too slowly: its buffer does not grow again
@@ -404,8 +430,13 @@ class Session(asyncio.Protocol):
                 if waiting and waiting + sum(map(len, chunks)) > limit:
                     self._too_slow(waiting)
                     return
-            self._write_raw(*chunks)
-        if self.conn.state is ConnectionState.CLOSED and not transport.is_closing():
+            if len(chunks) == 1 and self._tap is None and not transport.is_closing():
+                chunk = chunks[0]  # _write_raw's common case, inline
+                self.bytes_out += len(chunk)
+                transport.write(chunk if len(chunk) < LARGE_WRITE else memoryview(chunk))
+            else:
+                self._write_raw(*chunks)
+        if conn.state is ConnectionState.CLOSED and not transport.is_closing():
             if self.conn.close_received is None and transport.can_write_eof():
                 # We refused or failed the connection while the peer may still be
                 # sending: closing now could turn into a reset that destroys our
@@ -418,17 +449,18 @@ class Session(asyncio.Protocol):
             else:
                 transport.close()  # RFC 6455 §7.1.1: the server closes TCP first
 
-    def _write_raw(self, *chunks: bytes) -> None:
+    def _write_raw(self, *chunks: bytes | bytearray) -> None:
         transport = self.transport
         if transport is None or transport.is_closing():
             return  # gone (a broker may still relay to it before it is told): nothing to do
         size = sum(map(len, chunks))
         self.bytes_out += size
         if self._tap is not None and self.info is not None:
-            self._tap(self.info, "out", chunks[0] if len(chunks) == 1 else b"".join(chunks),
-                      time.time())  # fmt: skip
+            self._tap(self.info, "out", b"".join(chunks), time.time())
         for chunk in chunks:  # not writelines(): before 3.12 it joins them all
-            transport.write(chunk)
+            # A view: what the socket does not take at once is then copied once into the
+            # transport's buffer, not first sliced off into a new bytes object as well.
+            transport.write(chunk if len(chunk) < LARGE_WRITE else memoryview(chunk))
 
     def _too_slow(self, waiting: int) -> None:
         """The peer stopped reading and its unsent bytes reached the limit: fail the
@@ -601,7 +633,7 @@ class Server:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: Session(self), self.host, self.port, reuse_address=True
+            lambda: Session(self), self.host, self.port, reuse_address=True, backlog=BACKLOG
         )
         sockets = self._server.sockets
         if sockets:

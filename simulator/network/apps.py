@@ -206,7 +206,8 @@ class WebSocketPeer(StreamApp):
         if sock is None:
             return
         rewrite = self.rewrite
-        for piece in self.conn.output():
+        for chunk in self.conn.output():
+            piece = bytes(chunk)  # the simulated network keeps what it is given
             if rewrite is not None:
                 piece = rewrite.outgoing(piece)
                 if not piece:

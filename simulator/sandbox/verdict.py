@@ -252,6 +252,9 @@ def judge(frame: bytes, *, from_client: bool = True, max_size: int = 1 << 20) ->
             failed_on = next(iter(frame_facts(data[start:end], limit=max_size)), None)
     events: list[Event] = receiver.events()
     answer = receiver.data_to_send()
+    # A violation behind whole messages comes after them: the messages are delivered
+    # first (the receiver could answer them), then the connection fails.
+    events += receiver.events()
     answered, _ = parse_frames(answer)
     lines = [str(event) for event in events]
     close_frame, close_code = _close_of(answer)

@@ -18,6 +18,14 @@ A peer that breaks the protocol never raises out of `receive_data`: the
 connection fails itself (RFC 6455 §7.1.7), queues a close frame with the code
 that names the fault, reports `ConnectionFailed` and goes to CLOSED. In
 CLOSED the transport should be closed; the server closes it first (§7.1.1).
+Messages that were whole before the faulty frame are delivered first, the
+connection still OPEN, so that answers to them go out before the close frame
+(see `events`). A text frame fails (1007) as soon as the part of it received so
+far cannot be UTF-8, before the rest arrives.
+
+Bytes come in through `receive_data`, or `get_buffer`/`buffer_updated` (asyncio's
+`BufferedProtocol`), which reads a large payload straight into a buffer sized
+from its frame's header and unmasks it there: no copy of it is made after that.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import cast
 
 from simulator.ws import handshake as hs
 from simulator.ws.close_codes import CloseCode, is_valid_on_wire
@@ -57,6 +66,7 @@ from simulator.ws.frames import (
     Opcode,
     build_frame,
     pack_header,
+    read_buffer,
 )
 from simulator.ws.mask import NUMPY_THRESHOLD, mask_inplace, xor_small
 from simulator.ws.violations import Violation
@@ -126,6 +136,26 @@ def _kept(error: ProtocolError) -> ProtocolError:
     return error
 
 
+_UTF8 = codecs.getincrementaldecoder("utf-8")
+
+
+def _decode_utf8(
+    decoder: codecs.IncrementalDecoder, data: bytes | bytearray | memoryview, *, final: bool
+) -> str:
+    """The text `data` continues with; `ProtocolError` (1007) as soon as the bytes so
+    far cannot be UTF-8 (RFC 3629)."""
+    try:
+        text: str | None = decoder.decode(data, final=final)
+    except UnicodeDecodeError:
+        text = None
+    pending = decoder.getstate()[0]
+    # ...except that CPython waits for a third byte after ED A0-BF, which no byte can
+    # complete: it would encode a UTF-16 surrogate (RFC 3629 §3).
+    if text is None or (pending[:1] == b"\xed" and pending[1:2] >= b"\xa0"):
+        raise ProtocolError("text message is not valid UTF-8", violation=Violation.TEXT_NOT_UTF8)
+    return text
+
+
 class Connection:
     """One WebSocket endpoint. See the module docstring."""
 
@@ -144,8 +174,9 @@ class Connection:
         self._rng = rng
         self._client = role is Role.CLIENT
         self._events: list[Event] = []
-        self._out: list[bytes] = []
+        self._out: list[bytes | bytearray] = []
         self._head = bytearray()  # handshake bytes not yet consumed
+        self._scratch: memoryview | None = None  # get_buffer() before the frames start
         self._reader = FrameReader(check_header=self._check_header)
         # Negotiated in the handshake.
         self.subprotocol: str | None = None
@@ -156,17 +187,22 @@ class Connection:
         # The incoming message being reassembled (§5.4).
         self._msg_opcode: int | None = None
         self._msg_rsv = 0
-        self._msg_parts: list[bytes] = []
+        self._msg_parts: list[bytes | bytearray] = []
         self._msg_text: list[str] = []
         self._msg_size = 0
         self._msg_frames = 0  # frames of it so far (max_fragments)
         self._utf8: codecs.IncrementalDecoder | None = None
+        # Checks the text frame whose payload is still arriving (`_check_partial_text`).
+        self._partial_utf8: codecs.IncrementalDecoder | None = None
         # The outgoing fragmented message, if one is open.
         self._sending_fragments = False
         # How it ended.
         self.close_received: tuple[int, str] | None = None
         self.close_sent: tuple[int | None, str] | None = None
         self.failure: ProtocolError | None = None
+        # A failure found behind messages the application has not taken yet: applied
+        # once it took them (`_settle`), so its answers to them go out first.
+        self._failing: ProtocolError | None = None
 
     def __repr__(self) -> str:
         return f"<Connection {self.role.value} {self.state.value}>"
@@ -175,6 +211,8 @@ class Connection:
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Feed bytes that arrived from the peer; results appear in `events()`."""
+        if self._failing is not None:
+            self._settle()
         state = self.state
         if state is ConnectionState.OPEN or state is ConnectionState.CLOSING:
             self._reader.feed(data)
@@ -187,8 +225,31 @@ class Connection:
                 self._read_request()
         # CLOSED: the peer may not send anything more; discard it.
 
+    def get_buffer(self) -> memoryview:
+        """Where the next bytes from the peer may be read into (`recv_into`); then call
+        `buffer_updated(n)`. The same as `receive_data`, without a copy: a large frame's
+        payload is read straight into a buffer of its own (asyncio's `BufferedProtocol`)."""
+        if self._failing is None and (
+            self.state is ConnectionState.OPEN or self.state is ConnectionState.CLOSING
+        ):
+            return self._reader.get_buffer()
+        self._scratch = read_buffer()
+        return self._scratch
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """`nbytes` were written at the start of what `get_buffer` returned."""
+        if self._failing is None and (
+            self.state is ConnectionState.OPEN or self.state is ConnectionState.CLOSING
+        ):
+            self._reader.buffer_updated(nbytes)
+            self._read_frames()
+        elif self._scratch is not None:
+            self.receive_data(bytes(self._scratch[:nbytes]))
+
     def receive_eof(self) -> None:
         """The transport closed. Without a close handshake that is abnormal (1006)."""
+        if self._failing is not None:
+            self._settle()
         if self.state is not ConnectionState.CLOSED:
             self.state = ConnectionState.CLOSED
             self._events.append(
@@ -200,31 +261,51 @@ class Connection:
             )
 
     def events(self) -> list[Event]:
-        """Take the events produced since the last call, oldest first."""
+        """Take the events produced since the last call, oldest first.
+
+        When the peer broke a rule right after some messages, they come first, the
+        connection still OPEN (answer them if you like); the `ConnectionFailed` comes
+        on the next call, or with `data_to_send`/`output`, after your answers.
+        """
         events = self._events
+        if not events and self._failing is not None:
+            self._settle()
+            events = self._events
         self._events = []
         return events
 
+    def _settle(self) -> None:
+        """Fail the connection for the violation found behind messages (`_failing`)."""
+        error = self._failing
+        assert error is not None
+        self._failing = None
+        self._fail(error)
+
     def data_to_send(self) -> bytes:
         """Take the bytes to write to the transport, in order."""
+        if self._failing is not None:
+            self._settle()
         out = self._out
         if not out:
             return b""
         self._out = []
-        return out[0] if len(out) == 1 else b"".join(out)
+        first = out[0]
+        return first if len(out) == 1 and isinstance(first, bytes) else b"".join(out)
 
-    def output(self) -> list[bytes]:
+    def output(self) -> list[bytes | bytearray]:
         """Like `data_to_send`, as pieces: small ones joined, large payloads not copied.
 
         Write the pieces in order; for big messages this saves a full copy.
         """
+        if self._failing is not None:
+            self._settle()
         out = self._out
         if len(out) <= 1:
             self._out = []
             return out
         self._out = []
-        pieces: list[bytes] = []
-        run: list[bytes] = []
+        pieces: list[bytes | bytearray] = []
+        run: list[bytes | bytearray] = []
         for chunk in out:
             if len(chunk) < _LARGE:
                 run.append(chunk)
@@ -498,7 +579,10 @@ class Connection:
             while self.state is not ConnectionState.CLOSED:
                 item = reader.next_item()
                 if item is None:
+                    if reader.waiting:
+                        self._check_partial_text()
                     return
+                self._partial_utf8 = None
                 if self.on_frame is not None:
                     self.on_frame("received", reader.frame(item))
                 b0 = item[0]
@@ -515,51 +599,71 @@ class Connection:
                     else:
                         events.append(BinaryMessage(item[2]))
                 elif b0 & OPCODE >= 0x8:
-                    self._control_frame(b0 & OPCODE, item[2])
+                    # A control payload is at most 125 bytes: never a large one's bytearray.
+                    self._control_frame(b0 & OPCODE, cast(bytes, item[2]))
                 else:
-                    self._data_frame(reader.frame(item))
+                    self._data_frame(b0, item[2])
         except ProtocolError as error:
-            self._fail(error)
+            if self._events:
+                # Messages completed before the violating frame are delivered first: the
+                # application may answer them; the close frame goes out after its answers
+                # (`_settle`).
+                self._failing = error
+                self.failure = _kept(error)
+                self._reader.take_remaining()
+            else:
+                self._fail(error)
 
-    def _data_frame(self, frame: Frame) -> None:
-        if frame.opcode != Opcode.CONTINUATION:
-            self._msg_opcode = frame.opcode
-            self._msg_rsv = frame.header[0] & _RSV
+    def _check_partial_text(self) -> None:
+        """Fail as soon as the part of a text frame received so far cannot start valid
+        UTF-8 (RFC 6455 §8.1: "as soon as possible"), not only once the frame is whole."""
+        b0 = self._reader.pending_header
+        if b0 is None:
+            return
+        decoder = self._partial_utf8
+        if decoder is None:
+            opcode = b0 & OPCODE
+            if opcode == Opcode.TEXT and not b0 & _RSV:
+                decoder = _UTF8()
+            elif opcode == Opcode.CONTINUATION and self._utf8 is not None and not self._msg_rsv:
+                decoder = _UTF8()
+                decoder.setstate(self._utf8.getstate())
+            else:
+                return  # binary, or compressed: the bytes on the wire are not the text
+            self._partial_utf8 = decoder
+        _decode_utf8(decoder, self._reader.partial_payload(), final=False)
+
+    def _data_frame(self, b0: int, payload: bytes | bytearray) -> None:
+        fin = b0 & FIN
+        opcode = b0 & OPCODE
+        if opcode != Opcode.CONTINUATION:
+            self._msg_opcode = opcode
+            self._msg_rsv = b0 & _RSV
             self._msg_size = 0
-            if frame.opcode == Opcode.TEXT:
-                self._utf8 = codecs.getincrementaldecoder("utf-8")()
-        payload = frame.payload
+            if opcode == Opcode.TEXT:
+                self._utf8 = _UTF8()
         limit = self.config.max_size
         for ext in reversed(self.extensions):
             remaining = None if limit is None else limit - self._msg_size
-            payload = ext.decode(self._msg_rsv, payload, fin=frame.fin, max_size=remaining)
+            payload = ext.decode(self._msg_rsv, payload, fin=bool(fin), max_size=remaining)
         self._msg_size += len(payload)
         if limit is not None and self._msg_size > limit:
             raise ProtocolError(
                 f"message of more than {limit} bytes", violation=Violation.MESSAGE_TOO_BIG
             )
         if self._utf8 is not None:
-            try:
-                # Incremental: fails as soon as the bytes so far cannot be UTF-8.
-                text: str | None = self._utf8.decode(payload, final=frame.fin)
-            except UnicodeDecodeError:
-                text = None
-            pending = self._utf8.getstate()[0]
-            # ...except that CPython waits for a third byte after ED A0-BF, which no
-            # byte can complete: it would encode a UTF-16 surrogate (RFC 3629 §3).
-            if text is None or (pending[:1] == b"\xed" and pending[1:2] >= b"\xa0"):
-                raise ProtocolError(
-                    "text message is not valid UTF-8", violation=Violation.TEXT_NOT_UTF8
-                )
+            # Incremental: fails as soon as the bytes so far cannot be UTF-8.
+            text = _decode_utf8(self._utf8, payload, final=bool(fin))
             if text:
                 self._msg_text.append(text)
         elif payload:
             self._msg_parts.append(payload)
-        if frame.fin:
+        if fin:
             if self._utf8 is not None:
                 self._events.append(TextMessage("".join(self._msg_text)))
             else:
-                self._events.append(BinaryMessage(b"".join(self._msg_parts)))
+                parts = self._msg_parts
+                self._events.append(BinaryMessage(parts[0] if len(parts) == 1 else b"".join(parts)))
             self._msg_opcode = None
             self._msg_parts = []
             self._msg_text = []
@@ -621,11 +725,15 @@ class Connection:
         """Send a text message, in frames of at most `fragment_size` bytes if given."""
         self._send_message(Opcode.TEXT, text.encode("utf-8"), fragment_size)
 
-    def send_binary(self, data: bytes, *, fragment_size: int | None = None) -> None:
+    def send_binary(
+        self, data: bytes | bytearray | memoryview, *, fragment_size: int | None = None
+    ) -> None:
         """Send a binary message, in frames of at most `fragment_size` bytes if given."""
         self._send_message(Opcode.BINARY, bytes(data), fragment_size)
 
-    def _send_message(self, opcode: Opcode, payload: bytes, fragment_size: int | None) -> None:
+    def _send_message(
+        self, opcode: Opcode, payload: bytes | bytearray, fragment_size: int | None
+    ) -> None:
         if self.state is not ConnectionState.OPEN or self._sending_fragments:
             raise UsageError(
                 f"cannot send a message in state {self.state.value}"
@@ -683,10 +791,11 @@ class Connection:
         """The frame this connection would send for a whole message, for `send_prepared`
         to others with the same `prepared_key` (which must not be None)."""
         rsv = 0
+        data: bytes | bytearray = payload
         for ext in self.extensions:
-            payload, bits = ext.encode(opcode, payload)
+            data, bits = ext.encode(opcode, data)
             rsv |= bits
-        return pack_header(FIN | rsv | opcode, len(payload), None) + payload
+        return pack_header(FIN | rsv | opcode, len(data), None) + data
 
     def send_frame(self, opcode: Opcode, payload: bytes = b"", *, fin: bool = True) -> None:
         """Send one frame by hand, e.g. to show fragmentation step by step.
@@ -744,7 +853,9 @@ class Connection:
         self.close_sent = (code, reason)
         self._write(Opcode.CLOSE, payload)
 
-    def _write(self, opcode: int, payload: bytes, *, fin: bool = True, rsv: int = 0) -> None:
+    def _write(
+        self, opcode: int, payload: bytes | bytearray, *, fin: bool = True, rsv: int = 0
+    ) -> None:
         """Queue one frame. Clients mask with a fresh key from the random source (§5.3)."""
         b0 = (FIN if fin else 0) | rsv | opcode
         n = len(payload)
@@ -778,7 +889,7 @@ class Connection:
                     bool(rsv & 0x10),
                     opcode,
                     key,
-                    payload,
+                    payload if isinstance(payload, bytes) else bytes(payload),
                     header,
                 ),
             )
@@ -797,7 +908,8 @@ def send_message(conn: Connection, event: Event) -> bool:
     if type(event) is TextMessage:
         conn.send_text(event.data)
     elif type(event) is BinaryMessage:
-        conn.send_binary(event.data)
+        # Not copied (`send_binary` would): the engine made it, and nothing changes it.
+        conn._send_message(Opcode.BINARY, event.data, None)
     else:
         return False
     return True

@@ -220,7 +220,7 @@ class PerMessageDeflate(Extension):
             return None
         return (self.level, self._send_bits, self.mem_level)
 
-    def encode(self, opcode: int, payload: bytes) -> tuple[bytes, int]:
+    def encode(self, opcode: int, payload: bytes | bytearray) -> tuple[bytes | bytearray, int]:
         compressor = self._compressor
         if compressor is None or not self._send_takeover:
             compressor = zlib.compressobj(
@@ -241,7 +241,9 @@ class PerMessageDeflate(Extension):
             return payload, 0
         return data or _EMPTY_BLOCK, RSV1
 
-    def decode(self, rsv: int, payload: bytes, *, fin: bool, max_size: int | None) -> bytes:
+    def decode(
+        self, rsv: int, payload: bytes | bytearray, *, fin: bool, max_size: int | None
+    ) -> bytes | bytearray:
         if not rsv & RSV1:
             return payload  # sent uncompressed (§6)
         decompressor = self._decompressor

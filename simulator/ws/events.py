@@ -79,7 +79,10 @@ class TextMessage:
 
 @dataclass(frozen=True, slots=True)
 class BinaryMessage:
-    data: bytes
+    """A whole binary message. A large one (64 KiB or more in one frame) is the
+    `bytearray` it was read into, not a copy: treat it as read-only."""
+
+    data: bytes | bytearray
 
     def __str__(self) -> str:
         size = len(self.data)

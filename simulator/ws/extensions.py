@@ -102,11 +102,13 @@ class Extension(ABC):
 
     # --- data ------------------------------------------------------------
     @abstractmethod
-    def encode(self, opcode: int, payload: bytes) -> tuple[bytes, int]:
+    def encode(self, opcode: int, payload: bytes | bytearray) -> tuple[bytes | bytearray, int]:
         """Transform an outgoing message; return the payload and RSV bits for its first frame."""
 
     @abstractmethod
-    def decode(self, rsv: int, payload: bytes, *, fin: bool, max_size: int | None) -> bytes:
+    def decode(
+        self, rsv: int, payload: bytes | bytearray, *, fin: bool, max_size: int | None
+    ) -> bytes | bytearray:
         """Transform one incoming data frame's payload.
 
         `rsv` is the message's first-frame RSV bits; `fin` marks its last frame.

@@ -24,6 +24,7 @@ by the caller through the `check_header` hook, before the payload is buffered.
 from __future__ import annotations
 
 import struct
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -243,20 +244,50 @@ def build_frame(
     return Frame(fin, rsv1, rsv2, rsv3, opcode, masking_key, payload, header)
 
 
-RawFrame = tuple[int, bytes | None, bytes, int, int]
+RawFrame = tuple[int, bytes | None, bytes | bytearray, int, int]
 
 HeaderCheck = Callable[[int, bool, int], None]
 """Called as check(first_byte, masked, payload_length) once per frame, before its payload."""
+
+#: A frame whose payload is this big is read into a buffer of its own, sized from its
+#: header: the bytes arrive there (`get_buffer`) and are unmasked as they come, so the
+#: payload is never copied from a growing buffer and never copied again when it is whole.
+BIG_PAYLOAD = 64 * 1024
+#: The size of the buffer other bytes are read into before they are parsed.
+READ_SIZE = 256 * 1024
+
+_reads = threading.local()
+
+
+def read_buffer() -> memoryview:
+    """This thread's buffer for reads that are parsed (copied out) at once: one for every
+    connection, since a read is consumed before the next one starts."""
+    try:
+        view: memoryview = _reads.view
+    except AttributeError:
+        view = _reads.view = memoryview(bytearray(READ_SIZE))
+    return view
 
 
 class FrameReader:
     """Incremental frame parser: feed bytes, take whole frames.
 
+    Bytes come in one of two ways: `feed(data)`, or `get_buffer()` and then
+    `buffer_updated(n)` once `n` bytes were written into it (what an
+    `asyncio.BufferedProtocol` does), which reads a large payload straight into its
+    own buffer. The frames are the same either way, in any chunks.
+
     `max_payload` bounds a single frame: a header announcing more fails with
     1009 before any of that payload is buffered.
+
+    A payload of `BIG_PAYLOAD` bytes or more is handed out as the `bytearray` it was
+    read into (unmasked in place), not copied into `bytes`: treat it as read-only.
     """
 
-    __slots__ = ("_buf", "_checked", "_pos", "check_header", "max_payload")
+    __slots__ = (
+        "_big", "_big_b0", "_big_header", "_big_key", "_buf", "_checked", "_fill",
+        "_pos", "_read", "_seen", "check_header", "max_payload", "waiting",
+    )  # fmt: skip
 
     def __init__(
         self, *, max_payload: int | None = None, check_header: HeaderCheck | None = None
@@ -266,8 +297,23 @@ class FrameReader:
         self._checked = -1  # position of the header already passed to check_header
         self.max_payload = max_payload
         self.check_header = check_header
+        # The large frame being read into a buffer of its own, if any: its payload
+        # (unmasked up to `_fill`), first byte, masking key and header bytes.
+        self._big: bytearray | None = None
+        self._fill = 0
+        self._big_b0 = 0
+        self._big_key: bytes | None = None
+        self._big_header = b""
+        self._seen = 0  # payload bytes of the incomplete frame `partial_payload` gave out
+        self._read: memoryview | None = None  # what get_buffer() gave for small reads
+        #: A frame's header was read and checked, and its payload is still arriving.
+        self.waiting = False
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
+        if self._big is not None:
+            data = self._fill_big(data)
+            if not data:
+                return
         if self._pos:
             del self._buf[: self._pos]
             if self._checked >= 0:
@@ -275,18 +321,115 @@ class FrameReader:
             self._pos = 0
         self._buf += data
 
+    def get_buffer(self) -> memoryview:
+        """Where the next bytes received should be written; then call `buffer_updated`.
+
+        While a large frame is read, the rest of its payload; else a reusable buffer.
+        """
+        big = self._big
+        if big is not None:
+            return memoryview(big)[self._fill :]
+        self._read = read_buffer()
+        return self._read
+
+    def buffer_updated(self, nbytes: int) -> None:
+        """`nbytes` were written at the start of what `get_buffer` returned."""
+        big = self._big
+        if big is None:
+            assert self._read is not None, "buffer_updated() without get_buffer()"
+            if self._pos:  # feed(), inline: this is every small message's path
+                del self._buf[: self._pos]
+                if self._checked >= 0:
+                    self._checked -= self._pos
+                self._pos = 0
+            self._buf += self._read[:nbytes]
+            return
+        if nbytes > len(big) - self._fill:
+            raise ValueError("more bytes than the buffer held")
+        self._filled(big, nbytes)
+
+    def _fill_big(self, data: bytes | bytearray | memoryview) -> memoryview:
+        """Copy the start of `data` into the large payload; return what follows it."""
+        big = self._big
+        assert big is not None
+        view = data if isinstance(data, memoryview) else memoryview(data)
+        start = self._fill
+        n = min(len(view), len(big) - start)
+        big[start : start + n] = view[:n]
+        self._filled(big, n)
+        return view[n:]
+
+    def _filled(self, big: bytearray, n: int) -> None:
+        """`n` more payload bytes are in `big`: unmask them where they are."""
+        start = self._fill
+        self._fill = start + n
+        if self._big_key is not None:
+            mask_inplace(big, _rotated(self._big_key, start), start, start + n)
+
     @property
     def buffered(self) -> int:
         """Bytes received but not yet returned as frames."""
-        return len(self._buf) - self._pos
+        return len(self._buf) - self._pos + (self._fill if self._big is not None else 0)
 
     def take_remaining(self) -> bytes:
-        """Remove and return everything buffered (used after a handshake or a close)."""
+        """Remove and return everything buffered (used after a handshake or a close).
+
+        A large frame's payload is returned unmasked, after its header.
+        """
         rest = bytes(self._buf[self._pos :])
+        if self._big is not None:
+            rest = self._big_header + bytes(memoryview(self._big)[: self._fill]) + rest
+            self._big = None
         self._buf.clear()
         self._pos = 0
         self._checked = -1
+        self._seen = 0
+        self.waiting = False
         return rest
+
+    @property
+    def pending_header(self) -> int | None:
+        """The first header byte of the frame whose payload is still arriving (`waiting`),
+        or None."""
+        if not self.waiting:
+            return None
+        return self._big_b0 if self._big is not None else self._buf[self._pos]
+
+    def partial_payload(self) -> bytes | bytearray | memoryview:
+        """The unmasked payload bytes of the incomplete frame (see `pending_header`)
+        that arrived since the last call: for checking a payload before it is whole."""
+        seen = self._seen
+        big = self._big
+        if big is not None:
+            self._seen = self._fill
+            return memoryview(big)[seen : self._fill]
+        if self.pending_header is None:
+            return b""
+        buf = self._buf
+        pos = self._pos
+        b1 = buf[pos + 1]
+        marker = b1 & LENGTH
+        start = pos + (4 if marker == LENGTH_16 else 10 if marker == LENGTH_64 else 2)
+        masked = b1 & MASK
+        if masked:
+            start += 4
+        if len(buf) < start:
+            return b""
+        length = (
+            (buf[pos + 2] << 8) | buf[pos + 3]
+            if marker == LENGTH_16
+            else int.from_bytes(buf[pos + 2 : pos + 10], "big")
+            if marker == LENGTH_64
+            else marker
+        )
+        end = min(len(buf), start + length)
+        if end - start <= seen:
+            return b""
+        self._seen = end - start
+        data = buf[start + seen : end]
+        if not masked:
+            return data
+        return apply_mask(data, _rotated(bytes(buf[start - 4 : start]), seen))
 
     def next_frame(self) -> Frame | None:
         """The next complete frame, or None until more bytes arrive.
@@ -299,7 +442,9 @@ class FrameReader:
     def frame(self, item: RawFrame) -> Frame:
         """The `Frame` for an item just returned by `next_item`."""
         b0, key, payload, start, hlen = item
-        header = bytes(self._buf[start : start + hlen])
+        header = self._big_header if start < 0 else bytes(self._buf[start : start + hlen])
+        if type(payload) is not bytes:
+            payload = bytes(payload)  # a Frame is a value: a copy of a large payload
         return Frame(
             bool(b0 & FIN), bool(b0 & RSV1), bool(b0 & RSV2), bool(b0 & RSV3),
             b0 & OPCODE, key, payload, header,
@@ -309,8 +454,17 @@ class FrameReader:
         """Like `next_frame`, as a bare tuple: the connection's fast path.
 
         (first header byte, masking key or None, unmasked payload, header offset,
-        header length); valid until the next `feed`.
+        header length); valid until the next `feed`. A large frame's header offset is
+        -1: its header is kept apart.
         """
+        big = self._big
+        if big is not None:
+            if self._fill < len(big):
+                return None
+            self._big = None
+            self._seen = 0
+            self.waiting = False
+            return self._big_b0, self._big_key, big, -1, len(self._big_header)
         buf = self._buf
         pos = self._pos
         avail = len(buf) - pos
@@ -351,8 +505,14 @@ class FrameReader:
             start += 4
         end = start + length
         if len(buf) < end:
+            self.waiting = True
+            if length >= BIG_PAYLOAD and len(buf) >= start:
+                self._read_big(b0, length, start)
             return None
         self._pos = end
+        if self.waiting:
+            self.waiting = False
+            self._seen = 0
         if not masked:
             return b0, None, bytes(buf[start:end]), pos, hlen
         key = bytes(buf[start - 4 : start])
@@ -363,6 +523,33 @@ class FrameReader:
             with memoryview(buf) as view:
                 payload = bytes(view[start:end])
         return b0, key, payload, pos, hlen + 4
+
+    def _read_big(self, b0: int, length: int, start: int) -> None:
+        """From now on, read the payload of the frame at `_pos` into a buffer of its own."""
+        buf = self._buf
+        pos = self._pos
+        big = bytearray(length)
+        have = len(buf) - start
+        key = bytes(buf[start - 4 : start]) if buf[pos + 1] & MASK else None
+        with memoryview(buf) as view:
+            big[:have] = view[start:]
+        if key is not None:
+            mask_inplace(big, key, 0, have)
+        self._big_header = bytes(buf[pos:start])
+        self._big_b0 = b0
+        self._big_key = key
+        self._big = big
+        self._fill = have
+        # `partial_payload` counts from the payload's start in either buffer.
+        buf.clear()
+        self._pos = 0
+        self._checked = -1
+
+
+def _rotated(key: bytes, offset: int) -> bytes:
+    """The masking key as it lines up with payload byte `offset` (RFC 6455 §5.3: i mod 4)."""
+    shift = offset & 3
+    return key[shift:] + key[:shift] if shift else key
 
 
 def parse_frames(data: bytes) -> tuple[list[Frame], bytes]:

@@ -44,6 +44,31 @@ def test_server_fails_the_connection_with_the_rfc_close_code(case: MustCase) -> 
     assert f"failed with {case.close_code}: " in " | ".join(notes)
 
 
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_messages_before_the_violation_are_echoed_then_the_connection_fails(
+    case: MustCase,
+) -> None:
+    """A whole message and a rule-breaking frame in one read: the message was valid when it
+    arrived, so it is echoed; then the close frame names the violation."""
+
+    async def scenario() -> bytes:
+        async with serving() as server:
+            raw = await open_websocket(server.port)
+            try:
+                await raw.send(masked(0x1, b"before") + masked(0x2, b"\x01\x02") + case.wire)
+                return await raw.read_to_eof()
+            finally:
+                await raw.close()
+
+    frames = server_frames(run(scenario()))
+    assert [str(frame) for frame in frames[:2]] == [
+        "TEXT 'before' [6 bytes]",
+        "BINARY 01 02 [2 bytes]",
+    ], case.id
+    assert [frame.opcode for frame in frames[2:]] == [0x8], [str(f) for f in frames]
+    assert close_of(frames[2])[0] == case.close_code, case.rule
+
+
 def test_valid_frames_after_the_handshake_echo() -> None:
     """The control for the table above: the same kind of bytes, but legal, get echoes."""
 

@@ -368,7 +368,9 @@ def test_chat_compresses_each_broadcast_once_for_every_member(
     calls: list[int] = []
     encode = PerMessageDeflate.encode
 
-    def counted(self: PerMessageDeflate, opcode: int, payload: bytes) -> tuple[bytes, int]:
+    def counted(
+        self: PerMessageDeflate, opcode: int, payload: bytes | bytearray
+    ) -> tuple[bytes | bytearray, int]:
         calls.append(len(payload))
         return encode(self, opcode, payload)
 

@@ -38,7 +38,7 @@ class Reverse(Extension):
     rsv_mask = RSV1
 
     def __init__(self) -> None:
-        self._parts: list[bytes] = []
+        self._parts: list[bytes | bytearray] = []
 
     def offer(self) -> Params:
         return ()
@@ -50,10 +50,12 @@ class Reverse(Extension):
         if params:
             raise HandshakeError(f"x-reverse takes no parameters, got {params}")
 
-    def encode(self, opcode: int, payload: bytes) -> tuple[bytes, int]:
+    def encode(self, opcode: int, payload: bytes | bytearray) -> tuple[bytes | bytearray, int]:
         return payload[::-1], RSV1
 
-    def decode(self, rsv: int, payload: bytes, *, fin: bool, max_size: int | None) -> bytes:
+    def decode(
+        self, rsv: int, payload: bytes | bytearray, *, fin: bool, max_size: int | None
+    ) -> bytes | bytearray:
         if not rsv & RSV1:
             return payload
         self._parts.append(payload)  # a reversed message is whole only at its end
