@@ -10,14 +10,16 @@ import math
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from simulator import __version__
 from simulator.errors import WirelabError
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from simulator.lessons.course import Course
@@ -205,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="record every byte as packets to FILE (.pcap, or .pcapng), written as it comes",
     )
+    _loop_option(serve)
     serve.set_defaults(func=_cmd_serve)
 
     client = sub.add_parser("client", help="connect to a WebSocket server, send, print replies")
@@ -219,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds to wait for the handshake and for each reply (default 10)",
     )
+    _loop_option(client)
     client.set_defaults(func=_cmd_client)
 
     accept = sub.add_parser("accept", help="compute Sec-WebSocket-Accept step by step")
@@ -376,8 +380,13 @@ def _settings(args: argparse.Namespace) -> str:
     return (
         f"limits: messages up to {args.max_size} bytes, {args.max_connections} connections, "
         f"handshake within {args.handshake_timeout:g} s; origins: {origins}; "
-        f"compression: {deflate}"
+        f"compression: {deflate}; event loop: {_loop_name()}"
     )
+
+
+def _loop_name() -> str:
+    """The running loop, as people know it: uvloop or asyncio."""
+    return "uvloop" if "uvloop" in type(asyncio.get_running_loop()).__module__ else "asyncio"
 
 
 async def _start(server: Server, args: argparse.Namespace) -> None:
@@ -471,6 +480,42 @@ def _finish(recorder: Recorder | None) -> None:
         print(f"wrote {packets} ({connections}) to {done.path}", flush=True)
 
 
+LOOPS = ("auto", "uvloop", "asyncio")
+
+
+def _loop_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--loop",
+        choices=LOOPS,
+        default="auto",
+        help="event loop: uvloop (faster) or asyncio's own; auto (default): uvloop where "
+        "it is installed",
+    )
+
+
+def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop `choice` names (None: asyncio's own). uvloop is a drop-in loop on
+    libuv; `--loop asyncio` keeps the standard one, which is tested as fully."""
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise WirelabError(
+                "--loop uvloop: uvloop is not installed (pip install uvloop)"
+            ) from None
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+def run_loop(main: Coroutine[Any, Any, T], choice: str) -> T:
+    """Run `main` to the end on the event loop `choice` names (see `loop_factory`)."""
+    with asyncio.Runner(loop_factory=loop_factory(choice)) as runner:
+        return runner.run(main)
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from simulator.trace import Trace, check_writable
 
@@ -505,7 +550,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             count = len(server.sessions)
             print(f"stopping: closing {_plural(count, 'connection')} with 1001", flush=True)
 
-    asyncio.run(run())
+    run_loop(run(), args.loop)
     return 0
 
 
@@ -551,7 +596,7 @@ def _serve_inspector(args: argparse.Namespace) -> int:
             finally:
                 print(f"wirelab serve: {len(trace)} records seen", flush=True)
 
-    asyncio.run(run())
+    run_loop(run(), args.loop)
     return 0
 
 
@@ -929,7 +974,7 @@ def _cmd_client(args: argparse.Namespace) -> int:
         print(ended.rstrip())
         return status
 
-    return asyncio.run(run())
+    return run_loop(run(), args.loop)
 
 
 # --- accept -----------------------------------------------------------------------------

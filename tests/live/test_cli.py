@@ -155,6 +155,35 @@ def test_client_sends_and_prints_the_echoes(echo_url: str) -> None:
     assert len(lines) == 5
 
 
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_serve_and_client_on_either_event_loop(loop: str) -> None:
+    """uvloop by default where it is installed; asyncio's own loop stays a full path. A
+    server accepting 4 MiB echoes a 3 MiB message (read into a buffer of its own)
+    and small text ones on either loop, to a client on the other."""
+    pytest.importorskip("uvloop")
+    process = ServeProcess("--loop", loop, "--max-size", "4MiB")
+    try:
+        process.wait_line(rf"; event loop: {loop}$")
+        other = "uvloop" if loop == "asyncio" else "asyncio"
+        result = wirelab("client", f"{process.url}echo", "--send", "hi", "--count", "2",
+                         "--loop", other)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines()[1:3] == ["< hi", "< hi"]
+
+        async def large() -> bytes:
+            async with ws_connect(process.url, max_size=None, compression=None) as ws:
+                payload = bytes(range(256)) * (3 << 12)  # 3 MiB
+                await ws.send(payload)
+                echo = await asyncio.wait_for(ws.recv(), STEP)
+                assert isinstance(echo, bytes)
+                assert echo == payload
+                return echo
+
+        assert len(run(large())) == 3 << 20
+    finally:
+        process.stop()
+
+
 def test_client_binary(echo_url: str) -> None:
     result = wirelab("client", echo_url, "--send", "hi", "--binary")
     assert result.returncode == 0, result.stderr
