@@ -426,8 +426,12 @@ class Session(asyncio.BufferedProtocol):
                 return  # cut off for reading too slowly: its buffer does not grow again
             limit = self.server.send_buffer_limit
             if limit is not None:
+                # Over the limit before this write: the peer has stopped reading. (Not
+                # "over it after": a client that reads, with a few KiB still in flight,
+                # would be dropped for the next message as big as the limit.) What
+                # waits stays under the limit plus one message.
                 waiting = transport.get_write_buffer_size()
-                if waiting and waiting + sum(map(len, chunks)) > limit:
+                if waiting > limit:
                     self._too_slow(waiting)
                     return
             if len(chunks) == 1 and self._tap is None and not transport.is_closing():

@@ -283,6 +283,58 @@ def test_a_client_that_stops_reading_is_dropped_with_1013() -> None:
     run(scenario())
 
 
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_client_that_reads_is_never_dropped_for_messages_as_big_as_the_limit(loop: str) -> None:
+    """Seen: with 1 MiB messages four in flight, a client that read all the time (slowly)
+    was dropped with 1013: a few KiB were still unsent when the next echo came, and the
+    two together passed the 1 MiB limit. The limit is on what already waits."""
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    from simulator.cli import loop_factory
+
+    limit = 64 * 1024
+    frame = masked(0x2, bytes(limit))  # a message as big as the limit, 12 of them
+    echo = 4 + limit  # its echo: a 4-byte header (16-bit length), then the payload
+
+    async def scenario() -> None:
+        notes: list[str] = []
+        async with serving(send_buffer_limit=limit, notify=lambda _s, text: notes.append(text),
+                           config=Config(max_size=1 << 20, extensions=())) as server:  # fmt: skip
+            loop = asyncio.get_running_loop()
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the echoes queue up
+            sock.setblocking(False)
+            try:
+                await loop.sock_connect(sock, ("127.0.0.1", server.port))
+                await loop.sock_sendall(sock, request(server.port))
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    head += await asyncio.wait_for(loop.sock_recv(sock, 4096), STEP)
+                assert head.startswith(b"HTTP/1.1 101")
+                got = len(head) - head.index(b"\r\n\r\n") - 4
+                for session in server.sessions:  # the kernel takes little: the rest waits
+                    assert session.transport is not None
+                    theirs = session.transport.get_extra_info("socket")
+                    theirs.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+                for sent in range(1, 13):
+                    # The next message goes while part of the last echo is still unsent.
+                    await loop.sock_sendall(sock, frame)
+                    while got < (sent - 0.5) * echo:
+                        data = await asyncio.wait_for(loop.sock_recv(sock, 4096), STEP)
+                        assert data, f"closed by the server: {notes}"
+                        got += len(data)
+                while got < 12 * echo:
+                    data = await asyncio.wait_for(loop.sock_recv(sock, 4096), STEP)
+                    assert data, f"closed by the server: {notes}"
+                    got += len(data)
+            finally:
+                sock.close()
+        assert not any("1013" in note for note in notes), notes
+
+    with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
+        runner.run(asyncio.wait_for(scenario(), 30))
+
+
 def test_one_address_cannot_take_every_connection() -> None:
     """Seen: 1,023 idle WebSockets from one host made every new client get 503. One
     address gets at most `max_per_address` connections; the next gets 503 saying so."""
