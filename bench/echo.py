@@ -1,5 +1,11 @@
 """Echo benchmark: one cheap raw client against our server, websockets, wsproto and Node's ws.
 
+Our server runs twice, on asyncio's own event loop ("ours") and on uvloop
+("ours-uvloop"). "raw-asyncio" is not a WebSocket server: after the opening
+handshake it writes back every byte it receives, unchanged, so it is the floor
+for an echo on asyncio (the client accepts its own masked frames from it, and
+from no other server).
+
 `--compression` runs it with permessage-deflate (RFC 7692) on both sides: the
 client offers `permessage-deflate; client_no_context_takeover` and sends
 compressed frames (compressed once, up front: without context takeover each
@@ -29,11 +35,11 @@ import subprocess
 import sys
 import time
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from revision import revision  # bench/ is on sys.path when run as a script
 from websockets.asyncio.server import ServerConnection
@@ -56,7 +62,7 @@ from wsproto.extensions import PerMessageDeflate as WsprotoDeflate
 from wsproto.utilities import RemoteProtocolError
 
 from simulator.live import Server
-from simulator.live.server import default_config
+from simulator.live.server import BACKLOG, default_config
 from simulator.ws import Config, Opcode, serialize_frame
 from simulator.ws.deflate import PerMessageDeflate
 from simulator.ws.frames import parse_frames
@@ -65,9 +71,21 @@ from simulator.ws.handshake import accept_key
 HOST = "127.0.0.1"
 MIB = 1 << 20
 MAX_SIZE = 32 * MIB  # every server accepts messages this large
-PYTHON_SERVERS = ("ours", "websockets", "wsproto")
+RAW = "raw-asyncio"  # not a WebSocket server: it echoes the client's bytes unchanged
+PYTHON_SERVERS = ("ours", "ours-uvloop", "websockets", "wsproto", RAW)
 NODE = Path(__file__).resolve().parent / "node"  # Node's ws: `scripts/bench-tools` installs it
-SERVERS = (*PYTHON_SERVERS, "node-ws")
+SERVERS = ("ours", "ours-uvloop", "websockets", "wsproto", "node-ws", RAW)
+OURS = ("ours", "ours-uvloop")  # the same server, on asyncio's loop and on uvloop
+LOOPS = ("asyncio", "uvloop")
+# The benchmarks open many connections from 127.0.0.1 at once: 200 in the `conns`
+# workload, 10,000 idle ones in idle.py. Our server's limits on them (connections from
+# one address, open WebSockets, handshakes in progress) guard against hostile clients;
+# a benchmark client is not one, so they are raised past anything the fd limit allows.
+CONNECTION_LIMIT = 1_000_000
+# Our server closes a WebSocket that has sent no message for 60 s (IDLE_TIMEOUT); idle.py
+# holds its connections silent while it reads the server's memory. Raised, not disabled,
+# so that each connection still carries its idle timer, as it does by default.
+IDLE_TIMEOUT = 3600.0
 MASKING_KEY = b"\x9a\x3c\x51\xe7"  # fixed: the client's frames are built once, up front
 READY_TIMEOUT = 20.0  # for a server subprocess to print its port
 CONNECT_TIMEOUT = 10.0
@@ -89,10 +107,21 @@ class BenchError(Exception):
 
 
 async def _serve_ours(port: int, stop: asyncio.Event) -> None:
+    """Our server with its default echo handler (on whichever loop `serve` runs it)."""
     extensions = default_config().extensions if COMPRESSION else ()
     if COMPRESSION == "zlib":
         extensions = (PerMessageDeflate,)  # no window bits asked: 15; memLevel 8, level 6
-    server = Server(host=HOST, port=port, config=Config(max_size=MAX_SIZE, extensions=extensions))
+    server = Server(
+        host=HOST,
+        port=port,
+        config=Config(max_size=MAX_SIZE, extensions=extensions),
+        # See CONNECTION_LIMIT and IDLE_TIMEOUT: 200 (echo.py) or 10,000 (idle.py)
+        # connections from 127.0.0.1, kept open while idle.py measures.
+        max_connections=CONNECTION_LIMIT,
+        max_per_address=CONNECTION_LIMIT,
+        max_pending=CONNECTION_LIMIT,
+        idle_timeout=IDLE_TIMEOUT,
+    )
     await server.start()
     _ready(server.port)
     await stop.wait()
@@ -116,6 +145,7 @@ async def _serve_websockets(port: int, stop: asyncio.Event) -> None:
         extensions=extensions,
         max_size=MAX_SIZE,
         ping_interval=None,
+        backlog=BACKLOG,
     ) as server:
         _ready(next(iter(server.sockets)).getsockname()[1])
         await stop.wait()
@@ -131,7 +161,7 @@ class WsprotoEcho(asyncio.Protocol):
         self.binary: list[bytes | bytearray] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
@@ -196,7 +226,75 @@ class WsprotoEcho(asyncio.Protocol):
 
 async def _serve_wsproto(port: int, stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(WsprotoEcho, HOST, port, reuse_address=True)
+    server = await loop.create_server(WsprotoEcho, HOST, port, reuse_address=True, backlog=BACKLOG)
+    _ready(server.sockets[0].getsockname()[1])
+    await stop.wait()
+    server.close()
+    await server.wait_closed()
+
+
+class RawEcho(asyncio.Protocol):
+    """Not a WebSocket server: the floor for an echo on asyncio.
+
+    It answers the opening handshake (101 with the right Sec-WebSocket-Accept),
+    then writes back every byte it receives, unchanged: no parsing, no
+    unmasking, no framing, no copy. The client gets its own masked frames back.
+    """
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.head: bytearray | None = bytearray()  # the request head, until answered
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        transport = self.transport
+        assert transport is not None
+        if self.head is None:
+            transport.write(data)
+            return
+        self.head += data
+        end = self.head.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self.head) > 65536:
+                transport.close()
+            return
+        key = ""
+        for line in bytes(self.head[:end]).decode("latin-1").split("\r\n")[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "sec-websocket-key":
+                key = value.strip()
+        rest = bytes(self.head[end + 4 :])  # frames sent right behind the request
+        self.head = None
+        if not key:
+            transport.write(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n")
+            transport.close()
+            return
+        transport.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: "
+            + accept_key(key).encode("ascii")
+            + b"\r\n\r\n"
+            + rest
+        )
+
+    def eof_received(self) -> bool | None:
+        return None  # the client's half-close ends the connection
+
+    def pause_writing(self) -> None:
+        if self.transport is not None:
+            self.transport.pause_reading()  # the same backpressure as the others
+
+    def resume_writing(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+
+async def _serve_raw(port: int, stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(RawEcho, HOST, port, reuse_address=True, backlog=BACKLOG)
     _ready(server.sockets[0].getsockname()[1])
     await stop.wait()
     server.close()
@@ -205,8 +303,10 @@ async def _serve_wsproto(port: int, stop: asyncio.Event) -> None:
 
 SERVE: dict[str, Callable[[int, asyncio.Event], Awaitable[None]]] = {
     "ours": _serve_ours,
+    "ours-uvloop": _serve_ours,  # `serve` runs it on uvloop
     "websockets": _serve_websockets,
     "wsproto": _serve_wsproto,
+    RAW: _serve_raw,
 }
 
 
@@ -215,7 +315,7 @@ def _ready(port: int) -> None:
 
 
 def serve(name: str, port: int) -> int:
-    """Run one echo server until SIGTERM or SIGINT."""
+    """Run one echo server until SIGTERM or SIGINT ("ours-uvloop" on uvloop)."""
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -224,8 +324,32 @@ def serve(name: str, port: int) -> int:
             loop.add_signal_handler(sig, stop.set)
         await SERVE[name](port, stop)
 
-    asyncio.run(run())
+    run_on(run(), "uvloop" if name == "ours-uvloop" else "asyncio")
     return 0
+
+
+T = TypeVar("T")
+
+
+def run_on(main: Coroutine[Any, Any, T], loop: str) -> T:
+    """Run `main` on asyncio's own event loop or on uvloop's ("asyncio" or "uvloop")."""
+    if loop == "uvloop":
+        import uvloop  # only where it is installed: uvloop_missing() says
+
+        return uvloop.run(main)
+    return asyncio.run(main)
+
+
+def uvloop_missing() -> str | None:
+    """Why uvloop cannot run here, or None when it can."""
+    if importlib.util.find_spec("uvloop") is None:
+        return "uvloop is not installed"
+    return None
+
+
+def masks(name: str) -> bool:
+    """Whether a server sends masked frames: only raw-asyncio, which echoes the client's."""
+    return name == RAW
 
 
 @dataclass
@@ -304,11 +428,14 @@ class Client(asyncio.Protocol):
 
     It never looks at payload bytes (unless `tap` is set): per reply it reads
     a 2-, 4- or 10-byte header and counts, so the server is the bottleneck.
+    A masked frame from the server fails the connection (RFC 6455 §5.1), unless
+    `masked` is set: raw-asyncio echoes the client's own frames, masking keys and all.
     """
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, *, masked: bool = False) -> None:
         loop = asyncio.get_running_loop()
         self.port = port
+        self.masked = masked  # accept masked frames (and skip their masking keys)
         self.key = base64.b64encode(os.urandom(16)).decode("ascii")
         self.transport: asyncio.Transport | None = None
         self.opened: asyncio.Future[None] = loop.create_future()
@@ -328,7 +455,7 @@ class Client(asyncio.Protocol):
         self.extensions = ""  # the server's Sec-WebSocket-Extensions answer
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
         self.transport = transport
         transport.write(
             (
@@ -395,21 +522,27 @@ class Client(asyncio.Protocol):
         while n - pos >= 2:
             b0 = data[pos]
             length = data[pos + 1]  # MASK clear: the 7-bit length itself
+            key = 0  # masking key bytes after the length
             if length & 0x80:
-                self._fail("masked frame from the server")  # RFC 6455 §5.1
-                return
+                if not self.masked:
+                    self._fail("masked frame from the server")  # RFC 6455 §5.1
+                    return
+                length &= 0x7F
+                key = 4
             if length < 126:
-                pos += 2
+                if key and n - pos < 6:
+                    break
+                pos += 2 + key
             elif length == 126:
-                if n - pos < 4:
+                if n - pos < 4 + key:
                     break
                 length = int.from_bytes(data[pos + 2 : pos + 4], "big")
-                pos += 4
+                pos += 4 + key
             else:
-                if n - pos < 10:
+                if n - pos < 10 + key:
                     break
                 length = int.from_bytes(data[pos + 2 : pos + 10], "big")
-                pos += 10
+                pos += 10 + key
             if n - pos < length:
                 self.skip = length - (n - pos)
                 self.frame_b0 = b0
@@ -465,6 +598,8 @@ class Client(asyncio.Protocol):
             return
         if not self.transport.is_closing():
             self.transport.write(CLOSE_FRAME)
+            if self.masked:
+                self.transport.write_eof()  # raw-asyncio closes on EOF, not on a close frame
         try:
             await asyncio.wait_for(asyncio.shield(self.closed), CLOSE_TIMEOUT)
         except TimeoutError:
@@ -474,11 +609,29 @@ class Client(asyncio.Protocol):
 CLOSE_FRAME = serialize_frame(Opcode.CLOSE, (1000).to_bytes(2, "big"), masking_key=MASKING_KEY)
 
 
+class Trips(Client):
+    """A client that writes `frame` again each time an echo completes: `trips` in all.
+
+    The next message goes out from `data_received` itself, with no task switch.
+    """
+
+    def __init__(self, port: int, frame: bytes, trips: int, *, masked: bool = False) -> None:
+        super().__init__(port, masked=masked)
+        self.frame = frame
+        self.trips = trips
+
+    def _frame_end(self, b0: int, length: int) -> None:
+        before = self.messages
+        super()._frame_end(b0, length)
+        if before < self.messages < self.trips and self.transport is not None:
+            self.transport.write(self.frame)
+
+
 @contextlib.asynccontextmanager
-async def connected(port: int) -> AsyncIterator[Client]:
+async def connected(port: int, *, masked: bool = False) -> AsyncIterator[Client]:
     loop = asyncio.get_running_loop()
     async with asyncio.timeout(CONNECT_TIMEOUT):
-        _, client = await loop.create_connection(lambda: Client(port), HOST, port)
+        _, client = await loop.create_connection(lambda: Client(port, masked=masked), HOST, port)
         await client.opened
     try:
         yield client
@@ -501,9 +654,11 @@ class Sizes:
     large_window: int = 4
     huge_size: int = 16 * MIB
     huge_trips: int = 3
+    conns: int = 200  # connections opened at once, each with its own handshake
+    conn_trips: int = 50  # round trips of a small message on each, all concurrently
 
 
-QUICK = Sizes(small_count=1_000, trips=200, large_count=8, huge_trips=1)
+QUICK = Sizes(small_count=1_000, trips=200, large_count=8, huge_trips=1, conns=20, conn_trips=10)
 
 
 @dataclass(frozen=True)
@@ -513,14 +668,19 @@ class Metric:
     unit: str
     higher_is_better: bool
     target_vs_websockets: float | None  # None: shown, not judged
+    # Against raw-asyncio, which does no WebSocket work: judged on the 16 MiB round
+    # trip alone, where ours must take at most 1.3 times its time.
+    target_vs_raw: float | None = None
 
 
+TARGET_VS_RAW_HUGE = 1 / 1.3
 METRICS = (
     Metric("small", "{small_count:,} × {small_size} B text, pipelined", "msg/s", True, 1.0),
     Metric("lat_p50", "round trip {small_size} B, median", "µs", False, 1.0),
     Metric("lat_p99", "round trip {small_size} B, p99", "µs", False, 1.0),
     Metric("large", "{large_count} × 1 MiB binary, {large_window} in flight", "MB/s", True, 0.8),
-    Metric("huge", "16 MiB binary round trip", "ms", False, 0.8),
+    Metric("huge", "16 MiB binary round trip", "ms", False, 0.8, TARGET_VS_RAW_HUGE),
+    Metric("conns", "{conns:,} connections × {conn_trips} round trips", "ms", False, 1.0),
 )
 # Server CPU time per echoed message, from /proc/PID/schedstat: steadier than wall
 # time on a busy machine, since time the server spends waiting does not count.
@@ -531,8 +691,12 @@ CPU_METRICS = tuple(
         ("latency", "server CPU, round trips"),
         ("large", "server CPU, 1 MiB messages"),
         ("huge", "server CPU, 16 MiB messages"),
+        ("conns", "server CPU, {conns:,} connections"),
     )
 )
+# Connections dropped because the server's accept queue was full, during `conns`: each
+# costs a second (the client's SYN is sent again), so they are counted and reported.
+OVERFLOWS = "conns_listen_overflows"
 TARGET_VS_WSPROTO = 1.0
 TARGET_VS_NODE_WS = 1.0  # at least on par with Node's ws on every workload
 
@@ -671,12 +835,80 @@ async def huge_round_trip(client: Client, frames: Frames, sizes: Sizes) -> dict[
     return {"huge": statistics.median(times)}
 
 
+async def many_connections(server: ServerProcess, frames: Frames, sizes: Sizes) -> dict[str, float]:
+    """`conns` connections opened at once, then `conn_trips` round trips on each, all
+    concurrently; timed from the first connect to the last echo, handshakes included.
+
+    Server CPU per echoed message too, from before the first connect to the last echo.
+    """
+    loop = asyncio.get_running_loop()
+    port, masked, trips = server.port, masks(server.name), sizes.conn_trips
+    clients: list[Trips] = []
+
+    async def one() -> int:
+        _, client = await loop.create_connection(
+            lambda: Trips(port, frames.small, trips, masked=masked), HOST, port
+        )
+        clients.append(client)
+        await client.opened
+        client.write(frames.small)  # the others go out as the echoes arrive
+        return await client.until(trips)
+
+    overflows = listen_overflows()
+    before = cpu_ns(server.proc.pid)
+    start = time.perf_counter_ns()
+    tasks = [asyncio.ensure_future(one()) for _ in range(sizes.conns)]
+    done = False
+    try:
+        async with asyncio.timeout(120):
+            ends = await asyncio.gather(*tasks)
+        after = cpu_ns(server.proc.pid)
+        overflows_after = listen_overflows()
+        done = True
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if done:
+            await asyncio.gather(*(client.close() for client in clients))
+        else:
+            for client in clients:
+                if client.transport is not None:
+                    client.transport.abort()
+    values = {"conns": (max(ends) - start) / 1e6}
+    if before is not None and after is not None:
+        values["cpu_conns"] = (after - before) / 1e3 / (sizes.conns * trips)
+    if overflows is not None and overflows_after is not None:
+        values[OVERFLOWS] = overflows_after - overflows
+    return values
+
+
 Workload = Callable[[Client, Frames, Sizes], Awaitable[dict[str, float]]]
-WORKLOADS: tuple[tuple[str, Workload], ...] = (
-    ("small", small_pipelined),
-    ("latency", latency),
-    ("large", large_windowed),
-    ("huge", huge_round_trip),
+Run = Callable[[ServerProcess, Frames, Sizes], Awaitable[dict[str, float]]]
+
+
+def on_one_connection(name: str, workload: Workload) -> Run:
+    """Run `workload` on a fresh connection; add the server's CPU per echoed message."""
+
+    async def run(server: ServerProcess, frames: Frames, sizes: Sizes) -> dict[str, float]:
+        async with connected(server.port, masked=masks(server.name)) as client:
+            before = cpu_ns(server.proc.pid)
+            values = await workload(client, frames, sizes)
+            after = cpu_ns(server.proc.pid)
+        if before is not None and after is not None:
+            # Warm-up included: every message this connection echoed.
+            values[f"cpu_{name}"] = (after - before) / 1e3 / client.messages
+        return values
+
+    return run
+
+
+WORKLOADS: tuple[tuple[str, Run], ...] = (
+    ("small", on_one_connection("small", small_pipelined)),
+    ("latency", on_one_connection("latency", latency)),
+    ("large", on_one_connection("large", large_windowed)),
+    ("huge", on_one_connection("huge", huge_round_trip)),
+    ("conns", many_connections),
 )
 
 
@@ -686,17 +918,17 @@ async def check_echo(name: str, port: int) -> str:
     Returns its Sec-WebSocket-Extensions answer.
     """
     try:
-        return await _check_echo(port)
+        return await _check_echo(port, masked=masks(name))
     except (TimeoutError, ConnectionError) as error:
         reason = str(error) or type(error).__name__
         raise BenchError(f"{name} failed the echo check: {reason}") from error
 
 
-async def _check_echo(port: int) -> str:
+async def _check_echo(port: int, *, masked: bool) -> str:
     text = "héllo wirelab " * 10
     rng = random.Random(1)
     data = json_like(200_000, rng) if COMPRESSION else rng.randbytes(200_000)
-    async with connected(port) as client:
+    async with connected(port, masked=masked) as client:
         client.tap = bytearray()
         done = client.until(3)
         client.write(data_frame(Opcode.TEXT, text.encode()))
@@ -727,6 +959,22 @@ def cpu_ns(pid: int) -> int | None:
         return None
 
 
+def listen_overflows() -> int | None:
+    """How many times a listening socket's accept queue was full (Linux, every socket of
+    the machine: TcpExt ListenOverflows), or None when unknown. Each time, a connection's
+    handshake is dropped and the client tries again a second later."""
+    try:
+        lines = Path("/proc/net/netstat").read_text().splitlines()
+    except OSError:
+        return None
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names.startswith("TcpExt:"):
+            table = dict(zip(names.split()[1:], values.split()[1:], strict=False))
+            with contextlib.suppress(KeyError, ValueError):
+                return int(table["ListenOverflows"])
+    return None
+
+
 async def run_rounds(
     servers: Sequence[ServerProcess],
     sizes: Sizes,
@@ -744,23 +992,17 @@ async def run_rounds(
     samples: dict[str, dict[str, list[float]]] = {
         m.key: {name: [] for name in names} for m in METRICS + CPU_METRICS
     }
+    samples[OVERFLOWS] = {name: [] for name in names}  # not a row: a note under the table
     for r in range(-warmup, rounds):
         order = names[r % len(names) :] + names[: r % len(names)]
         log(f"round {r + 1}/{rounds} ({', '.join(order)})" if r >= 0 else "warm-up round")
         for workload_name, workload in WORKLOADS:
             for name in order:
-                server = by_name[name]
                 try:
-                    async with connected(server.port) as client:
-                        before = cpu_ns(server.proc.pid)
-                        values = await workload(client, frames, sizes)
-                        after = cpu_ns(server.proc.pid)
+                    values = await workload(by_name[name], frames, sizes)
                 except (TimeoutError, ConnectionError) as error:
                     reason = str(error) or type(error).__name__
                     raise BenchError(f"{workload_name} against {name}: {reason}") from error
-                if before is not None and after is not None:
-                    # Warm-up included: every message this connection echoed.
-                    values[f"cpu_{workload_name}"] = (after - before) / 1e3 / client.messages
                 if r >= 0:
                     for key, value in values.items():
                         samples[key][name].append(value)
@@ -769,7 +1011,10 @@ async def run_rounds(
 
 
 def _fmt_values(values: dict[str, float]) -> str:
-    return "  ".join(f"{k}={v:,.1f}" for k, v in values.items())
+    return "  ".join(
+        f"listen_overflows={v:,.0f}" if k == OVERFLOWS else f"{k}={v:,.1f}"
+        for k, v in values.items()
+    )
 
 
 # --- report ----------------------------------------------------------------------------
@@ -778,7 +1023,7 @@ def _fmt_values(values: dict[str, float]) -> str:
 def deflate_settings(name: str) -> str:
     """The zlib settings a server compresses its echoes with (not visible on the wire)."""
     level, mem_level = 6, 8  # zlib's defaults (level -1 means 6)
-    if name == "ours":
+    if name in OURS:
         factory = default_config().extensions[0] if COMPRESSION == "defaults" else None
         deflate = factory() if factory is not None else PerMessageDeflate()
         assert isinstance(deflate, PerMessageDeflate)
@@ -839,7 +1084,20 @@ def _label(metric: Metric, sizes: Sizes) -> str:
     return label.replace("binary", "JSON text") if COMPRESSION else label
 
 
+def targets(metric: Metric) -> dict[str, float | None]:
+    """Each peer's target ratio for a metric (None: shown, not judged)."""
+    judged = metric.target_vs_websockets is not None  # CPU rows are never judged
+    return {
+        "websockets": metric.target_vs_websockets,
+        "wsproto": TARGET_VS_WSPROTO if judged else None,
+        "node-ws": TARGET_VS_NODE_WS if judged else None,
+        RAW: metric.target_vs_raw,  # only the 16 MiB round trip
+    }
+
+
 def summarize(samples: dict[str, dict[str, list[float]]], sizes: Sizes) -> list[dict[str, Any]]:
+    """One row a metric: medians, spread, samples; ratio[subject][peer] for ours and
+    ours-uvloop against every peer, target[subject][peer] where one applies."""
     rows = []
     for metric in METRICS + CPU_METRICS:
         per_server = samples[metric.key]
@@ -859,16 +1117,14 @@ def summarize(samples: dict[str, dict[str, list[float]]], sizes: Sizes) -> list[
             "ratio": {},
             "target": {},
         }
-        if "ours" in medians:
-            for other, target in (
-                ("websockets", metric.target_vs_websockets),  # None for CPU metrics
-                ("wsproto", TARGET_VS_WSPROTO),
-                ("node-ws", TARGET_VS_NODE_WS),
-            ):
+        for subject in (s for s in OURS if s in medians):
+            row["ratio"][subject] = {}
+            row["target"][subject] = {}
+            for other, target in targets(metric).items():
                 if other in medians:
-                    row["ratio"][other] = ratio(metric, medians["ours"], medians[other])
-                    if target is not None and row["judged"]:
-                        row["target"][other] = target
+                    row["ratio"][subject][other] = ratio(metric, medians[subject], medians[other])
+                    if target is not None:
+                        row["target"][subject][other] = target
         rows.append(row)
     return rows
 
@@ -877,38 +1133,96 @@ def _num(value: float) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
 
 
-def format_table(rows: list[dict[str, Any]], names: Sequence[str], header: str) -> str:
-    others = [n for n in ("websockets", "wsproto", "node-ws") if n in names and "ours" in names]
-    cols = ["workload", "unit", *names, *(f"ours vs {o}" for o in others)]
-    body: list[list[str]] = []
-    for i, row in enumerate(rows):
-        if i and rows[i - 1]["judged"] and not row["judged"]:
-            body.append([""] * len(cols))  # a blank line before the CPU rows
-        cells = [row["label"], row["unit"], *(_num(row["median"][n]) for n in names)]
-        for other in others:
-            value = row["ratio"][other]
-            target = row["target"].get(other)
-            mark = " *" if target is not None and value < target else ""
-            cells.append(f"{value:.2f}×{mark}")
-        body.append(cells)
-    widths = [max(len(c), *(len(r[i]) for r in body)) for i, c in enumerate(cols)]
+def _grid(cols: Sequence[str], body: Sequence[Sequence[str]], groups: str = "") -> list[str]:
+    """Aligned lines: the first column left, the others right; `groups` above the header."""
+    widths = [max(len(c), *(len(r[i]) for r in body if r)) for i, c in enumerate(cols)]
 
     def line(cells: Sequence[str]) -> str:
+        if not cells:
+            return ""
         first = cells[0].ljust(widths[0])
         rest = (c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True))
         return "  ".join([first, *rest]).rstrip()
 
-    out = [header, "", line(cols), line(["-" * w for w in widths])]
-    out += [line(cells) for cells in body]
-    if others:
-        out += [
-            "",
-            "ratios: ≥ 1.00× means ours is at least as good (theirs/ours for µs and ms);",
-            "* = below target (websockets: 1.0× for small messages and latency, 0.8× for",
-            "1 MiB and 16 MiB; wsproto and Node's ws: 1.0× everywhere). Server CPU: the server",
-            "process's on-CPU time per echoed message (/proc/PID/schedstat, warm-up",
-            "included), not judged.",
-        ]
+    return [*([groups] if groups else []), line(cols), line(["-" * w for w in widths])] + [
+        line(cells) for cells in body
+    ]
+
+
+def _ratio_groups(
+    cols: Sequence[str], body: Sequence[Sequence[str]], starts: dict[int, str]
+) -> str:
+    """A line naming each group of ratio columns above its first column."""
+    widths = [max(len(c), *(len(r[i]) for r in body if r)) for i, c in enumerate(cols)]
+    out = ""
+    x = 0
+    for i, width in enumerate(widths):
+        if i in starts:
+            out = out.ljust(x) + starts[i]
+        x += width + 2
+    return out
+
+
+def overflow_note(overflows: dict[str, list[float]]) -> str:
+    """One line on accept-queue overflows during `conns` ("" when they were not counted)."""
+    if not overflows or not all(overflows.values()):
+        return ""
+    hit = {name: [n for n in values if n] for name, values in overflows.items()}
+    if not any(hit.values()):
+        return "accept queues: no overflow during the connections workload"
+    return (
+        "accept queue full during the connections workload (those connects retried after"
+        " 1 s; ListenOverflows counts the whole machine): "
+        + ", ".join(
+            f"{name} in {len(rounds)} of {len(overflows[name])} rounds ({sum(rounds):,.0f})"
+            for name, rounds in hit.items()
+            if rounds
+        )
+    )
+
+
+def format_table(
+    rows: list[dict[str, Any]], names: Sequence[str], header: str, note: str = ""
+) -> str:
+    """The medians, then (when ours runs with a peer) the ratios as a second table."""
+    cols = ["workload", "unit", *names]
+    body: list[list[str]] = []
+    for i, row in enumerate(rows):
+        if i and rows[i - 1]["judged"] and not row["judged"]:
+            body.append([])  # a blank line before the CPU rows
+        body.append([row["label"], row["unit"], *(_num(row["median"][n]) for n in names)])
+    out = [header, "", *_grid(cols, body)]
+    if note:
+        out += ["", note]
+    subjects = [s for s in OURS if s in names]
+    others = [n for n in ("websockets", "wsproto", "node-ws", RAW) if n in names]
+    if not subjects or not others:
+        return "\n".join(out)
+    cols = ["ratios", *(o for _ in subjects for o in others)]
+    body = []
+    for i, row in enumerate(rows):
+        if i and rows[i - 1]["judged"] and not row["judged"]:
+            body.append([])
+        cells = [row["label"]]
+        for subject in subjects:
+            for other in others:
+                value = row["ratio"][subject][other]
+                target = row["target"][subject].get(other)
+                mark = " *" if target is not None and value < target else ""
+                cells.append(f"{value:.2f}×{mark}")
+        body.append(cells)
+    starts = {1 + k * len(others): f"{subject} vs" for k, subject in enumerate(subjects)}
+    out += ["", *_grid(cols, body, _ratio_groups(cols, body, starts))]
+    out += [
+        "",
+        "ratios: ≥ 1.00× means ours is at least as good (theirs/ours for µs and ms);",
+        "* = below target: websockets 1.0× for small messages, latency and connections, 0.8×",
+        "for 1 MiB and 16 MiB; wsproto and Node's ws 1.0× everywhere; raw-asyncio (no WebSocket",
+        f"work, asyncio's own loop) {TARGET_VS_RAW_HUGE:.2f}×, i.e. 1.3 times its time, on the"
+        " 16 MiB round trip only.",
+        "Server CPU: the server process's on-CPU time per echoed message (/proc/PID/schedstat,",
+        "warm-up included; handshakes too for the connections), not judged.",
+    ]
     return "\n".join(out)
 
 
@@ -951,7 +1265,16 @@ def versions() -> dict[str, str]:
         "wsproto": version("wsproto"),
         "wirelab": revision(),
         "node_ws": node_ws_version(),
+        "uvloop": uvloop_version(),
     }
+
+
+def uvloop_version() -> str:
+    """uvloop's version ("" when it is not installed)."""
+    try:
+        return version("uvloop")
+    except PackageNotFoundError:
+        return ""
 
 
 def node_ws_version() -> str:
@@ -985,9 +1308,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--servers",
         help=f"comma-separated subset of {','.join(SERVERS)} (default: all; node-ws where "
-        "scripts/bench-tools installed it)",
+        "scripts/bench-tools installed it, ours-uvloop where uvloop is installed, raw-asyncio"
+        " not with --compression)",
     )
     parser.add_argument("--no-pin", action="store_true", help="do not pin to CPUs")
+    add_client_loop(parser)
     parser.add_argument(
         "--compression",
         nargs="?",
@@ -1004,6 +1329,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_client_loop(parser: argparse.ArgumentParser) -> None:
+    """--client-loop: the load generator's event loop (uvloop where installed)."""
+    parser.add_argument(
+        "--client-loop",
+        choices=LOOPS,
+        default="uvloop" if uvloop_missing() is None else "asyncio",
+        help="the client's event loop (default: uvloop when installed; a faster client"
+        " keeps the server the bottleneck)",
+    )
+
+
+def client_loop_note(loop: str) -> str:
+    """The header's words for the client's event loop; SystemExit if it cannot run."""
+    if loop == "uvloop":
+        missing = uvloop_missing()
+        if missing is not None:
+            raise SystemExit(f"--client-loop uvloop: {missing}")
+        return f"client on uvloop {uvloop_version()}"
+    return "client on asyncio's own event loop"
+
+
+def choose_servers(
+    arg: str | None, default: Sequence[str], log: Callable[[str], None]
+) -> tuple[list[str], list[str]]:
+    """The servers to run, from --servers (else those of `default` that can run here),
+    and a one-line note for each left out. SystemExit for an unknown or missing one."""
+    missing = {"node-ws": node_ws_missing(), "ours-uvloop": uvloop_missing()}
+    if COMPRESSION:
+        missing[RAW] = "not a WebSocket server (it echoes bytes): no permessage-deflate"
+    names = [n.strip() for n in (arg or ",".join(default)).split(",") if n.strip()]
+    if not names or any(n not in SERVERS for n in names) or len(set(names)) < len(names):
+        raise SystemExit(f"--servers: a comma-separated subset of {','.join(SERVERS)}")
+    notes = []
+    for name in list(names):
+        reason = missing.get(name)
+        if reason is None:
+            continue
+        if arg and name != RAW:
+            raise SystemExit(f"--servers: {name}: {reason}")
+        names.remove(name)
+        notes.append(f"{name} left out: {reason}")
+        log(notes[-1])
+    if not names:
+        raise SystemExit("--servers: none of them can run")
+    return names, notes
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     global COMPRESSION
     args = build_parser().parse_args(argv)
@@ -1012,31 +1384,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.cpu is not None:
             os.sched_setaffinity(0, {args.cpu})
         return serve(args.serve, args.port)
-    every = SERVERS if node_ws_missing() is None else PYTHON_SERVERS
-    names = [n.strip() for n in (args.servers or ",".join(every)).split(",") if n.strip()]
-    if not names or any(n not in SERVERS for n in names) or len(set(names)) < len(names):
-        raise SystemExit(f"--servers: a comma-separated subset of {','.join(SERVERS)}")
+
+    def log(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    names, left_out = choose_servers(args.servers, SERVERS, log)
+    client_note = client_loop_note(args.client_loop)
     sizes = QUICK if args.quick else Sizes()
     frames = Frames(sizes)
     rounds = 1 if args.quick else args.rounds
     warmup = 0 if args.quick else args.warmup
     if rounds < 1 or warmup < 0:
         raise SystemExit("--rounds must be at least 1 and --warmup at least 0")
-
-    def log(text: str) -> None:
-        print(text, file=sys.stderr, flush=True)
-
     # SIGTERM unwinds like Ctrl-C, so the `finally` below stops the servers.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     pinning = choose_cpus(not args.no_pin)
-    log(f"pinning: {pinning.note}")
+    log(f"pinning: {pinning.note}; {client_note}")
     started = time.strftime("%Y-%m-%d %H:%M")
     servers: list[ServerProcess] = []
     try:
         for name in names:
             servers.append(start_server(name, pinning))
         run = run_rounds(servers, sizes, frames, rounds=rounds, warmup=warmup, log=log)
-        samples = asyncio.run(run)
+        samples = run_on(run, args.client_loop)
     except KeyboardInterrupt:
         log("interrupted")
         return 130
@@ -1051,6 +1421,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         report = {"date": started, "rounds": rounds, "warmup_rounds": warmup, **info}
         report["pinning"] = pinning.note
+        report["client_loop"] = args.client_loop
+        report["left_out"] = left_out
+        report["conns_listen_overflows"] = samples[OVERFLOWS]
         report["sizes"] = vars(sizes)
         if COMPRESSION:
             report["compression"] = {
@@ -1069,11 +1442,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"wirelab {info['wirelab']}; Python {info['python']}, websockets"
             f" {info['websockets']}, wsproto {info['wsproto']}"
             + (f", {info['node_ws']}" if info["node_ws"] else "")
-            + f"\n{pinning.note}"
+            + (f", uvloop {info['uvloop']}" if info["uvloop"] else "")
+            + f"\n{pinning.note}; {client_note}"
+            + "".join(f"\n{note}" for note in left_out)
         )
         if COMPRESSION:
             header += "\n" + describe_compression(servers, frames, sizes)
-        print(format_table(rows, names, header))
+        print(format_table(rows, names, header, overflow_note(samples[OVERFLOWS])))
     return 0
 
 

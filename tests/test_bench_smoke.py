@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -17,13 +18,39 @@ def bench(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_echo_with_compression_negotiates_and_checks_the_echoes() -> None:
-    done = bench("echo.py", "--compression", "--quick", "--no-pin", "--servers", "ours,wsproto")
+    done = bench("echo.py", "--compression", "--quick", "--no-pin",
+                 "--servers", "ours,wsproto,raw-asyncio")  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert "with permessage-deflate" in done.stdout
     assert "JSON text" in done.stdout
     # Each server's answer to the client's offer is reported as it came.
     assert "ours    answers: permessage-deflate; client_no_context_takeover" in done.stdout
     assert "wsproto answers: permessage-deflate" in done.stdout
+    # The raw echo is no WebSocket server: left out, in one line.
+    assert "raw-asyncio left out: not a WebSocket server" in done.stdout
+
+
+def test_echo_quick_against_the_raw_echo_with_many_connections() -> None:
+    servers = (
+        "ours,ours-uvloop,raw-asyncio" if importlib.util.find_spec("uvloop") else "ours,raw-asyncio"
+    )
+    done = bench("echo.py", "--quick", "--no-pin", "--servers", servers)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # The raw echo sends the client's masked frames back: accepted from it alone.
+    assert "16 MiB binary round trip" in done.stdout
+    assert "20 connections × 10 round trips" in done.stdout
+    assert "server CPU, 20 connections" in done.stdout
+    assert "ours vs" in done.stdout and "raw-asyncio" in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def test_idle_counts_memory_per_connection() -> None:
+    done = bench("idle.py", "--connections", "50", "--no-pin", "--servers", "ours,websockets")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "50 idle WebSockets a server" in done.stdout
+    rows = [line.split()[0] for line in done.stdout.splitlines() if line[:1].isalpha()]
+    assert "ours" in rows and "websockets" in rows
+    assert "Traceback" not in done.stderr
 
 
 def test_broadcast_runs_with_a_few_clients() -> None:
