@@ -150,8 +150,9 @@ class Echo(Service):
     name = "echo"
 
     def received(self, session: Session, event: Event) -> None:
-        kind = type(event)
-        if (kind is TextMessage and event.data != PING_COMMAND) or kind is BinaryMessage:
+        if (type(event) is TextMessage and event.data != PING_COMMAND) or type(
+            event
+        ) is BinaryMessage:
             send_message(session.conn, event)  # the common case, first
         elif not ping_command(session, event):
             send_message(session.conn, event)
