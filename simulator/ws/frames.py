@@ -329,8 +329,10 @@ class FrameReader:
         big = self._big
         if big is not None:
             return memoryview(big)[self._fill :]
-        self._read = read_buffer()
-        return self._read
+        read = self._read
+        if read is None:  # this thread's, once: a reader is used by one event loop
+            read = self._read = read_buffer()
+        return read
 
     def buffer_updated(self, nbytes: int) -> None:
         """`nbytes` were written at the start of what `get_buffer` returned."""
@@ -369,7 +371,8 @@ class FrameReader:
     @property
     def buffered(self) -> int:
         """Bytes received but not yet returned as frames."""
-        return len(self._buf) - self._pos + (self._fill if self._big is not None else 0)
+        big = 0 if self._big is None else len(self._big_header) + self._fill
+        return len(self._buf) - self._pos + big
 
     def take_remaining(self) -> bytes:
         """Remove and return everything buffered (used after a handshake or a close).
