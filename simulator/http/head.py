@@ -7,6 +7,7 @@ fields. Bodies are the caller's business.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from simulator.http.errors import HttpError
@@ -16,7 +17,10 @@ Headers = tuple[tuple[str, str], ...]
 MAX_HEAD = 16 * 1024  # bytes of start line + headers we accept
 MAX_HEADERS = 100
 
-_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+# RFC 9110 §5.6.2: a field name is a token (tchar+).
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# §5.5: a field value holds no control character but HTAB (nor DEL).
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +74,10 @@ def read_head(buf: bytes | bytearray) -> tuple[Head, int] | None:
         if line[:1] in (" ", "\t"):
             raise HttpError("obsolete line folding is not allowed (RFC 9112 §5.2)")
         name, colon, value = line.partition(":")
-        if not colon or not name or not all(ord(c) in _TOKEN for c in name):
+        if not colon or _TOKEN.fullmatch(name) is None:
             raise HttpError(f"malformed header line {line!r}")
         value = value.strip(" \t")
-        if any((ord(c) < 0x20 and c != "\t") or c == "\x7f" for c in value):
+        if _CONTROL.search(value) is not None:
             raise HttpError(f"control character in header {name}")
         headers.append((name, value))
     return Head((parts[0], parts[1], parts[2]), tuple(headers)), end + 4

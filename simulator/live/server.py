@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import cast
 
-from simulator.http import HttpError, build_error_response, read_head
+from simulator.http import Head, HttpError, build_error_response, read_head
 from simulator.ws import (
     BinaryMessage,
     CloseCode,
@@ -178,6 +178,7 @@ class Session(asyncio.BufferedProtocol):
         self._stall: asyncio.TimerHandle | None = None  # writes unread since pause_writing
         self._tap = server.tap
         self._head = bytearray()  # the request head, until we know what it asks for
+        self._request_head: Head | None = None  # ...and parsed, for the engine
         self._view: memoryview = memoryview(b"")  # what get_buffer() returned last
         self._pending = False  # holding one of the server's handshake slots
         self._established = False  # counted among its open WebSockets
@@ -255,7 +256,11 @@ class Session(asyncio.BufferedProtocol):
             data = bytes(self._head)
             self._head.clear()
             conn = self.conn  # _route may have made a new one
-            conn.receive_data(data)
+            if self._request_head is not None:
+                conn.receive_request(self._request_head, data)  # parsed once, not twice
+                self._request_head = None
+            else:
+                conn.receive_data(data)
         # Loop: accept() parses the bytes that came right behind the request into new
         # events; and a violation found behind messages comes once they are answered.
         while events := conn.events():
@@ -295,6 +300,7 @@ class Session(asyncio.BufferedProtocol):
             return False
         self._leave_pending()  # the request is in: the engine or the page answers it now
         head, _ = parsed
+        self._request_head = head
         method, target, _version = head.start
         self.path = target.split("?", 1)[0]
         upgrade = "websocket" in (token.lower() for token in head.tokens("Upgrade"))

@@ -406,12 +406,25 @@ class Connection:
 
     # --- server handshake -----------------------------------------------------------
 
-    def _read_request(self) -> None:
+    def receive_request(self, head: hs.Head, data: bytes | bytearray) -> None:
+        """Server: like `receive_data(data)` for data that starts with a request head the
+        caller has parsed already, `head` (`simulator.http.read_head` on `data`): a
+        server that routes plain HTTP requests itself need not parse it twice."""
+        if self._client or self.state is not ConnectionState.CONNECTING or self._head:
+            raise UsageError("receive_request() is for a server's first bytes")
+        self._head += data
+        self._read_request(head)
+
+    def _read_request(self, parsed_head: hs.Head | None = None) -> None:
         try:
-            parsed = hs.read_head(self._head)
-            if parsed is None:
-                return
-            head, used = parsed
+            if parsed_head is not None:
+                head = parsed_head
+                used = self._head.find(b"\r\n\r\n") + 4
+            else:
+                parsed = hs.read_head(self._head)
+                if parsed is None:
+                    return
+                head, used = parsed
             self._request = hs.check_request(head, origins=self.config.origins)
         except HandshakeError as error:
             self._handshake_failed(error)

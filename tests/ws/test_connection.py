@@ -613,3 +613,40 @@ def test_output_and_data_to_send_carry_the_same_bytes() -> None:
         server.send_binary(bytes(70_000), fragment_size=65_536)
         server.send_text("x" * 300)
     assert b"".join(first.output()) == second.data_to_send()
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        RFC_REQUEST,
+        RFC_REQUEST + masked(0x1, b"right behind the request"),
+        RFC_REQUEST.replace(b"Sec-WebSocket-Version: 13", b"Sec-WebSocket-Version: 8"),
+        RFC_REQUEST.replace(b"Upgrade: websocket\r\n", b""),
+        RFC_REQUEST.replace(b"\r\n\r\n", b"\r\nSec-WebSocket-Key: x\r\n\r\n"),
+    ],
+    ids=["plain", "with-a-frame", "version-8", "no-upgrade", "two-keys"],
+)
+def test_a_request_parsed_by_the_caller_is_read_as_receive_data_reads_it(
+    request_bytes: bytes,
+) -> None:
+    """`receive_request` (the live server parsed the head to route it) and `receive_data`
+    give the same events and the same answer, accepted or refused."""
+    from simulator.http import read_head
+
+    parsed = read_head(request_bytes)
+    assert parsed is not None
+    results = []
+    for given_head in (False, True):
+        server = Connection(Role.SERVER)
+        if given_head:
+            server.receive_request(parsed[0], request_bytes)
+        else:
+            server.receive_data(request_bytes)
+        events = server.events()
+        if server.state is ConnectionState.CONNECTING:
+            server.accept()
+            events += server.events()
+        results.append((events, server.data_to_send(), server.state))
+    assert results[0] == results[1]
+    with pytest.raises(UsageError):
+        server.receive_request(parsed[0], request_bytes)  # not a server's first bytes
