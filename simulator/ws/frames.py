@@ -24,7 +24,6 @@ by the caller through the `check_header` hook, before the payload is buffered.
 from __future__ import annotations
 
 import struct
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -260,23 +259,6 @@ READ_SIZE = 256 * 1024
 _reads = threading.local()
 
 
-#: The largest payload buffer kept for reuse (one a thread).
-MAX_SPARE = 64 << 20
-
-
-def _payload_buffer(length: int) -> bytearray:
-    """A buffer for a large payload of `length` bytes: the last one handed out, if it is
-    that size and nothing refers to it any more (the application let it go, the transport
-    wrote it), or a new one. Reusing it saves zeroing new memory, and on a busy
-    server the page faults of getting it: the bytes are all overwritten anyway."""
-    spare: bytearray | None = getattr(_reads, "spare", None)
-    # References: `spare`, `_reads.spare` and getrefcount's own argument; no other.
-    if spare is not None and len(spare) == length and sys.getrefcount(spare) == 3:
-        _reads.spare = None
-        return spare
-    return bytearray(length)
-
-
 def read_buffer() -> memoryview:
     """This thread's buffer for reads that are parsed (copied out) at once: one for every
     connection, since a read is consumed before the next one starts."""
@@ -485,8 +467,6 @@ class FrameReader:
             self._big = None
             self._seen = 0
             self.waiting = False
-            if len(big) <= MAX_SPARE:
-                _reads.spare = big  # reused for the next one of its size, once let go
             return self._big_b0, self._big_key, big, -1, len(self._big_header)
         buf = self._buf
         pos = self._pos
@@ -551,7 +531,7 @@ class FrameReader:
         """From now on, read the payload of the frame at `_pos` into a buffer of its own."""
         buf = self._buf
         pos = self._pos
-        big = _payload_buffer(length)
+        big = bytearray(length)
         have = len(buf) - start
         key = bytes(buf[start - 4 : start]) if buf[pos + 1] & MASK else None
         with memoryview(buf) as view:

@@ -791,31 +791,3 @@ def test_invalid_utf8_fails_as_soon_as_its_bytes_arrive(
     assert where is None
     assert summary(events) == [("text", text.decode())]
     assert conn.state is ConnectionState.OPEN and conn.data_to_send() == b""
-
-
-def test_a_large_payload_still_held_is_never_reused_and_one_let_go_is() -> None:
-    """Large payload buffers are reused only once nothing refers to them: a message the
-    application keeps (or a view of it, or a transport still writing it) never changes."""
-    size = BIG_PAYLOAD * 2
-    first_payload, second_payload = bytes(range(256)) * (size // 256), bytes(size)
-    reader = FrameReader()
-
-    def read(payload: bytes) -> bytes | bytearray:
-        wire = serialize_frame(Opcode.BINARY, payload, masking_key=b"\x01\x02\x03\x04")
-        reader.feed(wire[:100])  # the header and a little: the rest goes to its own buffer
-        assert reader.next_item() is None
-        reader.feed(wire[100:])
-        item = reader.next_item()
-        assert item is not None
-        assert isinstance(item[2], bytearray)
-        return item[2]
-
-    kept = read(first_payload)
-    view = memoryview(kept)[:16]  # a view holds it too
-    del kept
-    second = read(second_payload)
-    assert bytes(view) == first_payload[:16] and bytes(second) == second_payload
-    address = id(second)
-    del second, view
-    third = read(first_payload)  # the second was let go: its buffer comes back
-    assert id(third) == address and bytes(third) == first_payload
