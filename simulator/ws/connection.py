@@ -24,8 +24,9 @@ connection still OPEN, so that answers to them go out before the close frame
 far cannot be UTF-8, before the rest arrives.
 
 Bytes come in through `receive_data`, or `get_buffer`/`buffer_updated` (asyncio's
-`BufferedProtocol`), which reads a large payload straight into a buffer sized
-from its frame's header and unmasks it there: no copy of it is made after that.
+`BufferedProtocol`), which reads a large payload straight into a buffer of its
+own (once an eighth of it arrived) and unmasks it there: no copy of it is made
+after that.
 """
 
 from __future__ import annotations

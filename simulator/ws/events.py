@@ -79,8 +79,8 @@ class TextMessage:
 
 @dataclass(frozen=True, slots=True)
 class BinaryMessage:
-    """A whole binary message. A large one (64 KiB or more in one frame) is the
-    `bytearray` it was read into, not a copy: treat it as read-only."""
+    """A whole binary message. A large one (64 KiB or more in one frame, over several
+    reads) may be the `bytearray` it was read into, not a copy: treat it as read-only."""
 
     data: bytes | bytearray
 

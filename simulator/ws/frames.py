@@ -249,10 +249,14 @@ RawFrame = tuple[int, bytes | None, bytes | bytearray, int, int]
 HeaderCheck = Callable[[int, bool, int], None]
 """Called as check(first_byte, masked, payload_length) once per frame, before its payload."""
 
-#: A frame whose payload is this big is read into a buffer of its own, sized from its
-#: header: the bytes arrive there (`get_buffer`) and are unmasked as they come, so the
-#: payload is never copied from a growing buffer and never copied again when it is whole.
+#: A frame whose payload is this big is read into a buffer of its own: the bytes arrive
+#: there (`get_buffer`) and are unmasked as they come, and the payload is handed out as
+#: that buffer, never copied into `bytes`.
 BIG_PAYLOAD = 64 * 1024
+#: ...once a part of it arrived, 1 / 2**BIG_AFTER of it: a header alone cannot make the
+#: reader allocate what it announces (14 bytes claiming a megabyte): memory stays within
+#: 2**BIG_AFTER times what the peer sent.
+BIG_AFTER = 3
 #: The size of the buffer other bytes are read into before they are parsed.
 READ_SIZE = 256 * 1024
 
@@ -280,8 +284,10 @@ class FrameReader:
     `max_payload` bounds a single frame: a header announcing more fails with
     1009 before any of that payload is buffered.
 
-    A payload of `BIG_PAYLOAD` bytes or more is handed out as the `bytearray` it was
-    read into (unmasked in place), not copied into `bytes`: treat it as read-only.
+    A payload of `BIG_PAYLOAD` bytes or more that comes over several reads is handed
+    out as the `bytearray` it was read into (unmasked in place), not copied into
+    `bytes`: treat it as read-only. Its buffer is made once an eighth of it arrived
+    (`BIG_AFTER`): what a reader holds stays within eight times what it was given.
     """
 
     __slots__ = (
@@ -509,7 +515,7 @@ class FrameReader:
         end = start + length
         if len(buf) < end:
             self.waiting = True
-            if length >= BIG_PAYLOAD and len(buf) >= start:
+            if length >= BIG_PAYLOAD and len(buf) - start >= length >> BIG_AFTER:
                 self._read_big(b0, length, start)
             return None
         self._pos = end

@@ -791,3 +791,43 @@ def test_invalid_utf8_fails_as_soon_as_its_bytes_arrive(
     assert where is None
     assert summary(events) == [("text", text.decode())]
     assert conn.state is ConnectionState.OPEN and conn.data_to_send() == b""
+
+
+@pytest.mark.parametrize("announced", [BIG_PAYLOAD, 1 << 20, 16 << 20])
+@pytest.mark.parametrize("part", [0, 16, 8, 2, 1])  # 1/part of the payload came (1: but a byte)
+def test_what_a_reader_holds_follows_what_came_not_what_a_header_claims(
+    announced: int, part: int
+) -> None:
+    """A header alone (14 bytes claiming 16 MiB) must not make the reader allocate the
+    payload it announces: a thousand such connections would hold gigabytes. Whatever
+    part of the payload came, in whatever way, the reader holds at most eight times it
+    (plus a read buffer its thread shares)."""
+    import tracemalloc
+
+    wire = serialize_frame(Opcode.BINARY, bytes(announced), masking_key=b"\x01\x02\x03\x04")
+    header = len(wire) - announced
+    came = min(announced - 1, announced // part) if part else 0
+    given = wire[: header + came]
+    for way in ("feed", "buffer"):
+        reader = FrameReader()
+        reader.get_buffer()  # this thread's read buffer, before counting
+        tracemalloc.start()
+        try:
+            if way == "feed":
+                for at in range(0, len(given), 4096):
+                    reader.feed(given[at : at + 4096])
+                    assert reader.next_item() is None
+            else:
+                at = 0
+                while at < len(given):
+                    room = reader.get_buffer()
+                    n = min(len(room), 4096, len(given) - at)
+                    room[:n] = given[at : at + n]
+                    reader.buffer_updated(n)
+                    at += n
+                    assert reader.next_item() is None
+            held, _peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert held <= 8 * len(given) + 64 * 1024, (way, held, len(given))
+        assert reader.buffered == len(given)
