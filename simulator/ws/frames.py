@@ -381,13 +381,13 @@ class FrameReader:
         return len(self._buf) - self._pos + big
 
     def take_remaining(self) -> bytes:
-        """Remove and return everything buffered (used after a handshake or a close).
-
-        A large frame's payload is returned unmasked, after its header.
-        """
+        """Remove and return everything buffered, as it came (used after a handshake or
+        a close, and for what follows the last whole frame of a recording)."""
         rest = bytes(self._buf[self._pos :])
         if self._big is not None:
-            rest = self._big_header + bytes(memoryview(self._big)[: self._fill]) + rest
+            part = memoryview(self._big)[: self._fill]  # unmasked as it came: mask it again
+            payload = part if self._big_key is None else apply_mask(part, self._big_key)
+            rest = self._big_header + bytes(payload) + rest
             self._big = None
         self._buf.clear()
         self._pos = 0
