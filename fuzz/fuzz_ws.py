@@ -6,6 +6,8 @@ Input: one settings byte, then the bytes the client sends after the handshake.
     bit 1     a small message size limit (1 KiB) instead of the default 1 MiB
     bits 2-4  how the bytes arrive: all at once, or in pieces of 1, 2, 3, 7, 64, 500 bytes
     bit 5     the server echoes every message (its sending side, compression included)
+    bit 6     the bytes are read into the engine's buffer (`get_buffer`/`buffer_updated`,
+              as the live server reads them) instead of `receive_data`
 
 A peer that breaks RFC 6455 must never make `receive_data` raise: the connection
 fails itself, reports `ConnectionFailed` and queues a close frame. Every call must
@@ -60,13 +62,15 @@ def handshake(settings: int) -> bytes:
 REQUESTS = {settings: handshake(settings) for settings in range(4)}
 
 
-def events(server: Connection, *, echo: bool) -> None:
-    for event in server.events():
+def events(server: Connection, *, echo: bool) -> list[Event]:
+    taken = server.events()
+    for event in taken:
         assert isinstance(event, EVENTS), f"not an event: {event!r}"
         if echo:
             send_message(server, event)
     out = server.data_to_send()
     assert isinstance(out, bytes), type(out)
+    return taken
 
 
 def test_one_input(data: bytes) -> None:
@@ -84,16 +88,33 @@ def test_one_input(data: bytes) -> None:
     server.data_to_send()
     echo = bool(settings & 0x20)
     piece = PIECES[(settings >> 2) & 7] or len(rest) or 1
+    seen: list[Event] = []
     for start in range(0, len(rest), piece):
-        server.receive_data(rest[start : start + piece])
-        events(server, echo=echo)
+        chunk = rest[start : start + piece]
+        if settings & 0x40:
+            while chunk:
+                room = server.get_buffer()
+                assert len(room) > 0, "an empty buffer"
+                n = min(len(room), len(chunk))
+                room[:n] = chunk[:n]
+                server.buffer_updated(n)
+                chunk = chunk[n:]
+        else:
+            server.receive_data(chunk)
+        seen += events(server, echo=echo)
     failed = server.failure is not None
     server.receive_eof()
     last = server.events()
     assert all(isinstance(event, EVENTS) for event in last), last
     assert server.closed, server.state
+    assert server.events() == [] and server.data_to_send() == b""
+    # A failure is reported once: after the messages before it, never twice (the
+    # transport's end then adds no 1006 of its own).
+    failures = [event for event in seen + last if isinstance(event, ConnectionFailed)]
     if failed:
-        assert not any(isinstance(event, ConnectionFailed) for event in last), last
+        assert len(failures) == 1, failures
+    else:
+        assert len(failures) <= 1, failures  # 1006 for the end of the transport
 
 
 if __name__ == "__main__":

@@ -253,11 +253,16 @@ def http_seeds(folder: Path) -> None:
 
 def ws_seeds(folder: Path) -> None:
     # The first byte is the harness's settings (see fuzz_ws.py): bit 0 compression,
-    # bits 2-4 the pieces the bytes arrive in, bit 5 the server echoes.
+    # bits 2-4 the pieces the bytes arrive in, bit 5 the server echoes, bit 6 the bytes
+    # are read into the engine's buffer.
     plain, compressed = ws_frames(compress=False), ws_frames(compress=True)
     (folder / "session.bin").write_bytes(bytes([0x20]) + plain)
     (folder / "session-in-7-byte-pieces.bin").write_bytes(bytes([4 << 2]) + plain)
+    (folder / "session-in-7-byte-pieces-read-into-buffer.bin").write_bytes(
+        bytes([0x40 | 4 << 2]) + plain
+    )
     (folder / "session-deflate.bin").write_bytes(bytes([0x21]) + compressed)
+    (folder / "session-deflate-read-into-buffer.bin").write_bytes(bytes([0x61]) + compressed)
     (folder / "session-deflate-small-limit.bin").write_bytes(bytes([0x03 | 2 << 2]) + compressed)
 
 
