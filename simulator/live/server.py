@@ -52,8 +52,8 @@ SEND_BUFFER_LIMIT = 1 << 20
 #: Connections the kernel queues before they are accepted (asyncio's default is 100): a
 #: class of 200 connecting at once would see dropped SYNs and a second's retry.
 BACKLOG = 1024
-HEAD_READ = 16 * 1024
-LARGE_WRITE = 64 * 1024  # bytes read at a time before the WebSocket starts
+HEAD_READ = 16 * 1024  # bytes read at a time before the WebSocket starts
+LARGE_WRITE = 64 * 1024  # chunks this big are written as views (see _write_raw)
 PING_COMMAND = "/ping"
 PING_PAYLOAD = b"wirelab"
 
@@ -150,9 +150,9 @@ class Echo(Service):
     name = "echo"
 
     def received(self, session: Session, event: Event) -> None:
-        if (type(event) is TextMessage and event.data != PING_COMMAND) or type(
-            event
-        ) is BinaryMessage:
+        if type(event) is BinaryMessage or (
+            type(event) is TextMessage and event.data != PING_COMMAND
+        ):
             send_message(session.conn, event)  # the common case, first
         elif not ping_command(session, event):
             send_message(session.conn, event)

@@ -629,8 +629,8 @@ class Connection:
                 self._fail(error)
 
     def _check_partial_text(self) -> None:
-        """Fail as soon as the part of a text frame received so far cannot start valid
-        UTF-8 (RFC 6455 §8.1: "as soon as possible"), not only once the frame is whole."""
+        """Fail (RFC 6455 §8.1: text that is not UTF-8) as soon as the part of a text
+        frame received so far cannot start valid UTF-8, not only once the frame is whole."""
         b0 = self._reader.pending_header
         if b0 is None:
             return
