@@ -1269,6 +1269,16 @@ def versions() -> dict[str, str]:
     }
 
 
+def versions_line(info: dict[str, str], *, wsproto: bool = True) -> str:
+    """The header line naming what was measured: wirelab, Python and every peer's version."""
+    return (
+        f"wirelab {info['wirelab']}; Python {info['python']}, websockets {info['websockets']}"
+        + (f", wsproto {info['wsproto']}" if wsproto else "")
+        + (f", {info['node_ws']}" if info["node_ws"] else "")
+        + (f", uvloop {info['uvloop']}" if info["uvloop"] else "")
+    )
+
+
 def uvloop_version() -> str:
     """uvloop's version ("" when it is not installed)."""
     try:
@@ -1439,10 +1449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"wirelab echo benchmark{' with permessage-deflate' if COMPRESSION else ''}, "
             f"{started}, median of {rounds} round{'s' * (rounds > 1)}"
             f" after {warmup} warm-up round{'s' * (warmup != 1)}\n"
-            f"wirelab {info['wirelab']}; Python {info['python']}, websockets"
-            f" {info['websockets']}, wsproto {info['wsproto']}"
-            + (f", {info['node_ws']}" if info["node_ws"] else "")
-            + (f", uvloop {info['uvloop']}" if info["uvloop"] else "")
+            + versions_line(info)
             + f"\n{pinning.note}; {client_note}"
             + "".join(f"\n{note}" for note in left_out)
         )

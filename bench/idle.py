@@ -44,6 +44,7 @@ from echo import (  # bench/ is on sys.path when run as a script
     start_server,
     stop_server,
     versions,
+    versions_line,
 )
 
 DEFAULT_SERVERS = ("ours", "ours-uvloop", "websockets", "node-ws")
@@ -279,9 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     header = (
         f"wirelab idle connections, {started}: {count:,} idle WebSockets a server,"
         f" opened {BATCH} at a time\n"
-        f"wirelab {info['wirelab']}; Python {info['python']}, websockets {info['websockets']}"
-        + (f", {info['node_ws']}" if info["node_ws"] else "")
-        + (f", uvloop {info['uvloop']}" if info["uvloop"] else "")
+        + versions_line(info, wsproto=False)
         + f"\n{pinning.note}; {client_note}"
         + "".join(f"\n{note}" for note in left_out)
     )

@@ -251,6 +251,26 @@ def test_a_bad_request_head_is_answered_at_once(
     assert "Fatal error" not in caplog.text and "Traceback" not in caplog.text
 
 
+async def small_window_websocket(port: int) -> tuple[socket.socket, bytes]:
+    """A raw WebSocket whose socket takes in 4 KiB at a time: what the server writes
+    waits on its side. Returns the socket and the bytes that came after the 101."""
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    try:
+        await loop.sock_connect(sock, ("127.0.0.1", port))
+        await loop.sock_sendall(sock, request(port))
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += await asyncio.wait_for(loop.sock_recv(sock, 4096), STEP)
+        assert head.startswith(b"HTTP/1.1 101")
+    except BaseException:
+        sock.close()
+        raise
+    return sock, head[head.index(b"\r\n\r\n") + 4 :]
+
+
 def test_a_client_that_stops_reading_is_dropped_with_1013() -> None:
     """Seen: 300 clients that each sent 4 × 1 MiB without reading held the server at
     371 MB for ever: reading pauses at the 64 KB high-water mark, so the 1 MiB send
@@ -261,16 +281,8 @@ def test_a_client_that_stops_reading_is_dropped_with_1013() -> None:
         notes: list[str] = []
         async with serving(stall_timeout=0.5, notify=lambda _s, text: notes.append(text)) as server:
             loop = asyncio.get_running_loop()
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills fast
-            sock.setblocking(False)
+            sock, _ = await small_window_websocket(server.port)  # fills fast
             try:
-                await loop.sock_connect(sock, ("127.0.0.1", server.port))
-                await loop.sock_sendall(sock, request(server.port))
-                head = b""
-                while b"\r\n\r\n" not in head:
-                    head += await asyncio.wait_for(loop.sock_recv(sock, 4096), STEP)
-                assert head.startswith(b"HTTP/1.1 101")
                 frame = masked(0x2, bytes(256 * 1024))
                 with contextlib.suppress(TimeoutError, OSError):
                     for _ in range(16):  # 4 MiB to echo, none of it read
@@ -301,17 +313,17 @@ def test_a_client_that_reads_is_never_dropped_for_messages_as_big_as_the_limit(l
         async with serving(send_buffer_limit=limit, notify=lambda _s, text: notes.append(text),
                            config=Config(max_size=1 << 20, extensions=())) as server:  # fmt: skip
             loop = asyncio.get_running_loop()
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the echoes queue up
-            sock.setblocking(False)
+            sock, rest = await small_window_websocket(server.port)  # the echoes queue up
+            got = len(rest)
+
+            async def read_until(total: float) -> None:
+                nonlocal got
+                while got < total:
+                    data = await asyncio.wait_for(loop.sock_recv(sock, 4096), STEP)
+                    assert data, f"closed by the server: {notes}"
+                    got += len(data)
+
             try:
-                await loop.sock_connect(sock, ("127.0.0.1", server.port))
-                await loop.sock_sendall(sock, request(server.port))
-                head = b""
-                while b"\r\n\r\n" not in head:
-                    head += await asyncio.wait_for(loop.sock_recv(sock, 4096), STEP)
-                assert head.startswith(b"HTTP/1.1 101")
-                got = len(head) - head.index(b"\r\n\r\n") - 4
                 for session in server.sessions:  # the kernel takes little: the rest waits
                     assert session.transport is not None
                     theirs = session.transport.get_extra_info("socket")
@@ -319,14 +331,8 @@ def test_a_client_that_reads_is_never_dropped_for_messages_as_big_as_the_limit(l
                 for sent in range(1, 13):
                     # The next message goes while part of the last echo is still unsent.
                     await loop.sock_sendall(sock, frame)
-                    while got < (sent - 0.5) * echo:
-                        data = await asyncio.wait_for(loop.sock_recv(sock, 4096), STEP)
-                        assert data, f"closed by the server: {notes}"
-                        got += len(data)
-                while got < 12 * echo:
-                    data = await asyncio.wait_for(loop.sock_recv(sock, 4096), STEP)
-                    assert data, f"closed by the server: {notes}"
-                    got += len(data)
+                    await read_until((sent - 0.5) * echo)
+                await read_until(12 * echo)
             finally:
                 sock.close()
         assert not any("1013" in note for note in notes), notes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Iterator
+from typing import TypedDict
 
 from simulator.ws import (
     Accepted,
@@ -19,6 +20,19 @@ from simulator.ws import (
     Violation,
 )
 from simulator.ws.frames import Frame, Opcode, parse_frames, serialize_frame
+
+
+class FrameShape(TypedDict):
+    """The arguments of `serialize_frame` / `build_frame` for one frame."""
+
+    opcode: int
+    payload: bytes
+    fin: bool
+    rsv1: bool
+    rsv2: bool
+    rsv3: bool
+    masking_key: bytes | None
+
 
 KEY = bytes.fromhex("37fa213d")  # RFC 6455 §5.7's masking key
 NONCE = b"the sample nonce"  # base64: dGhlIHNhbXBsZSBub25jZQ== (RFC 6455 §1.3)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from typing import Protocol, TypedDict
+from typing import Protocol
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -40,6 +40,7 @@ from tests.ws.helpers import (
     NONCE,
     RFC_REQUEST,
     RFC_RESPONSE,
+    FrameShape,
     close_code_of,
     frames_of,
     open_client,
@@ -79,18 +80,6 @@ class Blob(bytes):
 
 def random_bytes(seed: int, n: int) -> bytes:
     return Blob(random.Random(seed).randbytes(n))
-
-
-class FrameShape(TypedDict):
-    """The arguments of `serialize_frame` / `build_frame`."""
-
-    opcode: int
-    payload: bytes
-    fin: bool
-    rsv1: bool
-    rsv2: bool
-    rsv3: bool
-    masking_key: bytes | None
 
 
 FrameTuple = tuple[bool, bool, bool, bool, int, bytes | None, bytes, bytes]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from typing import TypedDict
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -31,6 +30,7 @@ from tests.ws.helpers import (
     KEY,
     RFC_REQUEST,
     RFC_RESPONSE,
+    FrameShape,
     chunked,
     naive_mask,
     open_server,
@@ -63,18 +63,6 @@ def payloads(draw: st.DrawFn) -> bytes:
     if n <= 300:
         return draw(st.binary(min_size=n, max_size=n))
     return random.Random(draw(st.integers(0, 2**32))).randbytes(n)
-
-
-class FrameShape(TypedDict):
-    """The arguments of `serialize_frame` / `build_frame`, as `frame_shapes` draws them."""
-
-    opcode: int
-    payload: bytes
-    fin: bool
-    rsv1: bool
-    rsv2: bool
-    rsv3: bool
-    masking_key: bytes | None
 
 
 frame_shapes = st.fixed_dictionaries(
