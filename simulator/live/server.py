@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import cast
 
 from simulator.http import Head, HttpError, build_error_response, read_head
+from simulator.live.heap import keep_freed_heap
 from simulator.ws import (
     BinaryMessage,
     CloseCode,
@@ -642,6 +643,7 @@ class Server:
             observer(session)
 
     async def start(self) -> None:
+        keep_freed_heap()  # large messages do not give back and fault in their memory
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             lambda: Session(self), self.host, self.port, reuse_address=True, backlog=BACKLOG
