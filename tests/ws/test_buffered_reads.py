@@ -26,6 +26,7 @@ from simulator.ws import (
     Role,
     TextMessage,
     Violation,
+    frames,
     send_message,
 )
 from simulator.ws.frames import (
@@ -813,3 +814,62 @@ def test_what_a_reader_holds_follows_what_came_not_what_a_header_claims(
             tracemalloc.stop()
         assert held <= 8 * len(given) + 64 * 1024, (way, held, len(given))
         assert reader.buffered == len(given)
+
+
+POISON = 0xEE
+
+
+def read_in_pieces(way: str, wire: bytes, upto: int, payload: bytes) -> FrameReader:
+    """Read `wire[:upto]` in eight pieces; after each, the partial payloads given so far
+    must be the payload's start."""
+    reader = FrameReader()
+    gave = bytearray()
+    at = 0
+    for step in range(1, 9):
+        end = upto * step // 8
+        if way == "feed":
+            reader.feed(wire[at:end])
+        else:
+            recv_into(reader, wire[at:end], lambda _n: None)
+        at = end
+        assert reader.next_item() is None
+        gave += reader.partial_payload()
+        assert bytes(gave) == payload[: len(gave)]
+    return reader
+
+
+@pytest.mark.parametrize("way", ["feed", "buffer"])
+def test_a_large_frame_buffer_gives_out_no_byte_it_did_not_receive(
+    way: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large payload's buffer is not zeroed when made (`frames._unfilled`): whatever
+    the memory held stays there until the reads overwrite it. Made full of poison here,
+    what the reader gives out (partial payloads, what it returns unparsed, the payload)
+    is only ever the bytes that came."""
+    made: list[bytearray] = []
+
+    def poisoned(length: int) -> bytearray:
+        made.append(bytearray([POISON]) * length)
+        return made[-1]
+
+    monkeypatch.setattr(frames, "_unfilled", poisoned)
+    payload = bytes(random.Random(7).choice(b"abc") for _ in range(1 << 20))
+    wire = serialize_frame(Opcode.BINARY, payload, masking_key=b"\x01\x02\x03\x04")
+    upto = len(wire) - 1000
+    reader = read_in_pieces(way, wire, upto, payload)
+    assert reader.take_remaining() == wire[:upto]  # masked again, as it came
+    reader = read_in_pieces(way, wire, upto, payload)
+    if way == "feed":
+        reader.feed(wire[upto:])
+    else:
+        recv_into(reader, wire[upto:], lambda _n: None)
+    item = reader.next_item()
+    assert item is not None and bytes(item[2]) == payload
+    assert len(made) == 2, "the payload was not read into a buffer of its own"
+
+
+def test_an_unfilled_bytearray_is_a_bytearray_of_its_length() -> None:
+    for length in (0, 1, BIG_PAYLOAD, 3 << 20):
+        made = frames._unfilled(length)
+        assert type(made) is bytearray and len(made) == length
+        made[-1:] = b"x"[: min(1, length)]  # writable
