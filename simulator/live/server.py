@@ -38,7 +38,6 @@ from simulator.ws import (
 )
 from simulator.ws.deflate import PerMessageDeflate
 from simulator.ws.extensions import Extension
-from simulator.ws.frames import read_buffer
 
 HANDSHAKE_TIMEOUT = 10.0
 #: A WebSocket that has sent no message this long after opening is closed (1008): idle
@@ -53,7 +52,10 @@ SEND_BUFFER_LIMIT = 1 << 20
 #: Connections the kernel queues before they are accepted (asyncio's default is 100): a
 #: class of 200 connecting at once would see dropped SYNs and a second's retry.
 BACKLOG = 1024
-HEAD_READ = 16 * 1024  # bytes read at a time before the WebSocket starts
+#: A session reads with `data_received` (bytes: the fewest calls per message) until a
+#: large frame arrives; then into the engine's buffers (a `BufferedProtocol`, no copy)
+#: until this many reads in a row bring no large frame.
+SMALL_READS = 64
 LARGE_WRITE = 64 * 1024  # chunks this big are written as views (see _write_raw)
 PING_COMMAND = "/ping"
 PING_PAYLOAD = b"wirelab"
@@ -159,7 +161,7 @@ class Echo(Service):
             send_message(session.conn, event)
 
 
-class Session(asyncio.BufferedProtocol):
+class Session(asyncio.Protocol):
     """One client connection: the transport, the engine and the glue between them."""
 
     def __init__(self, server: Server) -> None:
@@ -180,7 +182,7 @@ class Session(asyncio.BufferedProtocol):
         self._tap = server.tap
         self._head = bytearray()  # the request head, until we know what it asks for
         self._request_head: Head | None = None  # ...and parsed, for the engine
-        self._view: memoryview = memoryview(b"")  # what get_buffer() returned last
+        self._small_reads = 0  # reads in a row without a large frame, read into buffers
         self._pending = False  # holding one of the server's handshake slots
         self._established = False  # counted among its open WebSockets
         self._idle: asyncio.TimerHandle | None = None  # no message yet since it opened
@@ -231,27 +233,17 @@ class Session(asyncio.BufferedProtocol):
             self._pending = False
             self.server.pending -= 1
 
-    def get_buffer(self, sizehint: int) -> memoryview:
-        # Frames are read where the engine keeps them (a large payload into its own
-        # buffer); the request head, before we know what it asks for, into ours.
-        if self.kind == "websocket":
-            self._view = self.conn.get_buffer()
-        else:
-            self._view = read_buffer()[:HEAD_READ]
-        return self._view
-
-    def buffer_updated(self, nbytes: int) -> None:
-        self.bytes_in += nbytes
-        view = self._view
+    def data_received(self, data: bytes) -> None:
+        self.bytes_in += len(data)
         if self._tap is not None and self.info is not None:
-            self._tap(self.info, "in", bytes(view[:nbytes]), time.time())  # still masked
+            self._tap(self.info, "in", data, time.time())  # still masked
         conn = self.conn
         if self.kind == "websocket":
-            conn.buffer_updated(nbytes)  # into the buffer it gave
+            conn.receive_data(data)
         elif self.kind == "http":
             return  # the answer is on its way; nothing more is read
         else:
-            self._head += view[:nbytes]
+            self._head += data
             if not self._route():
                 return
             data = bytes(self._head)
@@ -262,6 +254,35 @@ class Session(asyncio.BufferedProtocol):
                 self._request_head = None
             else:
                 conn.receive_data(data)
+        self._answer(conn)
+        if conn.reading_large:
+            # The rest of a large payload: read it where the engine keeps it. (The
+            # reader is made afresh each time, and the session keeps no reference to
+            # it: no cycle is left for the garbage collector.)
+            self._small_reads = 0
+            transport = self.transport
+            if transport is not None and not transport.is_closing():
+                transport.set_protocol(_BufferedReads(self))
+
+    def _read_into(self, view: memoryview, nbytes: int) -> None:
+        """The transport read `nbytes` into `view`, which `conn.get_buffer()` gave."""
+        self.bytes_in += nbytes
+        if self._tap is not None and self.info is not None:
+            self._tap(self.info, "in", bytes(view[:nbytes]), time.time())  # still masked
+        conn = self.conn
+        conn.buffer_updated(nbytes)
+        self._answer(conn)
+        if conn.reading_large:
+            self._small_reads = 0
+        else:
+            self._small_reads += 1
+            if self._small_reads >= SMALL_READS:  # small messages again: bytes it is
+                transport = self.transport
+                if transport is not None and not transport.is_closing():
+                    transport.set_protocol(self)
+
+    def _answer(self, conn: Connection) -> None:
+        """Hand the events of what was read to the service, then write its answers."""
         # Loop: accept() parses the bytes that came right behind the request into new
         # events; and a violation found behind messages comes once they are answered.
         while events := conn.events():
@@ -574,6 +595,34 @@ def _fresh(factory: Callable[[], Extension]) -> Callable[[], Extension]:
 def default_config() -> Config:
     """The live engine's settings: 1 MiB messages, permessage-deflate offered/accepted."""
     return Config(extensions=(_deflate,))
+
+
+class _BufferedReads(asyncio.BufferedProtocol):
+    """A session while it reads into the engine's buffers (see `SMALL_READS`); all but
+    the reads is the session's."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._view = memoryview(b"")
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        self._view = self.session.conn.get_buffer()
+        return self._view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.session._read_into(self._view, nbytes)
+
+    def eof_received(self) -> bool | None:
+        return self.session.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.session.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.session.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.session.resume_writing()
 
 
 class Server:

@@ -247,6 +247,12 @@ class Connection:
         elif self._scratch is not None:
             self.receive_data(bytes(self._scratch[:nbytes]))
 
+    @property
+    def reading_large(self) -> bool:
+        """A large frame is arriving: its payload is best read into `get_buffer()` (its
+        own buffer, no copy). For other reads `receive_data` costs fewer calls."""
+        return self._reader.large
+
     def receive_eof(self) -> None:
         """The transport closed. Without a close handshake that is abnormal (1006)."""
         if self._failing is not None:

@@ -404,6 +404,12 @@ class FrameReader:
             mask_inplace(big, _rotated(self._big_key, start), start, start + n)
 
     @property
+    def large(self) -> bool:
+        """A large frame's payload is arriving into a buffer of its own: reads made
+        into `get_buffer()` land there, without a copy."""
+        return self._big is not None
+
+    @property
     def buffered(self) -> int:
         """Bytes received but not yet returned as frames."""
         big = 0 if self._big is None else len(self._big_header) + self._fill

@@ -1,6 +1,8 @@
-"""How the live server reads, on both event loops: every read into the engine's buffer
-(asyncio's `BufferedProtocol`), a large frame's payload into a buffer of its own while
-it arrives, and the echo the same byte for byte in whatever pieces the bytes came."""
+"""How the live server reads, on both event loops: small reads as bytes
+(`data_received`); from a large frame on, into the engine's buffers (asyncio's
+`BufferedProtocol`), the frame's payload into a buffer of its own while it arrives,
+until `SMALL_READS` reads in a row bring no large frame; and the echo the same byte for
+byte in whatever pieces the bytes came."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from collections.abc import Callable
 import pytest
 
 from simulator.live import Server, Session
+from simulator.live.server import SMALL_READS
 from simulator.ws import Config, serialize_frame
 from simulator.ws.frames import BIG_PAYLOAD, read_buffer
 from tests.live.support import open_websocket, serving
@@ -43,6 +46,13 @@ async def read_in(session: Session, total: int) -> None:
             return
         await asyncio.sleep(0.005)
     raise AssertionError(f"the server read {session.bytes_in} of {total} bytes")
+
+
+def reads_bytes(session: Session) -> bool:
+    """Whether the transport hands the session bytes (`data_received`), not reads into
+    the engine's buffers."""
+    assert session.transport is not None
+    return session.transport.get_protocol() is session
 
 
 def reading_large(session: Session) -> bool:
@@ -76,13 +86,21 @@ def test_any_message_in_any_pieces_echoes_the_same(loop: str) -> None:
                     sent += end - start
                     await read_in(session, sent)
                     large = reading_large(session)
-                    # Only a frame of the threshold's size or more, part of it in.
+                    # Only a frame of the threshold's size or more, part of it in; and
+                    # the rest of it is read into its buffer, not handed over as bytes.
                     assert not large or (size >= BIG and 0 < end < len(frame)), (size, end)
+                    assert not (large and reads_bytes(session)), (size, end)
                     large_reads += large
                 echo = serialize_frame(opcode, payload)
                 assert await raw.read_exactly(len(echo)) == echo, (opcode, size)
                 assert not reading_large(session)
             assert large_reads > 0, "no large frame was ever read into its own buffer"
+            assert not reads_bytes(session)  # a large frame came within SMALL_READS reads
+            for n in range(SMALL_READS):  # one read each: then bytes again
+                await raw.send(masked(0x1, b"%d" % n))
+                echo = serialize_frame(0x1, b"%d" % n)
+                assert await raw.read_exactly(len(echo)) == echo
+            assert reads_bytes(session)
             await raw.close()
 
     with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
