@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
+
 from simulator.http import read_head
 from simulator.live import ConnectionInfo, Server, Session, site
 from simulator.ws.frames import Frame, parse_frames
@@ -33,13 +35,19 @@ KEY = "dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455 §1.3's sample key
 BIN = Path(sys.executable).parent
 
 
-def run(coro: Coroutine[Any, Any, T], timeout: float = TIMEOUT) -> T:
-    """Run one async scenario to completion in a fresh event loop, or fail after `timeout`."""
+def run(coro: Coroutine[Any, Any, T], timeout: float = TIMEOUT, *, loop: str = "asyncio") -> T:
+    """Run one async scenario to completion in a fresh event loop, or fail after `timeout`.
+
+    `loop`: asyncio's own, or "uvloop" (the test is skipped where it is not installed).
+    """
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    from simulator.cli import run_loop
 
     async def bounded() -> T:
         return await asyncio.wait_for(coro, timeout)
 
-    return asyncio.run(bounded())
+    return run_loop(bounded(), loop)
 
 
 @asynccontextmanager

@@ -10,7 +10,6 @@ import asyncio
 import gc
 import random
 import weakref
-from collections.abc import Callable
 
 import pytest
 
@@ -18,20 +17,12 @@ from simulator.live import Server, Session
 from simulator.live.server import SMALL_READS
 from simulator.ws import Config, serialize_frame
 from simulator.ws.frames import BIG_PAYLOAD, read_buffer
-from tests.live.support import open_websocket, serving
+from tests.live.support import open_websocket, run, serving
 from tests.must_cases import masked
 
 BIG = BIG_PAYLOAD  # frames this big get a buffer of their own
 # Sizes either side of the length encodings and of the large-frame threshold.
 SIZES = (0, 1, 125, 126, 4096, BIG - 1, BIG, BIG + 1, 200_000, 1 << 20)
-
-
-def loop_factory(loop: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    if loop == "uvloop":
-        pytest.importorskip("uvloop")
-    from simulator.cli import loop_factory as factory
-
-    return factory(loop)
 
 
 def only_session(server: Server) -> Session:
@@ -103,8 +94,7 @@ def test_any_message_in_any_pieces_echoes_the_same(loop: str) -> None:
             assert reads_bytes(session)
             await raw.close()
 
-    with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
-        runner.run(asyncio.wait_for(scenario(), 60))
+    run(scenario(), 60, loop=loop)
 
 
 async def wait_open(server: Server) -> None:
@@ -143,7 +133,6 @@ def test_a_peer_that_leaves_mid_frame_frees_its_session_without_the_collector(lo
 
     gc.disable()
     try:
-        with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
-            runner.run(asyncio.wait_for(scenario(), 30))
+        run(scenario(), 30, loop=loop)
     finally:
         gc.enable()

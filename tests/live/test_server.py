@@ -300,10 +300,6 @@ def test_a_client_that_reads_is_never_dropped_for_messages_as_big_as_the_limit(l
     """Seen: with 1 MiB messages four in flight, a client that read all the time (slowly)
     was dropped with 1013: a few KiB were still unsent when the next echo came, and the
     two together passed the 1 MiB limit. The limit is on what already waits."""
-    if loop == "uvloop":
-        pytest.importorskip("uvloop")
-    from simulator.cli import loop_factory
-
     limit = 64 * 1024
     frame = masked(0x2, bytes(limit))  # a message as big as the limit, 12 of them
     echo = 4 + limit  # its echo: a 4-byte header (16-bit length), then the payload
@@ -337,8 +333,7 @@ def test_a_client_that_reads_is_never_dropped_for_messages_as_big_as_the_limit(l
                 sock.close()
         assert not any("1013" in note for note in notes), notes
 
-    with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
-        runner.run(asyncio.wait_for(scenario(), 30))
+    run(scenario(), 30, loop=loop)
 
 
 def test_one_address_cannot_take_every_connection() -> None:

@@ -6,6 +6,8 @@ import random
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypedDict
 
+from hypothesis import HealthCheck, settings
+
 from simulator.ws import (
     Accepted,
     BinaryMessage,
@@ -20,6 +22,14 @@ from simulator.ws import (
     Violation,
 )
 from simulator.ws.frames import Frame, Opcode, parse_frames, serialize_frame
+
+#: The engine's property tests: no deadline (CI machines are shared), no example database
+#: on disk, large drawn payloads allowed. Each file sets its own `max_examples` on it.
+ENGINE_SETTINGS = settings(
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 class FrameShape(TypedDict):

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from simulator.ws import (
@@ -38,6 +38,7 @@ from simulator.ws.frames import (
     serialize_frame,
 )
 from tests.ws.helpers import (
+    ENGINE_SETTINGS,
     NONCE,
     RFC_REQUEST,
     RFC_RESPONSE,
@@ -48,12 +49,7 @@ from tests.ws.helpers import (
     open_server,
 )
 
-FAST = settings(
-    max_examples=40,
-    deadline=None,
-    database=None,  # no example database on disk
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+FAST = settings(ENGINE_SETTINGS, max_examples=40)
 
 MAX_SIZE = 1 << 20  # the servers' Config(max_size=...): above every message drawn here
 TOP = 300 * 1024  # the largest payload drawn

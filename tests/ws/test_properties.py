@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.ws import (
@@ -27,6 +27,7 @@ from simulator.ws.frames import FrameReader, build_frame, parse_frames, serializ
 from simulator.ws.handshake import MAX_HEAD
 from simulator.ws.mask import apply_mask, mask_inplace
 from tests.ws.helpers import (
+    ENGINE_SETTINGS,
     KEY,
     RFC_REQUEST,
     RFC_RESPONSE,
@@ -37,12 +38,7 @@ from tests.ws.helpers import (
     rfc_rng,
 )
 
-FAST = settings(
-    max_examples=150,
-    deadline=None,
-    database=None,  # no example database on disk
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+FAST = settings(ENGINE_SETTINGS, max_examples=150)
 
 MAX_HEADER = 14  # 2 + 8 (64-bit length) + 4 (masking key)
 
